@@ -1,0 +1,136 @@
+"""Configuration: validation against the JSON schema and conversion to library parameters.
+
+The workflow validates its config with :func:`snakemake.utils.validate` (which also fills in defaults); before
+that, :func:`config_errors` collects *every* problem with a message that names the key and the allowed values,
+so a bad config stops the run before any job starts with an actionable message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from atompump.constants import SPECIES, resonant_cross_section_um2
+from atompump.errors import ConfigError
+
+__all__ = [
+    "check_config",
+    "config_errors",
+    "cross_section_um2",
+    "lattice_params",
+    "load_schema",
+    "planned_shot_count",
+    "species",
+]
+
+
+def load_schema(path: str | os.PathLike) -> dict:
+    """Load a YAML/JSON schema file."""
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _describe(error) -> str:
+    key = _key(error.absolute_path)
+    schema = error.schema
+    value = error.instance
+    if error.validator == "enum":
+        return f"config key '{key}': {value!r} is not allowed; allowed values: {schema['enum']}"
+    if error.validator == "type":
+        return f"config key '{key}': {value!r} has the wrong type; expected {schema['type']}"
+    if error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        bounds = {k: schema[k] for k in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum") if k in schema}
+        return f"config key '{key}': {value!r} is out of range; allowed: {bounds}"
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        return f"config section '{key}': {error.message}; allowed keys: {allowed}"
+    if error.validator == "required":
+        return f"config section '{key}': {error.message}"
+    return f"config key '{key}': {error.message}"
+
+
+def config_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """All schema violations of ``config``, one readable line each (empty list: valid)."""
+    import jsonschema
+
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(schema)
+    errors = sorted(validator.iter_errors(dict(config)), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    lines = []
+    for error in errors:
+        # report the most specific failure of anyOf/oneOf branches
+        if error.context:
+            best = min(error.context, key=lambda e: len(e.message))
+            best_path = list(error.absolute_path) + list(best.relative_path)
+            allowed = [c.get("enum") or c.get("type") for c in error.schema.get("anyOf", error.schema.get("oneOf", []))]
+            lines.append(f"config key '{_key(best_path)}': {error.instance!r} is not valid; allowed: {allowed}")
+        else:
+            lines.append(_describe(error))
+    return lines
+
+
+def check_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` listing every problem of ``config``; also cross-key checks."""
+    problems = config_errors(config, schema)
+    data = config.get("data", {}) or {}
+    if not problems and data.get("source") == "measured" and not data.get("manifest"):
+        problems.append("config key 'data.manifest': required when data.source is 'measured' (path to manifest.csv)")
+    if not problems and data.get("source") == "measured":
+        manifest = Path(str(data["manifest"]))
+        if not manifest.is_file():
+            problems.append(
+                f"config key 'data.manifest': {str(manifest)!r} does not exist (relative paths are taken from the "
+                f"working directory {os.getcwd()})"
+            )
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def species(config: Mapping[str, Any]):
+    """The :class:`~atompump.constants.Species` named by ``config['atom']``."""
+    name = config.get("atom", "Rb87")
+    try:
+        return SPECIES[name]
+    except KeyError:
+        raise ConfigError(f"config key 'atom': {name!r} is not known; allowed values: {sorted(SPECIES)}") from None
+
+
+def cross_section_um2(imaging: Mapping[str, Any], atom) -> float:
+    """Absorption cross-section in um^2: ``imaging.cross_section_um2`` or 3 lambda^2 / (2 pi) of the species."""
+    value = imaging.get("cross_section_um2")
+    return float(value) if value is not None else resonant_cross_section_um2(atom.imaging_wavelength_nm)
+
+
+def lattice_params(lattice: Mapping[str, Any], atom):
+    """:class:`~atompump.theory.SuperlatticeParams` from the ``lattice`` config section."""
+    from atompump.theory.superlattice import SuperlatticeParams
+
+    return SuperlatticeParams(
+        Vs_Er=float(lattice["Vs_Er"]),
+        Vl_Er=float(lattice["Vl_Er"]),
+        lambda_l_nm=float(lattice["lambda_l_nm"]),
+        mass_amu=atom.mass_amu,
+    )
+
+
+def planned_shot_count(config: Mapping[str, Any]) -> int:
+    """Number of shots the run will have: from the simulation design, or the measured run's manifest.
+
+    Used to plan the per-batch jobs before any job runs.
+    """
+    data = config.get("data", {}) or {}
+    if data.get("source", "simulated") == "simulated":
+        from atompump.simulate.run import planned_shot_count as simulated_count
+
+        return simulated_count(config.get("simulation", {}) or {})
+    from atompump.io.manifest import count_manifest_rows
+
+    return count_manifest_rows(str(data["manifest"]))

@@ -1,0 +1,45 @@
+"""Exceptions raised by atompump.
+
+Every error a user can cause (bad configuration, unreadable data, a physically meaningless parameter) is raised
+as one of these, with a message that names the offending key, file or shot and says what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AtompumpError", "ConfigError", "InputDataError", "BadShotsError", "GapClosedError"]
+
+
+class AtompumpError(Exception):
+    """Base class of all atompump errors."""
+
+
+class ConfigError(AtompumpError, ValueError):
+    """A configuration value is missing, of the wrong type or out of range."""
+
+
+class InputDataError(AtompumpError, ValueError):
+    """An input file cannot be used (unreadable, truncated, wrong shape or dtype, ...)."""
+
+
+class BadShotsError(InputDataError):
+    """One or more shots of a run cannot be analysed.
+
+    Parameters
+    ----------
+    problems
+        ``(shot, reason)`` pairs, one per bad shot, in the order they were found.
+    hint
+        What the user can do about it.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]], hint: str = "") -> None:
+        self.problems = list(problems)
+        lines = [f"{len(self.problems)} bad shot(s):"]
+        lines += [f"  shot {shot}: {reason}" for shot, reason in self.problems]
+        if hint:
+            lines.append(hint)
+        super().__init__("\n".join(lines))
+
+
+class GapClosedError(AtompumpError, ArithmeticError):
+    """A band gap closes on the pump loop, so the band's Chern number is undefined."""
