@@ -1,0 +1,28 @@
+rule com_batch:
+    input:
+        reduced="results/reduce/batch-{batch}.nc",
+    output:
+        com="results/com/batch-{batch}.nc",
+    params:
+        imaging=config["imaging"],
+        com=config["com"],
+        atom=config["atom"],
+    log:
+        "logs/com/batch-{batch}.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/com_batch.py"
+
+
+rule gather_com:
+    input:
+        batches=expand("results/com/batch-{batch}.nc", batch=BATCHES),
+    output:
+        com="results/com/com.nc",
+    log:
+        "logs/com/gather.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/gather_com.py"

@@ -1,0 +1,38 @@
+# Config validation and input functions. Nothing here runs a job.
+import math
+import os
+import sys
+
+from snakemake.utils import validate
+
+# The workflow uses the library of its own checkout, installed or not (the adapters do the same through
+# workflow/scripts/_checkout.py).
+sys.path.insert(0, workflow.basedir)
+
+from atompump.config import check_config, load_schema, planned_shot_count
+
+_SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+
+# every problem at once, naming the key and the allowed values; then fill in defaults
+check_config(config, load_schema(_SCHEMA))
+validate(config, _SCHEMA, set_default=True)
+
+SIMULATED = config["data"]["source"] == "simulated"
+N_SHOTS = planned_shot_count(config)
+BATCHES = [f"{i:04d}" for i in range(math.ceil(N_SHOTS / config["data"]["batch_size"]))]
+
+
+wildcard_constraints:
+    batch=r"\d{4}",
+
+
+def manifest_path(wildcards=None):
+    """The run's manifest: the simulated run's, or the configured measured one."""
+    if SIMULATED:
+        return "results/simulated/manifest.csv"
+    return config["data"]["manifest"]
+
+
+def truth_path(wildcards=None):
+    """truth.json of a simulated run (an empty list for measured data)."""
+    return ["results/simulated/truth.json"] if SIMULATED else []

@@ -1,0 +1,16 @@
+rule simulate:
+    output:
+        manifest="results/simulated/manifest.csv",
+        truth="results/simulated/truth.json",
+        frames=directory("results/simulated/frames"),
+    params:
+        simulation=config["simulation"],
+        imaging=config["imaging"],
+        lattice=config["lattice"],
+        atom=config["atom"],
+    log:
+        "logs/simulate.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/simulate.py"

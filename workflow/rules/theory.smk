@@ -1,0 +1,14 @@
+rule theory:
+    output:
+        summary="results/theory/theory.json",
+        bands="results/theory/bands.nc",
+    params:
+        lattice=config["lattice"],
+        theory=config["theory"],
+        atom=config["atom"],
+    log:
+        "logs/theory.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/theory.py"
