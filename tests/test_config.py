@@ -1,0 +1,79 @@
+"""Config validation: every problem named with its key and allowed values; the default config is valid."""
+
+import copy
+
+import pytest
+import yaml
+
+from atompump.config import check_config, config_errors, load_schema, planned_shot_count
+from atompump.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def schema(repo_root):
+    return load_schema(repo_root / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.fixture(scope="module")
+def default_config(repo_root):
+    return yaml.safe_load((repo_root / "config" / "config.yaml").read_text())
+
+
+def test_default_config_is_valid_and_complete(schema, default_config):
+    assert config_errors(default_config, schema) == []
+    # every key of the schema appears, commented, in config.yaml and in config/README.md
+    for section, spec in schema["properties"].items():
+        assert section in default_config
+        for key in spec.get("properties", {}):
+            assert key in default_config[section], f"{section}.{key} missing from config/config.yaml"
+
+
+def test_every_schema_key_is_described_with_a_default(schema):
+    for section, spec in schema["properties"].items():
+        keys = spec.get("properties", {section: spec})
+        for key, sub in keys.items():
+            assert sub.get("description"), f"{section}.{key} lacks a description"
+            assert "default" in sub, f"{section}.{key} lacks a default"
+
+
+def test_config_readme_documents_every_key(schema, repo_root):
+    readme = (repo_root / "config" / "README.md").read_text()
+    for section, spec in schema["properties"].items():
+        for key in spec.get("properties", {}):
+            assert f"`{section}.{key}`" in readme, f"config/README.md does not document {section}.{key}"
+
+
+def test_errors_name_key_and_allowed_values(schema, default_config):
+    config = copy.deepcopy(default_config)
+    config["imaging"]["pump_axis"] = "z"
+    config["imaging"]["pixel_size_um"] = -1
+    config["data"]["batchsize"] = 3
+    with pytest.raises(ConfigError) as info:
+        check_config(config, schema)
+    text = str(info.value)
+    assert "config key 'imaging.pump_axis': 'z' is not allowed; allowed values: ['x', 'y']" in text
+    assert "config key 'imaging.pixel_size_um': -1 is out of range; allowed: {'exclusiveMinimum': 0}" in text
+    assert "'batchsize' was unexpected" in text and "allowed keys: ['batch_size'" in text
+
+
+def test_nullable_key_with_wrong_type(schema, default_config):
+    config = copy.deepcopy(default_config)
+    config["imaging"]["isat_counts"] = "lots"
+    with pytest.raises(ConfigError, match=r"config key 'imaging.isat_counts': 'lots'"):
+        check_config(config, schema)
+
+
+def test_measured_source_needs_an_existing_manifest(schema, default_config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = copy.deepcopy(default_config)
+    config["data"]["source"] = "measured"
+    with pytest.raises(ConfigError, match="'data.manifest': required when data.source is 'measured'"):
+        check_config(config, schema)
+    config["data"]["manifest"] = "runs/manifest.csv"
+    with pytest.raises(ConfigError, match="'runs/manifest.csv' does not exist .*relative paths are taken from the "
+                                          "working directory"):
+        check_config(config, schema)
+
+
+def test_planned_shot_count(default_config):
+    assert planned_shot_count(default_config) == 5 * 2 * 10

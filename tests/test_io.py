@@ -1,0 +1,106 @@
+"""Readers: manifests and frames, with every bad-input path giving an actionable message."""
+
+import numpy as np
+import pytest
+import tifffile
+
+from atompump.errors import BadShotsError, InputDataError
+from atompump.io import atomic_path, read_dataset, read_frame, read_manifest, write_dataset, write_json, write_manifest
+
+
+def make_frames(folder, shot, shape=(8, 10), dtype=np.uint16):
+    paths = {}
+    for name, level in (("atoms", 800), ("probe", 1000), ("dark", 100)):
+        path = folder / f"{shot}_{name}.tif"
+        tifffile.imwrite(path, np.full(shape, level, dtype=dtype))
+        paths[name] = path.name
+    return paths
+
+
+def manifest_rows(folder, n=3):
+    return [{"shot": f"s{i}", **make_frames(folder, f"s{i}"), "cycle": float(i), "direction": 1 if i % 2 else -1}
+            for i in range(n)]
+
+
+def test_manifest_round_trip(tmp_path):
+    write_manifest(tmp_path / "manifest.csv", manifest_rows(tmp_path))
+    records = read_manifest(tmp_path / "manifest.csv")
+    assert [r.shot for r in records] == ["s0", "s1", "s2"]
+    assert [r.direction for r in records] == [-1, 1, -1]
+    assert records[2].cycle == 2.0 and records[0].frames["atoms"] == tmp_path / "s0_atoms.tif"
+    np.testing.assert_array_equal(read_frame(records[1].frames["probe"]), np.full((8, 10), 1000.0))
+
+
+def test_direction_defaults_to_plus_one(tmp_path):
+    rows = manifest_rows(tmp_path, 1)
+    del rows[0]["direction"]
+    write_manifest(tmp_path / "m.csv", rows)
+    assert read_manifest(tmp_path / "m.csv")[0].direction == 1
+
+
+def test_every_bad_row_is_listed(tmp_path):
+    rows = manifest_rows(tmp_path, 4)
+    rows[1]["shot"] = "s0"  # duplicate
+    rows[2]["direction"] = 2
+    rows[3]["atoms"] = "missing.tif"
+    write_manifest(tmp_path / "m.csv", rows)
+    with pytest.raises(BadShotsError, match=r"3 bad shot") as info:
+        read_manifest(tmp_path / "m.csv")
+    text = str(info.value)
+    assert "duplicate shot id (first on line 2)" in text
+    assert "direction '2' is not +1 or -1" in text
+    assert "missing.tif does not exist" in text and "line 5" in text
+    assert [p[0] for p in info.value.problems] == ["s0", "s2", "s3"]
+
+
+def test_manifest_missing_file_and_columns(tmp_path):
+    with pytest.raises(InputDataError, match="does not exist; set data.manifest"):
+        read_manifest(tmp_path / "nope.csv")
+    (tmp_path / "m.csv").write_text("shot,atoms,probe\ns0,a,b\n")
+    with pytest.raises(InputDataError, match="lacks column\\(s\\) cycle, dark; found shot, atoms, probe"):
+        read_manifest(tmp_path / "m.csv")
+    (tmp_path / "e.csv").write_text("")
+    with pytest.raises(InputDataError, match="is empty"):
+        read_manifest(tmp_path / "e.csv")
+
+
+def test_bad_frames(tmp_path):
+    good = tmp_path / "good.tif"
+    tifffile.imwrite(good, np.ones((16, 16), np.uint16))
+    truncated = tmp_path / "truncated.tif"
+    truncated.write_bytes(good.read_bytes()[:100])
+    with pytest.raises(InputDataError, match="truncated.tif: cannot read as TIFF"):
+        read_frame(truncated)
+    nan = tmp_path / "nan.tif"
+    tifffile.imwrite(nan, np.array([[1.0, np.nan], [2.0, 3.0]], np.float32))
+    with pytest.raises(InputDataError, match="nan.tif: 1 pixel\\(s\\) are NaN"):
+        read_frame(nan)
+    stack = tmp_path / "stack.tif"
+    tifffile.imwrite(stack, np.ones((3, 4, 4), np.uint16))
+    with pytest.raises(InputDataError, match="expected one 2D frame, found an array of shape \\(3, 4, 4\\)"):
+        read_frame(stack)
+    cplx = tmp_path / "complex.tif"
+    tifffile.imwrite(cplx, np.ones((4, 4), np.complex64))
+    with pytest.raises(InputDataError, match="unexpected dtype complex64"):
+        read_frame(cplx)
+    with pytest.raises(InputDataError, match="unsupported frame format '.jpg'"):
+        (tmp_path / "x.jpg").write_bytes(b"x")
+        read_frame(tmp_path / "x.jpg")
+
+
+def test_atomic_writers_leave_no_partial_file(tmp_path):
+    import xarray as xr
+
+    ds = xr.Dataset({"a": ("shot", np.arange(3.0))})
+    write_dataset(ds, tmp_path / "x.nc")
+    assert read_dataset(tmp_path / "x.nc").a.values.tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with atomic_path(tmp_path / "y.nc") as tmp:
+            tmp.write_text("half of a file")
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.nc"]  # no y.nc, no temporary file
+
+
+def test_json_is_deterministic_and_strict(tmp_path):
+    write_json(tmp_path / "a.json", {"b": np.float64(1.5), "a": [np.int64(2), float("nan")]})
+    assert (tmp_path / "a.json").read_text() == '{\n  "a": [\n    2,\n    null\n  ],\n  "b": 1.5\n}\n'

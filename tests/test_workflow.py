@@ -1,0 +1,141 @@
+"""End-to-end runs of the Snakemake workflow on a tiny config (a few small shots)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from atompump.io import read_dataset
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "data": {"batch_size": 8},
+    "simulation": {"cycles": [0, 1, 2, 3], "repeats": 3, "image_shape": [32, 64], "position_jitter_um": 0.1,
+                   "cloud_sigma_um": [4.0, 4.0]},
+    "theory": {"n_k": 12, "n_phi": 24},
+}
+OUTPUTS = ["results/fit/summary.json", "results/com/com.nc", "results/fit/fit.nc", "results/theory/theory.json",
+           "results/theory/bands.nc", "results/figures/com_vs_cycle.png", "results/figures/example_od.png",
+           "results/figures/residuals.png", "results/figures/bands.png", "results/report/report.html"]
+
+
+def run_snakemake(repo: Path, workdir: Path, config: dict | None = None, *extra: str) -> subprocess.CompletedProcess:
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "-d", str(workdir), "--cores", "2"]
+    if config is not None:
+        cfg = workdir.parent / f"{workdir.name}.yaml"
+        cfg.write_text(yaml.safe_dump(config))
+        cmd += ["--configfile", str(cfg)]
+    return subprocess.run(cmd + list(extra), capture_output=True, text=True, cwd=workdir.parent, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(repo_root, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("e2e") / "run"
+    proc = run_snakemake(repo_root, workdir, TINY)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return workdir
+
+
+def test_summary_recovers_truth_and_chern_number(tiny_run):
+    summary = json.loads((tiny_run / "results/fit/summary.json").read_text())
+    truth = json.loads((tiny_run / "results/simulated/truth.json").read_text())
+    for key in ("nu", "nu_err", "displacement_per_cycle_um", "displacement_per_cycle_err_um", "dl_um",
+                "chern_number", "nu_theory", "deviation_sigma", "n_shots", "n_used", "reduced_chi2"):
+        assert key in summary, key
+    assert summary["chern_number"] == 1 and isinstance(summary["chern_number"], int)
+    assert summary["dl_um"] == pytest.approx(0.767)
+    assert summary["n_shots"] == 24 == summary["n_used"]
+    assert abs(summary["nu"] - truth["nu_true"]) < 3 * summary["nu_err"]
+    assert summary["nu_err"] < 0.05
+    assert summary["displacement_per_cycle_um"] == pytest.approx(summary["nu"] * 0.767)
+    assert summary["deviation_sigma"] == pytest.approx((summary["nu"] - 1.0) / summary["nu_err"])
+
+
+def test_com_contract_and_truth(tiny_run):
+    com = read_dataset(tiny_run / "results/com/com.nc")
+    for name in ("x_com_um", "x_com_err_um", "cycle", "direction", "atom_number", "used", "reject_reason"):
+        assert name in com.variables, name
+        assert com[name].dims == ("shot",)
+    assert com.x_com_um.attrs["units"] == "um" and com.x_com_um.attrs["long_name"]
+    assert com.used.dtype == bool
+    truth = json.loads((tiny_run / "results/simulated/truth.json").read_text())
+    x_true = np.array([s["x_true_um"] for s in truth["shots"]])
+    pulls = (com.x_com_um.values - x_true) / com.x_com_err_um.values
+    assert np.all(np.abs(pulls) < 5)
+    np.testing.assert_allclose(com.atom_number.values, [s["atom_number"] for s in truth["shots"]], rtol=0.05)
+
+
+def test_report_is_self_contained(tiny_run):
+    html = (tiny_run / "results/report/report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+    assert "Chern number is +1" in html
+
+
+def test_same_inputs_same_bytes(repo_root, tiny_run, tmp_path):
+    other = tmp_path / "again"
+    proc = run_snakemake(repo_root, other, TINY)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    for name in OUTPUTS:
+        assert (tiny_run / name).read_bytes() == (other / name).read_bytes(), name
+
+
+def test_measured_data_path_with_relative_manifest(repo_root, tiny_run, tmp_path):
+    # The simulated run, moved elsewhere, analysed as lab data: same numbers.
+    shutil.copytree(tiny_run / "results/simulated", tmp_path / "lab" / "run1")
+    config = {**TINY, "data": {"source": "measured", "manifest": "run1/manifest.csv", "batch_size": 8}}
+    proc = run_snakemake(repo_root, tmp_path / "lab", config)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    measured = json.loads((tmp_path / "lab/results/fit/summary.json").read_text())
+    simulated = json.loads((tiny_run / "results/fit/summary.json").read_text())
+    assert measured["nu"] == simulated["nu"] and measured["nu_err"] == simulated["nu_err"]
+    assert not (tmp_path / "lab/results/simulated").exists()
+
+
+def test_bad_shots_stop_the_run_or_are_rejected(repo_root, tiny_run, tmp_path):
+    run = tmp_path / "lab" / "run1"
+    shutil.copytree(tiny_run / "results/simulated", run)
+    (run / "frames/s00003_atoms.tif").write_bytes((run / "frames/s00003_atoms.tif").read_bytes()[:200])
+    (run / "frames/s00005_probe.tif").write_bytes((run / "frames/s00000_dark.tif").read_bytes())  # no probe light
+    config = {**TINY, "data": {"source": "measured", "manifest": "run1/manifest.csv", "batch_size": 8}}
+    proc = run_snakemake(repo_root, tmp_path / "lab", config)
+    assert proc.returncode != 0
+    assert "2 bad shot(s)" in proc.stderr
+    assert "shot s00003" in proc.stderr and "s00003_atoms.tif: cannot read as TIFF" in proc.stderr
+    assert "shot s00005" in proc.stderr and "probe light" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "lab/results/fit/summary.json").exists()
+
+    config["data"]["on_bad_shot"] = "reject"
+    proc = run_snakemake(repo_root, tmp_path / "lab", config)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    com = read_dataset(tmp_path / "lab/results/com/com.nc")
+    rejected = {str(s): str(r) for s, r in zip(com.shot.values, com.reject_reason.values) if r}
+    assert set(rejected) == {"s00003", "s00005"}
+    summary = json.loads((tmp_path / "lab/results/fit/summary.json").read_text())
+    assert summary["n_used"] == 22 and summary["n_shots"] == 24
+    html = (tmp_path / "lab/results/report/report.html").read_text()
+    assert "s00003" in html and "s00005" in html
+
+
+def test_config_error_stops_before_any_job(repo_root, tmp_path):
+    proc = run_snakemake(repo_root, tmp_path / "bad", {"imaging": {"pump_axis": "z"}, "data": {"batchsize": 2}})
+    assert proc.returncode != 0
+    assert "config key 'imaging.pump_axis': 'z' is not allowed; allowed values: ['x', 'y']" in proc.stderr
+    assert "'batchsize' was unexpected" in proc.stderr
+    assert not (tmp_path / "bad" / "results").exists()
+
+
+def test_lint_is_clean(repo_root, tmp_path):
+    proc = run_snakemake(repo_root, tmp_path / "lint", None, "--lint")
+    assert proc.returncode == 0
+    assert "Lints for" not in proc.stdout + proc.stderr
