@@ -2,6 +2,8 @@
 
 ``atompump theory superlattice [--Vs ..] [--Vl ..] [--lambda-l-nm ..] [--json]``
     Chern numbers, gaps and the predicted displacement per cycle of a superlattice.
+``atompump config-reference [--update config/README.md]``
+    The table of every config key, generated from the schema.
 ``atompump version``
     The installed version.
 """
@@ -54,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the version")
+    ref = sub.add_parser("config-reference", help="print (or --update) the config key tables of config/README.md")
+    ref.add_argument("--schema", default="workflow/schemas/config.schema.yaml", help="the config schema")
+    ref.add_argument("--update", metavar="README", help="rewrite the generated tables of this file in place")
     theory = sub.add_parser("theory", help="band topology of a pump model")
     models = theory.add_subparsers(dest="model", required=True)
     sl = models.add_parser("superlattice", help="optical superlattice Vs cos^2(pi x/ds) + Vl sin^2(pi x/dl - phi/2)")
@@ -73,6 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "version":
         print(__version__)
+        return 0
+    if args.command == "config-reference":
+        from atompump.config import load_schema, schema_reference_markdown, update_reference
+
+        schema = load_schema(args.schema)
+        if args.update:
+            changed = update_reference(args.update, schema)
+            print(f"{args.update}: {'updated' if changed else 'already up to date'}")
+        else:
+            print(schema_reference_markdown(schema), end="")
         return 0
     from atompump.constants import SPECIES
 

@@ -20,11 +20,14 @@ from atompump.errors import ConfigError
 __all__ = [
     "check_config",
     "config_errors",
+    "generated_reference",
     "cross_section_um2",
     "lattice_params",
     "load_schema",
     "planned_shot_count",
+    "schema_reference_markdown",
     "species",
+    "update_reference",
 ]
 
 
@@ -134,3 +137,92 @@ def planned_shot_count(config: Mapping[str, Any]) -> int:
     from atompump.io.manifest import count_manifest_rows
 
     return count_manifest_rows(str(data["manifest"]))
+
+
+_KEYS_START = "<!-- config keys: generated from workflow/schemas/config.schema.yaml by `atompump config-reference` -->"
+_KEYS_END = "<!-- end of config keys -->"
+
+
+def _allowed(spec: Mapping[str, Any]) -> str:
+    parts = []
+    if "enum" in spec:
+        parts.append("one of " + ", ".join(f"`{v}`" for v in spec["enum"]))
+    for key, symbol in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
+        if key in spec:
+            parts.append(f"{symbol} {spec[key]}")
+    if spec.get("type") == "array":
+        if "minItems" in spec and spec.get("maxItems") == spec["minItems"]:
+            parts.append(f"exactly {spec['minItems']} items")
+        elif "minItems" in spec:
+            parts.append(f"at least {spec['minItems']} items")
+        items = _allowed(spec.get("items", {}))
+        if items:
+            parts.append("items " + items)
+    return "; ".join(parts)
+
+
+def _type(spec: Mapping[str, Any]) -> str:
+    kind = spec.get("type", "")
+    if isinstance(kind, list):
+        return " or ".join(kind)
+    if kind == "array":
+        return f"list of {spec.get('items', {}).get('type', 'any')}"
+    if kind == "object" and "properties" not in spec:
+        return "mapping"
+    return str(kind)
+
+
+def _default(spec: Mapping[str, Any]) -> str:
+    text = yaml.safe_dump(spec.get("default"), default_flow_style=True).strip()
+    return text.removesuffix("...").strip()
+
+
+def _rows(prefix: str, properties: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for key, spec in properties.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if spec.get("type") == "object" and "properties" in spec:
+            rows += _rows(name, spec["properties"])
+        else:
+            rows.append(f"| `{name}` | {_type(spec)} | {_allowed(spec)} | `{_default(spec)}` | {spec['description']} |")
+    return rows
+
+
+def schema_reference_markdown(schema: Mapping[str, Any]) -> str:
+    """Markdown tables of every config key (type, allowed values, default, meaning), one per section."""
+    header = "| key | type | allowed | default | meaning |\n|---|---|---|---|---|"
+    out = [_KEYS_START, ""]
+    top = {k: v for k, v in schema["properties"].items() if "properties" not in v}
+    if top:
+        out += ["### top level", "", header, *_rows("", top), ""]
+    for section, spec in schema["properties"].items():
+        if "properties" in spec:
+            out += [f"### `{section}`", ""]
+            if spec.get("description"):
+                out += [spec["description"], ""]
+            out += [header, *_rows(section, spec["properties"]), ""]
+    out.append(_KEYS_END)
+    return "\n".join(out) + "\n"
+
+
+def update_reference(readme: str | os.PathLike, schema: Mapping[str, Any]) -> bool:
+    """Rewrite the generated key tables of ``readme`` (between the markers); True when the file changed."""
+    path = Path(readme)
+    text = path.read_text(encoding="utf-8")
+    if _KEYS_START not in text or _KEYS_END not in text:
+        raise ConfigError(f"{path} lacks the markers of the generated key tables")
+    start = text.index(_KEYS_START)
+    end = text.index(_KEYS_END) + len(_KEYS_END) + 1
+    new = text[:start] + schema_reference_markdown(schema) + text[end:]
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+        return True
+    return False
+
+
+def generated_reference(readme: str | os.PathLike) -> str:
+    """The generated part of ``readme`` (between the markers, inclusive)."""
+    text = Path(readme).read_text(encoding="utf-8")
+    start = text.index(_KEYS_START)
+    end = text.index(_KEYS_END) + len(_KEYS_END) + 1
+    return text[start:end]

@@ -5,7 +5,14 @@ import copy
 import pytest
 import yaml
 
-from atompump.config import check_config, config_errors, load_schema, planned_shot_count
+from atompump.config import (
+    check_config,
+    config_errors,
+    generated_reference,
+    load_schema,
+    planned_shot_count,
+    schema_reference_markdown,
+)
 from atompump.errors import ConfigError
 
 
@@ -37,10 +44,13 @@ def test_every_schema_key_is_described_with_a_default(schema):
 
 
 def test_config_readme_documents_every_key(schema, repo_root):
-    readme = (repo_root / "config" / "README.md").read_text()
+    readme = repo_root / "config" / "README.md"
+    text = readme.read_text()
     for section, spec in schema["properties"].items():
         for key in spec.get("properties", {}):
-            assert f"`{section}.{key}`" in readme, f"config/README.md does not document {section}.{key}"
+            assert f"`{section}.{key}`" in text, f"config/README.md does not document {section}.{key}"
+    # the tables are generated from the schema and must not drift: `atompump config-reference --update ...`
+    assert generated_reference(readme) == schema_reference_markdown(schema)
 
 
 def test_errors_name_key_and_allowed_values(schema, default_config):

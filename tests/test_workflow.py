@@ -139,3 +139,14 @@ def test_lint_is_clean(repo_root, tmp_path):
     proc = run_snakemake(repo_root, tmp_path / "lint", None, "--lint")
     assert proc.returncode == 0
     assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_snakemake_report_has_the_figures(repo_root, tiny_run):
+    cfg = tiny_run.parent / "run.yaml"
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d", str(tiny_run),
+                           "--configfile", str(cfg), "--report", str(tiny_run / "smk-report.html")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (tiny_run / "smk-report.html").read_text()
+    for name in ("com_vs_cycle.png", "example_od.png", "residuals.png", "bands.png"):
+        assert name in html, name

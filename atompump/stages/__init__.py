@@ -1,0 +1,25 @@
+"""Stage entry points: read inputs through :mod:`atompump.io`, call the pure functions, write outputs atomically.
+
+One module per stage. The workflow's scripts are thin adapters around these functions; tests and notebooks can
+call them directly. Config sections are passed as plain mappings, already validated and filled with defaults by
+the workflow.
+"""
+
+from atompump.stages.com import com_batch_stage, gather_com_stage
+from atompump.stages.fit import fit_stage
+from atompump.stages.reduce import batch_records, reduce_batch_stage
+from atompump.stages.report import figures_stage, report_stage
+from atompump.stages.simulate import simulate_stage
+from atompump.stages.theory import theory_stage
+
+__all__ = [
+    "batch_records",
+    "com_batch_stage",
+    "figures_stage",
+    "fit_stage",
+    "gather_com_stage",
+    "reduce_batch_stage",
+    "report_stage",
+    "simulate_stage",
+    "theory_stage",
+]
