@@ -24,7 +24,9 @@ TINY = {
 }
 OUTPUTS = ["results/fit/summary.json", "results/com/com.nc", "results/fit/fit.nc", "results/theory/theory.json",
            "results/theory/bands.nc", "results/figures/com_vs_cycle.png", "results/figures/example_od.png",
-           "results/figures/residuals.png", "results/figures/bands.png", "results/report/report.html"]
+           "results/figures/residuals.png", "results/figures/bands.png", "results/report/report.html",
+           "results/theory/wannier.nc", "results/figures/band_structure.png", "results/figures/berry_curvature.png",
+           "results/figures/wannier.png"]
 
 
 def run_snakemake(repo: Path, workdir: Path, config: dict | None = None, *extra: str) -> subprocess.CompletedProcess:
@@ -76,7 +78,7 @@ def test_com_contract_and_truth(tiny_run):
 
 def test_report_is_self_contained(tiny_run):
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4
+    assert html.count("data:image/png;base64,") == 7
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "Chern number is +1" in html
 

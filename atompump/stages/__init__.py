@@ -10,7 +10,7 @@ from atompump.stages.fit import fit_stage
 from atompump.stages.reduce import batch_records, reduce_batch_stage
 from atompump.stages.report import figures_stage, report_stage
 from atompump.stages.simulate import simulate_stage
-from atompump.stages.theory import theory_stage
+from atompump.stages.theory import theory_figures_stage, theory_stage
 
 __all__ = [
     "batch_records",
@@ -21,5 +21,6 @@ __all__ = [
     "reduce_batch_stage",
     "report_stage",
     "simulate_stage",
+    "theory_figures_stage",
     "theory_stage",
 ]

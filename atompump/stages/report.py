@@ -42,6 +42,15 @@ def figures_stage(*, com_path, summary_path, bands_path, reduced_path, out: Mapp
     save_figure(bands_figure(read_dataset(bands_path)), out["bands"])
 
 
+# Captions of the theory stage's figures (rule theory_figures)
+THEORY_CAPTIONS = {
+    "band_structure": "Superlattice bands E_n(k) at four phases of the cycle, with each band's Chern number.",
+    "berry_curvature": "Berry curvature of each band over the (k, phi) torus; its integral / 2 pi is the Chern number.",
+    "wannier": "Hybrid Wannier-centre trajectories over one cycle (shaded: RMS spread from the quantum metric), "
+               "drifting by C * dl, and the site Wannier functions of the two lowest bands at phi = 0.",
+}
+
+
 def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures: Mapping[str, str | os.PathLike],
                  truth_path: str | os.PathLike | None = None, config: Config | None = None,
                  title: str = "atompump report") -> str:
@@ -80,6 +89,7 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
         "bands": "Lowest bands over one pump cycle (shaded: range over quasi-momentum) with their Chern numbers, "
                  "and the hybrid Wannier centres, whose drift per cycle is C * dl.",
     }
+    captions.update(THEORY_CAPTIONS)
     rejected = [(str(sh), str(r)) for sh, r in zip(com.shot.values, com.reject_reason.values) if r]
     provenance = {"atompump version": __version__}
     if config is not None:

@@ -6,42 +6,55 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from atompump.config import lattice_params, species
+from atompump.errors import ConfigError
 from atompump.io.atomic import write_json
 from atompump.io.netcdf import write_dataset
 
-__all__ = ['theory_stage']
+__all__ = ['theory_stage', 'theory_figures_stage']
 
 Config = Mapping[str, Any]
 
-def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, *, lattice: Config, theory: Config,
-                 atom: str) -> dict:
-    """Band topology of the configured lattice and the predicted displacement per cycle."""
-    from atompump.theory.topology import expected_displacement, superlattice_topology
+
+def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_wannier: str | os.PathLike, *,
+                 lattice: Config, theory: Config, atom: str) -> dict:
+    """Band topology, Wannier trajectories and the predicted displacement per cycle of the configured lattice.
+
+    Writes ``out_json`` (theory.json), ``out_bands`` (bands.nc: bands, Berry curvature, quantum metric over
+    (band, k, phi)) and ``out_wannier`` (wannier.nc: Wannier-centre trajectories and spreads, the Rice-Mele
+    couplings over phi, the Wannier functions at phi = 0).
+    """
+    from atompump.theory.prediction import superlattice_prediction
 
     params = lattice_params(lattice, species({"atom": atom}))
-    bands = superlattice_topology(params, n_bands=int(theory["n_bands"]), n_k=int(theory["n_k"]),
-                                  n_phi=int(theory["n_phi"]), n_max=int(theory["n_max"]))
-    populations = np.asarray(theory["band_populations"], dtype=float)
-    chern = bands.chern_number.values
-    nu_theory = expected_displacement(chern, populations)
-    summary = {
-        "model": "superlattice",
-        "chern_numbers": chern.tolist(),
-        "min_gaps": bands.min_gap_above.values.tolist(),
-        "energy_unit": "Er,s",
-        "recoil_s_hz": bands.attrs["recoil_s_hz"],
-        "band_populations": populations.tolist(),
-        "nu_theory": nu_theory,
-        "displacement_per_cycle_dl": nu_theory,
-        "dl_um": params.dl_um,
-        "lattice": {"Vs_Er": params.Vs_Er, "Vl_Er": params.Vl_Er, "lambda_l_nm": params.lambda_l_nm,
-                    "mass_amu": params.mass_amu},
-        "mesh": {"n_k": int(bands.attrs["n_k"]), "n_phi": int(bands.attrs["n_phi"]),
-                 "n_max": int(bands.attrs["n_max"])},
-    }
-    write_dataset(bands, out_bands)
-    write_json(out_json, summary)
-    return summary
+    temperature = theory.get("temperature_nK")
+    try:
+        prediction = superlattice_prediction(
+            params, n_bands=int(theory["n_bands"]), n_k=int(theory["n_k"]), n_phi=int(theory["n_phi"]),
+            n_max=int(theory["n_max"]), populations=theory["band_populations"], temperature_nK=temperature,
+            statistics=theory.get("statistics", "boltzmann"), filling=float(theory.get("filling", 1.0)),
+            cycle_period_ms=theory.get("cycle_period_ms"))
+    except ValueError as exc:
+        if isinstance(exc, ConfigError) or "population" not in str(exc) and "filling" not in str(exc) \
+                and "highest computed band" not in str(exc):
+            raise
+        keys = "theory.temperature_nK/statistics/filling" if temperature is not None else "theory.band_populations"
+        raise ConfigError(f"config keys {keys}: {exc}") from exc
+    write_dataset(prediction.bands, out_bands)
+    write_dataset(prediction.wannier, out_wannier)
+    write_json(out_json, prediction.summary)
+    return prediction.summary
+
+
+def theory_figures_stage(*, bands_path: str | os.PathLike, wannier_path: str | os.PathLike,
+                         out: Mapping[str, str | os.PathLike]) -> None:
+    """Draw the theory figures: ``out`` maps 'band_structure', 'berry_curvature', 'wannier' to paths."""
+    from atompump.io.netcdf import read_dataset
+    from atompump.report.figures import save_figure
+    from atompump.report.theory_figures import band_structure_figure, berry_curvature_figure, wannier_figure
+
+    bands = read_dataset(bands_path)
+    wannier = read_dataset(wannier_path)
+    save_figure(band_structure_figure(bands), out["band_structure"])
+    save_figure(berry_curvature_figure(bands), out["berry_curvature"])
+    save_figure(wannier_figure(wannier, bands), out["wannier"])

@@ -15,13 +15,17 @@ couples m to m +- 2 with ``Vs / 4`` and the long lattice couples m to m +- 1 wit
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from atompump.constants import SPECIES, recoil_energy_hz
+from atompump.errors import ConfigError
 
-__all__ = ["SuperlatticeParams", "hamiltonian", "bloch_states"]
+__all__ = ["SuperlatticeParams", "hamiltonian", "bloch_states", "bloch_states_at", "converged_n_max"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -149,5 +153,77 @@ def bloch_states(
     energies[:-1, -1] = energies[:-1, 0]
     vectors[:-1, -1] = vectors[:-1, 0]
     energies[-1] = energies[0]
-    vectors[-1, :, :-1, :] = vectors[0, :, 1:, :]  # c_m(kappa + 1) = c_{m+1}(kappa)
+    vectors[-1] = _shift_closure(vectors[0])  # c_m(kappa + 1) = c_{m+1}(kappa)
     return kappa, phi, energies, vectors
+
+
+def _shift_closure(vectors_at_zero: np.ndarray) -> np.ndarray:
+    """Periodic-gauge vectors at kappa = 1 from those at kappa = 0: c_m(kappa + 1) = c_{m+1}(kappa)."""
+    closed = np.zeros_like(vectors_at_zero)
+    closed[..., :-1, :] = vectors_at_zero[..., 1:, :]
+    return closed
+
+
+def bloch_states_at(params: SuperlatticeParams, phi: float, *, n_k: int, n_bands: int,
+                    n_max: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Energies and periodic-gauge Bloch vectors on a closed kappa mesh at one phase.
+
+    Returns
+    -------
+    kappa : ndarray, shape (n_k + 1,)
+        ``i / n_k``, i = 0..n_k.
+    energies : ndarray, shape (n_k + 1, n_bands), in Er,s
+    vectors : ndarray, shape (n_k + 1, 2 n_max + 1, n_bands), complex
+        ``vectors[-1]`` is ``vectors[0]`` shifted by one plane wave (see :func:`bloch_states`).
+    """
+    if n_k < 3:
+        raise ValueError(f"the mesh needs at least 3 k points, got n_k={n_k}")
+    kappa = np.arange(n_k + 1) / n_k
+    e, v = np.linalg.eigh(hamiltonian(kappa[:-1], np.full(n_k, float(phi)), params, n_max=n_max))
+    energies = np.concatenate([e[:, :n_bands], e[:1, :n_bands]])
+    vectors = np.concatenate([v[..., :n_bands], _shift_closure(v[:1, :, :n_bands])])
+    return kappa, energies, vectors
+
+
+def converged_n_max(params: SuperlatticeParams, *, n_bands: int, start: int = 10, tolerance: float = 1e-7,
+                    largest: int = 60) -> tuple[int, float]:
+    """Smallest plane-wave cut-off (from ``start`` up, in steps of 2) at which the bands are converged.
+
+    The lowest ``n_bands`` energies at kappa in {0, 1/4, 1/2} and phi in {0, pi/4, pi/2, pi} are compared
+    between ``n_max`` and ``n_max + 2``; the basis is converged when they differ by less than ``tolerance``
+    (Er,s). Plane-wave expansions converge exponentially once ``n_max^2`` exceeds the lattice depth.
+
+    Returns
+    -------
+    n_max : int
+    change : float
+        The largest energy change (Er,s) of the last step.
+
+    Raises
+    ------
+    ConfigError
+        If ``largest`` is reached first (an extremely deep lattice): raise ``theory.n_max``.
+    """
+    kappa = np.array([0.0, 0.25, 0.5])
+    phi = np.array([0.0, np.pi / 4, np.pi / 2, np.pi])
+    kk, pp = np.meshgrid(kappa, phi, indexing="ij")
+
+    def lowest(n: int) -> np.ndarray:
+        return np.linalg.eigvalsh(hamiltonian(kk, pp, params, n_max=n))[..., :n_bands]
+
+    n = max(int(start), 2, (n_bands + 5) // 2)
+    previous = lowest(n)
+    while True:
+        current = lowest(n + 2)
+        change = float(np.abs(current - previous).max())
+        if change < tolerance:
+            if n != start:
+                log.info("plane-wave basis converged at n_max = %d (energy change %.1e Er,s)", n, change)
+            return n, change
+        if n + 2 > largest:
+            raise ConfigError(
+                f"the plane-wave basis is not converged at n_max = {n} (the lowest {n_bands} energies still change "
+                f"by {change:.2g} Er,s): Vs = {params.Vs_Er} Er,s is too deep for n_max <= {largest}"
+            )
+        n += 2
+        previous = current

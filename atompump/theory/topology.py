@@ -2,57 +2,70 @@
 
 :func:`superlattice_topology` is the entry point used by the workflow: it refines the (k, phi) mesh until the
 Fukui–Hatsugai–Suzuki Chern numbers are integers, checks that every band is separated from its neighbours over
-the whole loop, and returns an :class:`xarray.Dataset` with units in attrs.
+the whole loop (with the plane-wave basis converged), and returns an :class:`xarray.Dataset` with units in
+attrs.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 
 import numpy as np
 import xarray as xr
 
 from atompump.errors import GapClosedError
 from atompump.theory.berry import berry_curvature, chern_number, wannier_centres
-from atompump.theory.superlattice import SuperlatticeParams, bloch_states
+from atompump.theory.geometry import quantum_metric, wannier_spread
+from atompump.theory.refine import refine_chern_numbers
+from atompump.theory.superlattice import SuperlatticeParams, bloch_states, converged_n_max, hamiltonian
+from atompump.theory.tight_binding import polish_min_gaps
 
-__all__ = ["superlattice_topology", "check_gaps"]
+__all__ = ["superlattice_topology", "check_gaps", "expected_displacement"]
 
 log = logging.getLogger(__name__)
 
 
-def check_gaps(energies: np.ndarray, phi: np.ndarray, *, tolerance: float) -> np.ndarray:
-    """Minimum direct gap above each band over the mesh; raise if a gap between two used bands closes.
+def check_gaps(min_gaps: np.ndarray, phi_at_min: np.ndarray, *, tolerance: float) -> np.ndarray:
+    """Raise if the gap between two used bands closes somewhere on the loop.
 
     Parameters
     ----------
-    energies : ndarray, shape (n_k, n_phi, n_bands)
-    phi : ndarray, shape (n_phi,)
+    min_gaps : ndarray, shape (n_bands - 1,)
+        Minimum direct gap between band n and n + 1 over the (k, phi) torus, in Er,s.
+    phi_at_min : ndarray, shape (n_bands - 1,)
+        The phase (rad) of each minimum.
     tolerance : float
-        Gaps below this (same unit as ``energies``) count as closed.
+        Gaps below this (Er,s) count as closed.
 
     Returns
     -------
-    ndarray, shape (n_bands - 1,)
-        Minimum gap between band n and n + 1.
+    ndarray
+        ``min_gaps`` unchanged.
 
     Raises
     ------
     GapClosedError
         Naming the pair of bands and the phi where the gap closes.
     """
-    gaps = np.diff(energies, axis=-1)  # (n_k, n_phi, n_bands-1)
-    min_gaps = gaps.min(axis=(0, 1))
     for n, gap in enumerate(min_gaps):
         if gap < tolerance:
-            j = int(np.argmin(gaps[..., n].min(axis=0)))
+            phi = float(phi_at_min[n])
             raise GapClosedError(
-                f"the gap between bands {n + 1} and {n + 2} closes (min {gap:.3g} Er,s) at phi = {phi[j]:.4f} rad "
-                f"({phi[j] / np.pi:.3f} pi): the Chern numbers of bands {n + 1} and {n + 2} are undefined for "
+                f"the gap between bands {n + 1} and {n + 2} closes (min {gap:.3g} Er,s) at phi = {phi:.4f} rad "
+                f"({phi / np.pi:.3f} pi): the Chern numbers of bands {n + 1} and {n + 2} are undefined for "
                 "this lattice; change Vs/Vl or use fewer bands"
             )
-    return min_gaps
+    return np.asarray(min_gaps)
+
+
+def _polished_gaps(params: SuperlatticeParams, kappa: np.ndarray, phi: np.ndarray, energies: np.ndarray, *,
+                   n_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mesh minima of the direct gaps, polished by a local minimisation over (kappa, phi)."""
+
+    def energies_at(k: float, p: float) -> np.ndarray:
+        return np.linalg.eigvalsh(hamiltonian(np.array(k), np.array(p), params, n_max=n_max))
+
+    return polish_min_gaps(energies_at, kappa, phi, energies, n_gaps=energies.shape[-1] - 1)
 
 
 def superlattice_topology(
@@ -65,44 +78,43 @@ def superlattice_topology(
     max_refinements: int = 3,
     integer_tolerance: float = 1e-3,
     gap_tolerance: float = 1e-6,
+    basis_tolerance: float = 1e-7,
 ) -> xr.Dataset:
-    """Bands, Berry curvature, Chern numbers and hybrid Wannier centres of the lowest ``n_bands`` bands.
+    """Bands, Berry curvature, Chern numbers, hybrid Wannier centres and quantum geometry of the lowest bands.
 
-    The mesh is doubled (up to ``max_refinements`` times) until every Chern number is within
-    ``integer_tolerance`` of an integer and unchanged by the last refinement.
+    The plane-wave cut-off is raised from ``n_max`` until the energies are converged to ``basis_tolerance``
+    (:func:`~atompump.theory.superlattice.converged_n_max`). The mesh is doubled (up to ``max_refinements``
+    times) until every Chern number is within ``integer_tolerance`` of an integer and unchanged by the last
+    refinement. The minimum gap above each band is found on the mesh and polished by a local minimisation; a gap
+    below ``gap_tolerance`` raises :class:`~atompump.errors.GapClosedError` naming the bands and phi.
 
     Returns
     -------
     xarray.Dataset
-        ``energy`` (band, k, phi) in Er,s; ``berry_curvature`` (band, k, phi) in um (Omega_{k phi});
-        ``chern_number`` (band) int; ``chern_number_raw`` (band) float; ``min_gap_above`` (band) in Er,s
-        (the minimum direct gap to the band above, over the whole mesh); ``wannier_centre`` (band, phi_w) in um.
-        Coordinates ``k`` in 1/um and ``phi`` in rad. Attributes record the lattice parameters and mesh.
+        ``energy`` (band, k, phi) in Er,s; ``berry_curvature`` (band, k, phi) in um (Omega_{k phi}, plaquette
+        centred); ``chern_number`` (band) int; ``chern_number_raw`` (band) float; ``min_gap_above`` (band) in
+        Er,s and ``min_gap_phi`` (band) in rad (minimum direct gap to the next band and where it is);
+        ``wannier_centre`` (band, phi_w) in um; ``wannier_spread`` (band, phi_w) in um^2 (the gauge-invariant
+        spread Omega_I, the position variance of the band's maximally localised Wannier function);
+        ``quantum_metric_kk`` (um^2), ``quantum_metric_phiphi`` (1) and ``quantum_metric_kphi`` (um) over
+        (band, k, phi), plaquette centred. Coordinates ``k`` in 1/um and ``phi`` in rad. Attributes record the
+        lattice parameters, the accepted mesh and the converged basis.
     """
+    n_max, basis_change = converged_n_max(params, n_bands=n_bands + 1, start=n_max, tolerance=basis_tolerance)
     # one extra band so the gap above the top requested band is checked too
     n_calc = n_bands + 1
-    previous = None
-    for refinement in range(max_refinements + 1):
-        kappa, phi, energies, vectors = bloch_states(params, n_k=n_k, n_phi=n_phi, n_bands=n_calc, n_max=n_max)
-        min_gaps = check_gaps(energies[:-1, :-1, :n_calc], phi[:-1], tolerance=gap_tolerance)
+
+    def compute(nk: int, nphi: int):
+        kappa, phi, energies, vectors = bloch_states(params, n_k=nk, n_phi=nphi, n_bands=n_calc, n_max=n_max)
+        gaps, where = _polished_gaps(params, kappa[:-1], phi[:-1], energies[:-1, :-1], n_max=n_max)
+        check_gaps(gaps, where[:, 1], tolerance=gap_tolerance)
         raw = np.array([chern_number(vectors[..., b]) for b in range(n_bands)])
-        rounded = np.rint(raw).astype(int)
-        integer = np.all(np.abs(raw - rounded) < integer_tolerance)
-        if integer and previous is not None and np.array_equal(previous, rounded):
-            break
-        if integer and refinement == max_refinements:
-            break
-        previous = rounded if integer else None
-        if refinement == max_refinements:
-            warnings.warn(
-                f"Chern numbers {np.round(raw, 4).tolist()} are not integer on a {n_k}x{n_phi} mesh after "
-                f"{max_refinements} refinements; a gap is probably nearly closed",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            break
-        log.info("Chern numbers %s on a %dx%d mesh; refining", np.round(raw, 4).tolist(), n_k, n_phi)
-        n_k, n_phi = 2 * n_k, 2 * n_phi
+        return raw, (kappa, phi, energies, vectors, gaps, where)
+
+    rounded, raw, extra, n_k, n_phi = refine_chern_numbers(compute, n_k=n_k, n_phi=n_phi,
+                                                           max_refinements=max_refinements,
+                                                           integer_tolerance=integer_tolerance)
+    kappa, phi, energies, vectors, min_gaps, where = extra
 
     dl = params.dl_um
     k = 2.0 * np.pi * kappa[:-1] / dl
@@ -110,18 +122,27 @@ def superlattice_topology(
     dphi = 2.0 * np.pi / n_phi
     curvature = np.stack([berry_curvature(vectors[..., b]) for b in range(n_bands)]) / (dk * dphi)
     wannier = np.stack([wannier_centres(vectors[..., b], lattice_constant=dl) for b in range(n_bands)])
+    spread = np.stack([wannier_spread(vectors[..., b], lattice_constant=dl) for b in range(n_bands)])
+    metric = [np.stack(g) for g in zip(*(quantum_metric(vectors[..., b], dk=dk, dphi=dphi) for b in range(n_bands)))]
     band = np.arange(1, n_bands + 1)
+    dims = ("band", "k", "phi")
     ds = xr.Dataset(
         {
-            "energy": (("band", "k", "phi"), np.moveaxis(energies[:-1, :-1, :n_bands], -1, 0),
+            "energy": (dims, np.moveaxis(energies[:-1, :-1, :n_bands], -1, 0),
                        {"units": "Er,s", "long_name": "band energy"}),
-            "berry_curvature": (("band", "k", "phi"), curvature,
+            "berry_curvature": (dims, curvature,
                                 {"units": "um", "long_name": "Berry curvature Omega_{k phi} (plaquette centred)"}),
             "chern_number": ("band", rounded, {"units": "1", "long_name": "band Chern number (physics.md sign)"}),
             "chern_number_raw": ("band", raw, {"units": "1", "long_name": "Fukui-Hatsugai-Suzuki sum before rounding"}),
             "min_gap_above": ("band", min_gaps[:n_bands], {"units": "Er,s", "long_name": "minimum direct gap to the next band"}),
+            "min_gap_phi": ("band", where[:n_bands, 1], {"units": "rad", "long_name": "phi of the minimum gap to the next band"}),
             "wannier_centre": (("band", "phi_w"), wannier,
                                {"units": "um", "long_name": "hybrid Wannier centre (continuous in phi)"}),
+            "wannier_spread": (("band", "phi_w"), spread,
+                               {"units": "um2", "long_name": "gauge-invariant Wannier spread Omega_I (position variance)"}),
+            "quantum_metric_kk": (dims, metric[0], {"units": "um2", "long_name": "quantum metric g_kk (plaquette centred)"}),
+            "quantum_metric_phiphi": (dims, metric[1], {"units": "1", "long_name": "quantum metric g_phiphi (plaquette centred)"}),
+            "quantum_metric_kphi": (dims, metric[2], {"units": "um", "long_name": "quantum metric g_kphi (plaquette centred)"}),
         },
         coords={
             "band": ("band", band, {"long_name": "band index, lowest first"}),
@@ -139,7 +160,9 @@ def superlattice_topology(
             "n_k": n_k,
             "n_phi": n_phi,
             "n_max": n_max,
-            "method": "plane-wave expansion; Fukui-Hatsugai-Suzuki Chern numbers; Wilson-loop Wannier centres",
+            "basis_change_Er": basis_change,
+            "method": "plane-wave expansion; Fukui-Hatsugai-Suzuki Chern numbers; Wilson-loop Wannier centres; "
+                      "fidelity quantum metric",
         },
     )
     return ds
@@ -164,5 +187,3 @@ def expected_displacement(chern_numbers: np.ndarray, populations: np.ndarray) ->
         raise ValueError(f"band populations must be >= 0 and sum to 1, got {populations.tolist()}")
     return float(np.dot(populations, chern_numbers[: populations.size]))
 
-
-__all__.append("expected_displacement")

@@ -34,6 +34,34 @@ rule figures:
         "../scripts/figures.py"
 
 
+rule theory_figures:
+    input:
+        bands="results/theory/bands.nc",
+        wannier="results/theory/wannier.nc",
+    output:
+        band_structure=report(
+            "results/figures/band_structure.png",
+            caption="../report/band_structure.rst",
+            category="Theory",
+        ),
+        berry_curvature=report(
+            "results/figures/berry_curvature.png",
+            caption="../report/berry_curvature.rst",
+            category="Theory",
+        ),
+        wannier=report(
+            "results/figures/wannier.png",
+            caption="../report/wannier.rst",
+            category="Theory",
+        ),
+    log:
+        "logs/theory_figures.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/theory_figures.py"
+
+
 rule report:
     input:
         summary="results/fit/summary.json",
@@ -42,6 +70,9 @@ rule report:
         com_vs_cycle=rules.figures.output.com_vs_cycle,
         residuals=rules.figures.output.residuals,
         bands=rules.figures.output.bands,
+        band_structure=rules.theory_figures.output.band_structure,
+        berry_curvature=rules.theory_figures.output.berry_curvature,
+        wannier=rules.theory_figures.output.wannier,
         truth=truth_path,
     output:
         html="results/report/report.html",

@@ -2,6 +2,7 @@ rule theory:
     output:
         summary="results/theory/theory.json",
         bands="results/theory/bands.nc",
+        wannier="results/theory/wannier.nc",
     params:
         lattice=config["lattice"],
         theory=config["theory"],

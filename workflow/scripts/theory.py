@@ -8,6 +8,7 @@ run_stage(
     theory_stage,
     snakemake.output.summary,
     snakemake.output.bands,
+    snakemake.output.wannier,
     lattice=snakemake.params.lattice,
     theory=snakemake.params.theory,
     atom=snakemake.params.atom,

@@ -1,0 +1,104 @@
+"""Figures of the theory stage: band structure over the cycle, Berry curvature maps and Wannier-centre trajectories.
+
+Same conventions as :mod:`atompump.report.figures` (matplotlib object API, Okabe–Ito colours, saved with
+:func:`atompump.report.figures.save_figure`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from atompump.report.figures import PALETTE, _figure
+
+__all__ = ["band_structure_figure", "berry_curvature_figure", "wannier_figure"]
+
+BAND_COLOURS = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["green"], PALETTE["purple"], PALETTE["orange"],
+                PALETTE["skyblue"]]
+
+
+def _chern_label(bands: xr.Dataset, band) -> str:
+    return f"band {int(band)}, C = {int(bands.chern_number.sel(band=band)):+d}"
+
+
+def band_structure_figure(bands: xr.Dataset, phases=(0.0, 0.5, 1.0, 1.5)) -> Figure:
+    """Bands E_n(k) at several phases of the cycle (in units of pi), one panel each, with the Chern numbers."""
+    fig = _figure(7.0, 2.8)
+    axes = fig.subplots(1, len(phases), sharey=True)
+    dl = float(bands.attrs["dl_um"])
+    k = bands.k.values * dl / np.pi  # in units of pi / dl
+    k_plot = np.where(k > 1, k - 2, k)
+    order = np.argsort(k_plot)
+    for ax, phase in zip(np.atleast_1d(axes), phases):
+        sel = bands.sel(phi=phase * np.pi, method="nearest")
+        for i, band in enumerate(bands.band.values):
+            ax.plot(k_plot[order], sel.energy.sel(band=band).values[order], color=BAND_COLOURS[i % len(BAND_COLOURS)],
+                    label=_chern_label(bands, band))
+        ax.set_title(f"phi = {float(sel.phi) / np.pi:.2f} pi")
+        ax.set_xlabel("k (pi / dl)")
+    first = np.atleast_1d(axes)[0]
+    first.set_ylabel(f"energy ({bands.energy.attrs.get('units', '')})")
+    first.legend(loc="best", framealpha=0.9)
+    return fig
+
+
+def berry_curvature_figure(bands: xr.Dataset) -> Figure:
+    """Berry curvature Omega_n(k, phi) of each band as a map, titled with the band's Chern number."""
+    n = bands.sizes["band"]
+    fig = _figure(2.4 * n + 0.6, 2.8)
+    axes = np.atleast_1d(fig.subplots(1, n))
+    dl = float(bands.attrs["dl_um"])
+    k = bands.k.values * dl / np.pi
+    phi = bands.phi.values / np.pi
+    dk, dphi = k[1] - k[0], phi[1] - phi[0]
+    extent = (phi[0], phi[-1] + dphi, k[0], k[-1] + dk)
+    for ax, band in zip(axes, bands.band.values):
+        omega = bands.berry_curvature.sel(band=band).values / dl  # dimensionless (per dk dl)
+        limit = float(np.abs(omega).max()) or 1.0
+        image = ax.imshow(omega, origin="lower", aspect="auto", extent=extent, cmap="RdBu_r", vmin=-limit,
+                          vmax=limit, interpolation="nearest")
+        ax.set_title(_chern_label(bands, band))
+        ax.set_xlabel("phi / pi")
+        fig.colorbar(image, ax=ax, label="Omega / dl")
+    axes[0].set_ylabel("k (pi / dl)")
+    return fig
+
+
+def wannier_figure(wannier: xr.Dataset, bands: xr.Dataset) -> Figure:
+    """Hybrid Wannier-centre trajectories over the cycle (RMS spread shaded) and the site Wannier functions."""
+    with_functions = "wannier_function" in wannier
+    fig = _figure(7.0 if with_functions else 4.2, 3.0)
+    if with_functions:
+        ax_c, ax_w = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1.0]})
+    else:
+        ax_c, ax_w = fig.subplots(), None
+    dl = float(wannier.attrs["dl_um"])
+    phi = wannier.phi_w.values / np.pi
+    for i, band in enumerate(wannier.band.values):
+        colour = BAND_COLOURS[i % len(BAND_COLOURS)]
+        x = wannier.wannier_centre.sel(band=band).values
+        x = (x - np.floor(x[0] / dl) * dl) / dl
+        width = np.sqrt(wannier.wannier_spread.sel(band=band).values) / dl
+        ax_c.fill_between(phi, x - width, x + width, color=colour, alpha=0.2, lw=0)
+        ax_c.plot(phi, x, color=colour, label=f"{_chern_label(bands, band)}: drift {x[-1] - x[0]:+.3f} dl")
+    ax_c.set_xlabel("phi / pi")
+    ax_c.set_ylabel("Wannier centre / dl")
+    ax_c.set_title("hybrid Wannier centres (shaded: RMS spread)")
+    ax_c.legend(loc="best", framealpha=0.9)
+    if ax_w is None:  # no double-well Wannier functions (e.g. a sliding lattice)
+        return fig
+    x_um = wannier.x.values
+    potential = wannier.potential.values
+    span = float(np.abs(wannier.wannier_function).max())
+    scale = span / max(float(np.ptp(potential)), 1e-12)
+    ax_w.plot(x_um / dl, (potential - potential.min()) * scale - span, color=PALETTE["black"], lw=0.8,
+              label="potential (scaled)")
+    for i, site in enumerate(wannier.site.values):
+        ax_w.plot(x_um / dl, wannier.wannier_function.sel(site=site).values,
+                  color=[PALETTE["orange"], PALETTE["skyblue"]][i % 2], label=f"site {site}")
+    ax_w.set_xlabel("x / dl")
+    ax_w.set_ylabel("w(x) (um^-1/2)")
+    ax_w.set_title(f"site Wannier functions, phi = {float(wannier.attrs.get('wannier_function_phi', 0.0)) / np.pi:.2g} pi")
+    ax_w.legend(loc="upper right", framealpha=0.9)
+    return fig

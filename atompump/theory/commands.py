@@ -1,0 +1,203 @@
+"""The ``atompump theory MODEL`` sub-commands: argument parsers, computations and readable tables.
+
+Each model's handler returns a JSON-ready dict with at least ``model``, ``parameters``, ``chern_numbers``
+(integers, lowest band first, physics.md sign), ``min_gaps`` (minimum gap above each band or band group, lowest
+first, in ``energy_unit``) and ``energy_unit``; :func:`format_table` renders it for people. Printing is left to
+:mod:`atompump.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+__all__ = ["add_theory_parser", "format_table"]
+
+
+def _superlattice(args: argparse.Namespace) -> dict:
+    from atompump.constants import SPECIES
+    from atompump.theory.prediction import superlattice_prediction
+    from atompump.theory.superlattice import SuperlatticeParams
+
+    if args.atom not in SPECIES:
+        raise ValueError(f"unknown atom {args.atom!r}; choose one of {sorted(SPECIES)}")
+    params = SuperlatticeParams(Vs_Er=args.Vs, Vl_Er=args.Vl, lambda_l_nm=args.lambda_l_nm,
+                                mass_amu=SPECIES[args.atom].mass_amu)
+    summary = superlattice_prediction(params, n_bands=args.n_bands, populations=args.populations,
+                                      temperature_nK=args.temperature_nK, statistics=args.statistics,
+                                      filling=args.filling, cycle_period_ms=args.cycle_period_ms).summary
+    summary["parameters"] = {"Vs_Er": args.Vs, "Vl_Er": args.Vl, "lambda_l_nm": args.lambda_l_nm, "atom": args.atom}
+    return summary
+
+
+def _rice_mele(args: argparse.Namespace) -> dict:
+    from atompump.theory.rice_mele import RiceMeleParams, hybrid_wannier_centres, rice_mele_topology, \
+        winding_chern_number
+
+    model = RiceMeleParams(J=args.J, dJ=args.dJ, Delta=args.Delta)
+    topo = rice_mele_topology(model)
+    chern = topo.band_chern_numbers()
+    _, centres = hybrid_wannier_centres(model)
+    result = {
+        "model": "rice-mele",
+        "parameters": {"J": args.J, "dJ": args.dJ, "Delta": args.Delta},
+        "chern_numbers": [int(c) for c in chern],
+        "min_gaps": [float(g) for g in topo.min_gaps],
+        "energy_unit": "unit of --J/--dJ/--Delta",
+        "winding_number": winding_chern_number(model),
+        "displacement_per_cycle_dl": float(chern[0]),
+        "wannier_centre_drift_d": [float(d) for d in centres[:, -1] - centres[:, 0]],
+        "convention": "J1,2 = J +- dJ cos(phi) on A_j-B_j and B_j-A_j+1, on-site +-Delta sin(phi) on A/B",
+    }
+    if abs(args.dJ) <= abs(args.J):
+        result["min_gap_closed_form"] = model.min_gap()
+    return result
+
+
+def _grouped(topo) -> dict:
+    return {
+        "chern_numbers": [int(c) for c in topo.chern_numbers],
+        "band_groups": [[b + 1 for b in g] for g in topo.groups],
+        "min_gaps": [float(g) for g in topo.min_gaps],
+    }
+
+
+def _aubry_andre(args: argparse.Namespace) -> dict:
+    from atompump.theory.aubry_andre import AubryAndreParams, aubry_andre_topology, diophantine_t, \
+        pumped_charge_per_gap
+
+    params = AubryAndreParams(J=args.J, V=args.V, p=args.p, q=args.q)
+    topo = aubry_andre_topology(params)
+    return {
+        "model": "aubry-andre",
+        "parameters": {"J": args.J, "V": args.V, "p": args.p, "q": args.q},
+        **_grouped(topo),
+        "energy_unit": "unit of --J/--V",
+        "pumped_charge_per_gap": pumped_charge_per_gap(topo),
+        "diophantine_t": diophantine_t(args.p, args.q),
+        "convention": "V cos(2 pi p/q j + phi); pumped charge (gap r) = -t_r with r = q s_r + p t_r",
+    }
+
+
+def _hofstadter(args: argparse.Namespace) -> dict:
+    from atompump.theory.hofstadter import HofstadterParams, hall_conductance, hofstadter_topology, \
+        laughlin_flux_insertion, tknn_hall_conductance
+
+    params = HofstadterParams(p=args.p, q=args.q)
+    topo = hofstadter_topology(params)
+    flow = {r.gap: r.to_right for r in laughlin_flux_insertion(params, topology=topo)}
+    return {
+        "model": "hofstadter",
+        "parameters": {"p": args.p, "q": args.q},
+        **_grouped(topo),
+        "energy_unit": "J",
+        "sigma_xy": hall_conductance(topo),
+        "sigma_xy_unit": "e^2/h",
+        "sigma_xy_diophantine": tknn_hall_conductance(args.p, args.q),
+        "laughlin_spectral_flow": [flow.get(r) for r in range(1, args.q)],
+        "convention": "Peierls phase exp(-i 2 pi p/q m) on +y hops; C > 0 when the hybrid Wannier centre moves "
+                      "to +x as k_y increases; sigma_xy(r) = particles carried to +x per flux quantum",
+    }
+
+
+def _quantum_dot(args: argparse.Namespace) -> dict:
+    from atompump.theory.dot_pump import DotLoop, dot_pump
+
+    loop = DotLoop(eps0=args.eps0, eps1=args.eps1, gamma=args.gamma, asymmetry=args.asymmetry)
+    result = dot_pump(loop)
+    return {
+        "model": "quantum-dot",
+        "parameters": {"eps0": args.eps0, "eps1": args.eps1, "gamma": args.gamma, "asymmetry": args.asymmetry},
+        "chern_numbers": [result.winding_number],
+        "min_gaps": [result.min_distance],
+        "energy_unit": "unit of --gamma",
+        "winding_number": result.winding_number,
+        "pumped_charge": result.pumped_charge,
+        "displacement_per_cycle_dl": result.pumped_charge,
+        "convention": "winding of (eps, Gamma_L - Gamma_R) around (0, 0), anticlockwise +; charge counted left to "
+                      "right; min_gaps: closest approach of the loop to the degeneracy point",
+    }
+
+
+def _add(models, name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+    parser = models.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_theory_parser(sub) -> argparse.ArgumentParser:
+    """Add ``theory MODEL`` with its five models to the sub-parsers ``sub`` of the main parser."""
+    theory = sub.add_parser("theory", help="band topology of a pump model")
+    models = theory.add_subparsers(dest="model", required=True, metavar="MODEL")
+    sl = _add(models, "superlattice", _superlattice,
+              "optical superlattice Vs cos^2(pi x/ds) + Vl sin^2(pi x/dl - phi/2)")
+    sl.add_argument("--Vs", type=float, default=10.0, help="short-lattice depth in Er,s (default 10)")
+    sl.add_argument("--Vl", type=float, default=20.0, help="long-lattice depth in Er,l (default 20)")
+    sl.add_argument("--lambda-l-nm", type=float, default=1534.0, help="long-lattice wavelength in nm (default 1534)")
+    sl.add_argument("--atom", default="Rb87", help="species (default Rb87)")
+    sl.add_argument("--n-bands", type=int, default=3, help="bands to compute (default 3)")
+    sl.add_argument("--populations", type=float, nargs="+", default=None, metavar="P",
+                    help="band populations, lowest first (default: the lowest band only)")
+    sl.add_argument("--temperature-nK", type=float, default=None, help="populations from this temperature instead")
+    sl.add_argument("--statistics", choices=("boltzmann", "bose", "fermi"), default="boltzmann",
+                    help="statistics for --temperature-nK (default boltzmann)")
+    sl.add_argument("--filling", type=float, default=1.0, help="particles per long-lattice cell (default 1)")
+    sl.add_argument("--cycle-period-ms", type=float, default=None, help="cycle period for the Landau-Zener loss")
+    rm = _add(models, "rice-mele", _rice_mele, "Rice-Mele chain: J1,2 = J +- dJ cos phi, on-site +-Delta sin phi")
+    rm.add_argument("--J", type=float, default=1.0, help="mean hopping (default 1)")
+    rm.add_argument("--dJ", type=float, default=0.5, help="hopping modulation (default 0.5)")
+    rm.add_argument("--Delta", type=float, default=1.0, help="on-site modulation (default 1)")
+    aa = _add(models, "aubry-andre", _aubry_andre, "Aubry-Andre chain: -J hopping, V cos(2 pi p/q j + phi) on site")
+    aa.add_argument("--J", type=float, default=1.0, help="hopping (default 1)")
+    aa.add_argument("--V", type=float, default=1.0, help="on-site modulation (default 1)")
+    aa.add_argument("--p", type=int, default=1, help="numerator of beta = p/q (default 1)")
+    aa.add_argument("--q", type=int, default=3, help="denominator of beta = p/q (default 3)")
+    hof = _add(models, "hofstadter", _hofstadter, "Harper-Hofstadter lattice at flux p/q per plaquette")
+    hof.add_argument("--p", type=int, default=1, help="flux numerator (default 1)")
+    hof.add_argument("--q", type=int, default=3, help="flux denominator (default 3)")
+    dot = _add(models, "quantum-dot", _quantum_dot,
+               "single-level dot pump: eps = eps0 + eps1 cos t, Gamma_L,R = gamma (1 +- asymmetry sin t) / 2")
+    dot.add_argument("--eps0", type=float, default=0.0, help="level centre (default 0)")
+    dot.add_argument("--eps1", type=float, default=20.0, help="level amplitude (default 20)")
+    dot.add_argument("--gamma", type=float, default=1.0, help="total tunnelling width, the energy unit (default 1)")
+    dot.add_argument("--asymmetry", type=float, default=0.98, help="coupling asymmetry s, |s| < 1 (default 0.98)")
+    return theory
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_table(result: dict) -> str:
+    """A readable table of a theory result (bands or band groups, Chern numbers, gaps, model extras)."""
+    params = ", ".join(f"{k}={v}" for k, v in result["parameters"].items())
+    lines = [f"model: {result['model']}  ({params})"]
+    groups = result.get("band_groups") or [[n] for n in range(1, len(result["chern_numbers"]) + 1)]
+    per_band = list(result["min_gaps"])
+    gaps = [per_band[g[-1] - 1] if g[-1] - 1 < len(per_band) else None for g in groups]
+    label = "loop" if result["model"] == "quantum-dot" else "band"
+    lines.append(f"{label:>6}  {'Chern':>5}  {'min gap above (' + result['energy_unit'] + ')':>30}")
+    for group, c, gap in zip(groups, result["chern_numbers"], gaps):
+        name = "+".join(str(b) for b in group)
+        lines.append(f"{name:>6}  {c:>+5d}  {_fmt(gap):>30}")
+    extras = {
+        "superlattice": ["displacement_per_cycle_dl", "dl_um", "band_populations", "position_spread_um"],
+        "rice-mele": ["winding_number", "min_gap_closed_form", "displacement_per_cycle_dl"],
+        "aubry-andre": ["pumped_charge_per_gap", "diophantine_t"],
+        "hofstadter": ["sigma_xy", "sigma_xy_diophantine", "laughlin_spectral_flow"],
+        "quantum-dot": ["winding_number", "pumped_charge"],
+    }[result["model"]]
+    for key in extras:
+        if key in result:
+            value = result[key]
+            shown = "[" + ", ".join(_fmt(v) for v in value) + "]" if isinstance(value, list) else _fmt(value)
+            lines.append(f"{key}: {shown}")
+    if result["model"] == "superlattice" and result.get("non_adiabatic"):
+        lines.append(f"cycle period for a 1% Landau-Zener loss: "
+                     f"{result['non_adiabatic']['period_for_1pct_loss_ms']:.3g} ms")
+    return "\n".join(lines)

@@ -1,0 +1,213 @@
+"""Band populations of a prepared cloud, the expected displacement per cycle, and a non-adiabatic estimate.
+
+Populations: the single-particle states (band n, quasi-momentum k) of a ring of ``n_cells`` long-lattice cells
+(the k mesh) are occupied with Boltzmann, Bose–Einstein or Fermi–Dirac statistics at temperature T; for the
+quantum statistics the chemical potential is fixed by ``filling`` (particles per cell). ``p_n`` is the fraction of
+particles in band n, and the expected displacement per cycle is ``sum_n p_n C_n`` (in units of dl), its spread over
+the band mixture ``sum_n p_n C_n^2 - (sum_n p_n C_n)^2``.
+
+Non-adiabatic loss (first order, Landau–Zener): near each minimum of the direct gap over the cycle the two bands
+behave as ``E+ - E- = sqrt(g^2 + a^2 (phi - phi0)^2)`` (g the minimum gap, a the slope of the diabatic energy
+difference per radian). Crossing it at ``dphi/dt = 2 pi / T`` transfers a fraction
+``P = exp(-pi g^2 / (2 hbar a dphi/dt))`` to the upper band (Landau, Phys. Z. Sowjetunion 2, 46 (1932); Zener,
+Proc. R. Soc. A 137, 696 (1932)); with energies as frequencies (E / h) this is ``exp(-pi^2 g^2 / (a dphi/dt))``.
+The loss per cycle is the sum over the minima passed, valid while it is small; the pump simulator gives the exact
+answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import constants
+from scipy.optimize import brentq
+
+__all__ = ["STATISTICS", "kT_in_energy_unit", "band_populations", "displacement_moments", "GapCrossing",
+           "gap_crossings", "landau_zener_loss", "landau_zener_probability"]
+
+log = logging.getLogger(__name__)
+
+STATISTICS = ("boltzmann", "bose", "fermi")
+_KB_OVER_H_HZ_PER_NK = constants.k / constants.h * 1e-9  # 20.8366... Hz per nK
+
+
+def kT_in_energy_unit(temperature_nK: float, *, energy_unit_hz: float) -> float:
+    """k_B T expressed in an energy unit given as a frequency (e.g. Er,s / h in Hz)."""
+    if not np.isfinite(temperature_nK) or temperature_nK < 0:
+        raise ValueError(f"temperature must be >= 0 nK, got {temperature_nK}")
+    if energy_unit_hz <= 0:
+        raise ValueError(f"energy_unit_hz must be positive, got {energy_unit_hz}")
+    return temperature_nK * _KB_OVER_H_HZ_PER_NK / energy_unit_hz
+
+
+def _occupation(x: np.ndarray, statistics: str) -> np.ndarray:
+    if statistics == "fermi":
+        return 0.5 * (1.0 - np.tanh(0.5 * x))  # 1 / (exp(x) + 1), overflow free
+    with np.errstate(over="ignore"):
+        return 1.0 / np.expm1(x)
+
+
+def band_populations(energies: np.ndarray, *, kT: float, statistics: str = "boltzmann",
+                     filling: float = 1.0, top_band_tolerance: float = 1e-3) -> tuple[np.ndarray, float | None]:
+    """Fraction of particles in each band at temperature kT.
+
+    Parameters
+    ----------
+    energies : ndarray, shape (n_bands, n_k)
+        Band energies at the preparation phase on a k mesh of ``n_k`` points (= cells of the ring).
+    kT : float, keyword-only
+        Temperature in the energy unit of ``energies`` (>= 0; 0 gives the ground state).
+    statistics : {"boltzmann", "bose", "fermi"}, keyword-only
+    filling : float, keyword-only
+        Particles per cell (bose, fermi); fermions need ``filling < n_bands``.
+    top_band_tolerance : float, keyword-only
+        Raise if the highest computed band holds more than this fraction (more bands are needed).
+
+    Returns
+    -------
+    populations : ndarray, shape (n_bands,)
+        Sum 1.
+    mu : float or None
+        Chemical potential (bose, fermi), energy unit of ``energies``.
+    """
+    energies = np.asarray(energies, dtype=float)
+    if energies.ndim != 2:
+        raise ValueError("energies must have shape (n_bands, n_k)")
+    if statistics not in STATISTICS:
+        raise ValueError(f"statistics must be one of {STATISTICS}, got {statistics!r}")
+    if kT < 0 or not np.isfinite(kT):
+        raise ValueError(f"kT must be >= 0, got {kT}")
+    n_bands, n_k = energies.shape
+    if statistics != "boltzmann" and not filling > 0:
+        raise ValueError(f"filling must be positive, got {filling}")
+    if statistics == "fermi" and filling >= n_bands:
+        raise ValueError(f"filling {filling} per cell needs more than the {n_bands} computed bands; raise n_bands")
+    n_particles = filling * n_k
+    e0 = energies.min()
+    mu = None
+    if kT == 0:
+        counts = np.zeros_like(energies)
+        if statistics == "fermi":
+            order = np.argsort(energies, axis=None)
+            whole = int(np.floor(n_particles))
+            flat = counts.reshape(-1)
+            flat[order[:whole]] = 1.0
+            if whole < order.size:
+                flat[order[whole]] = n_particles - whole
+            mu = float(energies.reshape(-1)[order[min(whole, order.size - 1)]])
+        else:
+            ground = energies == e0
+            counts[ground] = 1.0
+            mu = float(e0) if statistics == "bose" else None
+    elif statistics == "boltzmann":
+        counts = np.exp(-(energies - e0) / kT)
+    elif statistics == "fermi":
+        def excess(m):
+            return _occupation((energies - m) / kT, "fermi").sum() - n_particles
+
+        lo, hi = energies.min() - 50 * kT - 1.0, energies.max() + 50 * kT + 1.0
+        mu = brentq(excess, lo, hi, xtol=1e-14 * max(1.0, abs(hi)), rtol=1e-13)
+        counts = _occupation((energies - mu) / kT, "fermi")
+    else:  # bose: mu = e0 - exp(s) below the lowest state
+        def excess_log(s):
+            return _occupation((energies - e0 + np.exp(s)) / kT, "bose").sum() - n_particles
+
+        s_lo, s_hi = np.log(kT) - 60.0, np.log(kT) + np.log(1.0 + energies.size / max(n_particles, 1e-300)) + 60.0
+        s = brentq(excess_log, s_lo, s_hi, xtol=1e-13)
+        mu = float(e0 - np.exp(s))
+        counts = _occupation((energies - mu) / kT, "bose")
+    populations = counts.sum(axis=1)
+    populations = populations / populations.sum()
+    if populations[-1] > top_band_tolerance and n_bands > 1:
+        raise ValueError(f"the highest computed band holds {populations[-1]:.2g} of the particles at this "
+                         "temperature; compute more bands (theory.n_bands, --n-bands)")
+    return populations, mu
+
+
+def displacement_moments(chern_numbers, populations) -> tuple[float, float]:
+    """Mean ``sum p_n C_n`` and variance ``sum p_n C_n^2 - mean^2`` of the displacement per cycle (units of dl)."""
+    c = np.asarray(chern_numbers, dtype=float)
+    p = np.asarray(populations, dtype=float)
+    if p.size > c.size:
+        raise ValueError(f"{p.size} populations for {c.size} Chern numbers")
+    c = c[: p.size]
+    mean = float(p @ c)
+    return mean, float(p @ c**2 - mean**2)
+
+
+@dataclass(frozen=True)
+class GapCrossing:
+    """One avoided crossing of the pump cycle: minimum gap ``g`` at ``phi0``, diabatic slope ``a`` per rad."""
+
+    phi0: float
+    gap: float
+    slope: float
+
+
+def gap_crossings(phi: np.ndarray, gap: np.ndarray, *, window: float = 0.2) -> list[GapCrossing]:
+    """Local minima of a periodic gap curve, each described by ``sqrt(g^2 + a^2 (phi - phi0)^2)``.
+
+    ``g`` and ``phi0`` are the sampled minimum; ``a`` is the least-squares slope of ``gap^2 - g^2`` against
+    ``(phi - phi0)^2`` within ``window`` (exact for a hyperbolic avoided crossing).
+
+    Parameters
+    ----------
+    phi : ndarray, shape (n,)
+        Uniform ``2 pi j / n`` (open, periodic).
+    gap : ndarray, shape (n,)
+        Direct gap at each phi (minimised over k), any energy unit.
+    window : float, keyword-only
+        Half-width (rad) of the fit around each minimum (at least the two neighbours are used).
+    """
+    phi = np.asarray(phi, float)
+    gap = np.asarray(gap, float)
+    n = phi.size
+    if np.ptp(gap) <= 1e-9 * max(float(np.abs(gap).max()), 1e-300):
+        return []  # a constant gap (e.g. a sliding lattice): no avoided crossing
+    minima = [j for j in range(n) if gap[j] <= gap[j - 1] and gap[j] < gap[(j + 1) % n]]
+    out = []
+    for j in minima:
+        offsets = (phi - phi[j] + np.pi) % (2 * np.pi) - np.pi
+        sel = (np.abs(offsets) <= max(window, np.sort(np.abs(offsets))[2])) & (offsets != 0)
+        x2 = offsets[sel] ** 2
+        slope2 = float(np.sum((gap[sel] ** 2 - gap[j] ** 2) * x2) / np.sum(x2**2))
+        out.append(GapCrossing(phi0=float(phi[j]), gap=float(gap[j]), slope=float(np.sqrt(max(slope2, 0.0)))))
+    return out
+
+
+def landau_zener_probability(gap_hz: float, slope_hz_per_rad: float, period_s: float) -> float:
+    """Transition probability of one avoided crossing: ``exp(-pi^2 g^2 / (a dphi/dt))`` with energies in Hz."""
+    if period_s <= 0:
+        raise ValueError(f"the cycle period must be positive, got {period_s} s")
+    rate = 2 * np.pi / period_s
+    if slope_hz_per_rad == 0:
+        return 0.0
+    return float(np.exp(-np.pi**2 * gap_hz**2 / (slope_hz_per_rad * rate)))
+
+
+def landau_zener_loss(phi: np.ndarray, gap: np.ndarray, *, period_s: float,
+                      energy_unit_hz: float) -> tuple[float, list[GapCrossing], list[float]]:
+    """First-order non-adiabatic loss per cycle from the gap curve over the cycle.
+
+    Parameters
+    ----------
+    phi, gap : ndarray
+        See :func:`gap_crossings`; ``gap`` in the energy unit whose frequency is ``energy_unit_hz``.
+    period_s : float, keyword-only
+        Duration of one pump cycle (s).
+    energy_unit_hz : float, keyword-only
+        The energy unit as a frequency (Er,s / h for the superlattice).
+
+    Returns
+    -------
+    loss : float
+        Sum of the crossings' Landau–Zener probabilities (capped at 1).
+    crossings : list of GapCrossing
+    probabilities : list of float
+    """
+    crossings = gap_crossings(phi, gap)
+    probabilities = [landau_zener_probability(c.gap * energy_unit_hz, c.slope * energy_unit_hz, period_s)
+                     for c in crossings]
+    return float(min(1.0, sum(probabilities))), crossings, probabilities

@@ -1,0 +1,202 @@
+"""The theory prediction for a superlattice pump: everything the workflow and the command line report.
+
+:func:`superlattice_prediction` combines the band topology (:mod:`~atompump.theory.topology`), the band
+populations and non-adiabatic estimate (:mod:`~atompump.theory.populations`), the quantum geometry
+(:mod:`~atompump.theory.geometry`), the Wannier functions (:mod:`~atompump.theory.wannier`) and the Rice–Mele
+mapping (:mod:`~atompump.theory.rice_mele`) into two Datasets (bands, Wannier) and one JSON-ready summary.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from scipy.optimize import brentq
+
+from atompump.theory.populations import band_populations, displacement_moments, kT_in_energy_unit, landau_zener_loss
+from atompump.theory.rice_mele import SampledRiceMele, direct_gap, rice_mele_from_superlattice, winding_chern_number
+from atompump.theory.superlattice import SuperlatticeParams
+from atompump.theory.topology import expected_displacement, superlattice_topology
+from atompump.theory.wannier import wannier_functions
+
+__all__ = ["Prediction", "superlattice_prediction", "period_for_loss"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Bands (see :func:`superlattice_topology`), Wannier data and the summary of a superlattice pump."""
+
+    bands: xr.Dataset
+    wannier: xr.Dataset
+    summary: dict
+
+
+def period_for_loss(crossings, target: float, *, energy_unit_hz: float) -> float:
+    """Cycle period (s) at which the summed Landau–Zener probabilities of ``crossings`` equal ``target``."""
+    if not crossings:
+        return 0.0
+
+    def excess(log_t: float) -> float:
+        rate = 2 * np.pi / np.exp(log_t)
+        total = sum(np.exp(-np.pi**2 * (c.gap * energy_unit_hz) ** 2 / (c.slope * energy_unit_hz * rate))
+                    for c in crossings if c.slope > 0)
+        return total - target
+
+    low, high = np.log(1e-9), np.log(1e6)
+    if excess(low) <= 0:
+        return 0.0  # even a nanosecond cycle stays below the target
+    if excess(high) > 0:
+        return float("inf")
+    return float(np.exp(brentq(excess, low, high)))
+
+
+def _wannier_dataset(bands: xr.Dataset, rm: SampledRiceMele | None, functions: xr.Dataset | None) -> xr.Dataset:
+    ds = xr.Dataset({"wannier_centre": bands.wannier_centre, "wannier_spread": bands.wannier_spread},
+                    attrs={"dl_um": bands.attrs["dl_um"],
+                           "method": "Wilson-loop hybrid Wannier centres; maximally localised two-band Wannier "
+                                     "functions (Marzari-Vanderbilt 1D) for the Rice-Mele couplings"})
+    if rm is not None:
+        phi = rm.phi
+        continuum = (bands.energy.sel(band=2) - bands.energy.sel(band=1)).min("k").interp(phi=phi).values
+        coords = {"phi_rm": ("phi_rm", phi, {"units": "rad", "long_name": "superlattice phase (Rice-Mele mapping)"})}
+        ds = ds.assign_coords(coords).assign(
+            J1=("phi_rm", rm.J1, {"units": "Er,s", "long_name": "Rice-Mele intra-cell hopping J1 (A_j-B_j)"}),
+            J2=("phi_rm", rm.J2, {"units": "Er,s", "long_name": "Rice-Mele inter-cell hopping J2 (B_j-A_j+1)"}),
+            Delta=("phi_rm", rm.Delta, {"units": "Er,s", "long_name": "Rice-Mele staggered on-site energy (+ on A)"}),
+            rm_residual=("phi_rm", rm.residual,
+                         {"units": "Er,s", "long_name": "largest coupling beyond the Rice-Mele model"}),
+            rm_gap=("phi_rm", direct_gap(phi, rm), {"units": "Er,s", "long_name": "Rice-Mele direct gap"}),
+            continuum_gap=("phi_rm", continuum,
+                           {"units": "Er,s", "long_name": "continuum direct gap between bands 1 and 2"}),
+        )
+    if functions is not None:
+        ds = ds.assign_coords(site=("site", np.array(["A", "B"]), {"long_name": "double-well site (A at -dl/4, "
+                                                                              "B at +dl/4)"}),
+                              x=functions.x)
+        ds = ds.assign(wannier_function=(("site", "x"), functions.wannier_function.values,
+                                         functions.wannier_function.attrs),
+                       potential=functions.potential)
+        ds.attrs["wannier_function_phi"] = 0.0
+    return ds
+
+
+def superlattice_prediction(
+    params: SuperlatticeParams,
+    *,
+    n_bands: int = 3,
+    n_k: int = 24,
+    n_phi: int = 48,
+    n_max: int = 10,
+    populations=None,
+    temperature_nK: float | None = None,
+    statistics: str = "boltzmann",
+    filling: float = 1.0,
+    cycle_period_ms: float | None = None,
+) -> Prediction:
+    """Topology, populations, displacement, non-adiabatic estimate, geometry and Rice–Mele map of a superlattice.
+
+    Parameters
+    ----------
+    params : SuperlatticeParams
+    n_bands, n_k, n_phi, n_max : int, keyword-only
+        See :func:`~atompump.theory.topology.superlattice_topology`.
+    populations : sequence of float, keyword-only
+        Band populations p_n (lowest first, sum 1), used when ``temperature_nK`` is None.
+    temperature_nK : float, keyword-only
+        Temperature of the prepared cloud; the populations then follow from ``statistics`` and ``filling``
+        (particles per long-lattice cell) over the bands at phi = 0 on a ring of ``n_k`` cells.
+    cycle_period_ms : float, keyword-only
+        Duration of one cycle for the Landau–Zener loss estimate (None: only the period for a 1 % loss is given).
+
+    Returns
+    -------
+    Prediction
+    """
+    bands = superlattice_topology(params, n_bands=n_bands, n_k=n_k, n_phi=n_phi, n_max=n_max)
+    chern = bands.chern_number.values.astype(int)
+    recoil_hz = float(bands.attrs["recoil_s_hz"])
+    mu = None
+    if temperature_nK is not None:
+        kT = kT_in_energy_unit(float(temperature_nK), energy_unit_hz=recoil_hz)
+        p, mu = band_populations(bands.energy.isel(phi=0).values, kT=kT, statistics=statistics, filling=filling)
+        source = f"{statistics} statistics at {float(temperature_nK):g} nK, filling {filling:g} per cell"
+    else:
+        p = np.asarray([1.0] if populations is None else populations, dtype=float)
+        source = "given"
+    nu = expected_displacement(chern, p)
+    _, variance = displacement_moments(chern, p)
+    spread0 = bands.wannier_spread.isel(phi_w=0).values
+    position_spread = float(np.sqrt(p @ spread0[: p.size]))
+
+    # Non-adiabatic estimate from the gap above the lowest band over the cycle
+    phi = bands.phi.values
+    gap1 = (bands.energy.sel(band=2) - bands.energy.sel(band=1)).min("k").values if n_bands >= 2 else None
+    non_adiabatic = None
+    if gap1 is not None:
+        loss, crossings, probabilities = landau_zener_loss(phi, gap1, period_s=(cycle_period_ms or 1.0) * 1e-3,
+                                                           energy_unit_hz=recoil_hz)
+        non_adiabatic = {
+            "method": "Landau-Zener at each minimum of the band 1-2 gap over the cycle, summed (first order)",
+            "crossings": [{"phi": c.phi0, "gap_Er": c.gap, "gap_hz": c.gap * recoil_hz, "slope_Er_per_rad": c.slope}
+                          for c in crossings],
+            "cycle_period_ms": cycle_period_ms,
+            "loss_per_cycle": loss if cycle_period_ms is not None else None,
+            "period_for_1pct_loss_ms": 1e3 * period_for_loss(crossings, 0.01, energy_unit_hz=recoil_hz),
+        }
+        if cycle_period_ms is not None:
+            for entry, prob in zip(non_adiabatic["crossings"], probabilities):
+                entry["probability"] = prob
+
+    rm = functions = None
+    rice_mele: dict = {}
+    if n_bands >= 2:
+        try:
+            rm = rice_mele_from_superlattice(params, n_phi=n_phi, n_max=int(bands.attrs["n_max"]))
+            functions = wannier_functions(params, 0.0, bands=(0, 1), n_max=int(bands.attrs["n_max"]))
+        except ArithmeticError as exc:  # e.g. a sliding lattice: no double wells, no Rice-Mele limit
+            log.warning("no Rice-Mele mapping: %s", exc)
+            rm = functions = None
+            rice_mele = {"error": str(exc)}
+    if rm is not None:
+        rm_gap = direct_gap(rm.phi, rm)
+        rice_mele = {
+            "J1_phi0_Er": float(rm.J1[0]),
+            "J2_phi0_Er": float(rm.J2[0]),
+            "Delta_max_Er": float(np.abs(rm.Delta).max()),
+            "min_gap_Er": float(rm_gap.min()),
+            "continuum_min_gap_Er": float(bands.min_gap_above.values[0]),
+            "chern_number": winding_chern_number(rm),
+            "max_residual_Er": float(rm.residual.max()),
+            "convention": "J1 on A_j-B_j (A at -dl/4, B at +dl/4), J2 on B_j-A_j+1, +Delta on A; physics.md sign",
+        }
+    wannier = _wannier_dataset(bands, rm, functions)
+    summary = {
+        "model": "superlattice",
+        "chern_numbers": chern.tolist(),
+        "min_gaps": bands.min_gap_above.values.tolist(),
+        "min_gap_phi": bands.min_gap_phi.values.tolist(),
+        "min_gaps_hz": (bands.min_gap_above.values * recoil_hz).tolist(),
+        "energy_unit": "Er,s",
+        "recoil_s_hz": recoil_hz,
+        "band_populations": [float(x) for x in p],
+        "band_populations_source": source,
+        "chemical_potential_Er": mu,
+        "nu_theory": nu,
+        "displacement_per_cycle_dl": nu,
+        "displacement_variance_dl2": variance,
+        "wannier_spread_um": np.sqrt(spread0).tolist(),
+        "wannier_spread_max_um": np.sqrt(bands.wannier_spread.max("phi_w").values).tolist(),
+        "position_spread_um": position_spread,
+        "dl_um": params.dl_um,
+        "non_adiabatic": non_adiabatic,
+        "rice_mele": rice_mele or None,
+        "lattice": {"Vs_Er": params.Vs_Er, "Vl_Er": params.Vl_Er, "lambda_l_nm": params.lambda_l_nm,
+                    "mass_amu": params.mass_amu},
+        "mesh": {"n_k": int(bands.attrs["n_k"]), "n_phi": int(bands.attrs["n_phi"]),
+                 "n_max": int(bands.attrs["n_max"])},
+    }
+    return Prediction(bands=bands, wannier=wannier, summary=summary)
