@@ -87,3 +87,86 @@ def test_parameters_checked_at_the_door():
         SuperlatticeParams(Vs_Er=-1)
     with pytest.raises(ValueError, match="lambda_l_nm must be positive"):
         SuperlatticeParams(lambda_l_nm=0)
+
+
+# --- basis convergence, gap closing at Vs = Vl^2/4, Wannier functions and quantum geometry ---------------------
+
+from atompump.errors import ConfigError  # noqa: E402
+from atompump.theory import converged_n_max  # noqa: E402
+from atompump.theory.superlattice import bloch_states_at  # noqa: E402
+from atompump.theory.wannier import hopping_matrices, superlattice_wannier_gauge, wannier_functions  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def lohse():
+    return superlattice_topology(SuperlatticeParams(Vs_Er=10, Vl_Er=20, lambda_l_nm=1534))
+
+
+def test_basis_converged_and_deep_lattices_get_more_plane_waves():
+    n, change = converged_n_max(SuperlatticeParams(), n_bands=4, start=4, tolerance=1e-7)
+    assert change < 1e-7 and 6 <= n <= 12
+    # converged means: a much larger basis changes the energies by less than the tolerance
+    _, e_n, _ = bloch_states_at(SuperlatticeParams(), 0.3, n_k=6, n_bands=4, n_max=n)
+    _, e_big, _ = bloch_states_at(SuperlatticeParams(), 0.3, n_k=6, n_bands=4, n_max=40)
+    assert np.abs(e_n - e_big).max() < 1e-6
+    deep, _ = converged_n_max(SuperlatticeParams(Vs_Er=200, Vl_Er=0), n_bands=4, start=4)
+    assert deep > n
+    with pytest.raises(ConfigError, match="not converged at n_max = 8 .* too deep"):
+        converged_n_max(SuperlatticeParams(Vs_Er=200, Vl_Er=0), n_bands=4, start=4, largest=8)
+
+
+def test_topology_records_the_converged_basis_even_from_a_small_start():
+    ds = superlattice_topology(SuperlatticeParams(), n_bands=1, n_max=4)
+    assert ds.attrs["n_max"] >= 8 and ds.attrs["basis_change_Er"] < 1e-7
+    assert ds.chern_number.values.tolist() == [1]
+
+
+def test_gap_between_bands_2_and_3_closes_exactly_at_vs_vl_squared_over_4():
+    # Vl = 20 Er,l = 5 Er,s: Vs = 25/4 Er,s; the touching point (k = 0, phi = pi/2) is found and named
+    with pytest.raises(GapClosedError, match=r"bands 2 and 3 closes \(min .*\) at phi = 1.5708 rad \(0.500 pi\)"):
+        superlattice_topology(SuperlatticeParams(Vs_Er=6.25, Vl_Er=20))
+    near = superlattice_topology(SuperlatticeParams(Vs_Er=6.4, Vl_Er=20), n_bands=2)
+    assert near.chern_number.values.tolist() == [1, -1]
+    assert near.min_gap_above.values[1] < 0.1
+
+
+def test_min_gap_is_located_between_mesh_points():
+    # a mesh that misses phi = 0 and pi (odd n_phi) still finds the Lohse minimum gap at phi = 0 or pi, k = pi/dl
+    ds = superlattice_topology(SuperlatticeParams(), n_bands=1, n_k=9, n_phi=13, max_refinements=4)
+    fine = superlattice_topology(SuperlatticeParams(), n_bands=1)
+    assert ds.min_gap_above.values[0] == pytest.approx(fine.min_gap_above.values[0], rel=1e-6)
+    assert np.sin(ds.min_gap_phi.values[0]) == pytest.approx(0.0, abs=1e-4)
+
+
+def test_wannier_spread_from_metric_equals_real_space_variance(lohse):
+    wf = wannier_functions(SuperlatticeParams(), 0.0, bands=(0,), n_k=48)
+    spread_metric = float(lohse.wannier_spread.sel(band=1).isel(phi_w=0))
+    assert wf.spread.values[0] ** 2 == pytest.approx(spread_metric, rel=2e-3)
+    # the Wilson-loop centre is the real-space centre of mass of the Wannier function
+    x, w = wf.x.values, wf.wannier_function.values[0]
+    dx = x[1] - x[0]
+    assert np.sum(w**2) * dx == pytest.approx(1.0, abs=1e-5)
+    assert np.sum(x * w**2) * dx == pytest.approx(float(wf.centre.values[0]), abs=1e-5)
+
+
+def test_site_wannier_functions_are_the_double_well_orbitals():
+    wf = wannier_functions(SuperlatticeParams(), 0.0, bands=(0, 1))
+    dl = SuperlatticeParams().dl_um
+    centres = wf.centre.values / dl
+    # symmetric about the low barrier at x = 0, pulled inwards from the short-lattice minima at -+ dl/4
+    assert centres[0] == pytest.approx(-centres[1], abs=1e-9)
+    assert 0.2 < centres[1] < 0.25
+    gauge = superlattice_wannier_gauge(SuperlatticeParams(), np.pi / 2)
+    h = hopping_matrices(gauge, r_max=2)
+    assert np.abs(h.imag).max() < 1e-6  # real couplings in the real Wannier gauge
+    # at phi = pi/2 the two bonds are equal by symmetry (x -> -x with phi -> pi - phi)
+    assert -h[2, 0, 1].real == pytest.approx(-h[3, 1, 0].real, rel=1e-6)
+
+
+def test_quantum_metric_bounds_the_berry_curvature_on_a_fine_mesh(lohse):
+    # g_kk g_phiphi - g_kphi^2 >= Omega^2 / 4 for any band (equality for two-level systems), up to discretisation
+    det = (lohse.quantum_metric_kk * lohse.quantum_metric_phiphi - lohse.quantum_metric_kphi**2).values
+    omega = lohse.berry_curvature.values
+    scale = np.abs(omega).max(axis=(1, 2), keepdims=True)
+    assert np.all(np.sqrt(np.clip(det, 0, None)) - np.abs(omega) / 2 > -0.03 * scale)
+    assert np.all(lohse.quantum_metric_kk.values > 0)

@@ -93,9 +93,12 @@ def brouwer_charges(loop: DotLoop, *, n_t: int = 4000, t_start: float = 0.0,
                     t_stop: float = 1.0) -> tuple[float, float]:
     """Charges emitted into the left and right leads along the loop from ``t_start`` to ``t_stop``.
 
-    Brouwer's formula integrated with the midpoint rule on ``n_t`` steps (second order). Over a full cycle
+    Brouwer's formula integrated with the midpoint rule on at least ``n_t`` steps (more when needed to resolve the
+    resonance, at least ~30 steps per level width; second order). Over a full cycle
     ``Q_L = -Q_R`` and ``Q_R`` is the charge pumped from left to right.
     """
+    # resolve the resonance: the level sweeps its width Gamma in ~ Gamma / (2 pi |eps1|) of a cycle
+    n_t = max(int(n_t), int(np.ceil(200.0 * abs(loop.eps1) / loop.gamma * abs(t_stop - t_start))))
     t = np.linspace(t_start, t_stop, n_t + 1)
     s = scattering_matrix(*loop.at(t))
     s_mid = scattering_matrix(*loop.at(0.5 * (t[1:] + t[:-1])))

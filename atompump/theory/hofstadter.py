@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import eigh_tridiagonal
 from scipy.optimize import linear_sum_assignment
 
 from atompump.errors import GapClosedError
@@ -153,7 +154,8 @@ def laughlin_flux_insertion(params: HofstadterParams, gaps=None, *, width: int |
     crossings: dict[int, list] = {r: [] for r in gaps}
     previous = None
     for ky in ky_path:
-        e, v = np.linalg.eigh(aubry_andre.strip_hamiltonian(ky, width, params.chain))
+        h = aubry_andre.strip_hamiltonian(ky, width, params.chain)
+        e, v = eigh_tridiagonal(np.diag(h).copy(), np.diag(h, 1).copy())  # the strip is a tridiagonal chain
         if previous is not None:
             pe, pv = previous
             rows, cols = linear_sum_assignment(-np.abs(pv.T @ v))

@@ -145,7 +145,8 @@ def superlattice_prediction(
                           for c in crossings],
             "cycle_period_ms": cycle_period_ms,
             "loss_per_cycle": loss if cycle_period_ms is not None else None,
-            "period_for_1pct_loss_ms": 1e3 * period_for_loss(crossings, 0.01, energy_unit_hz=recoil_hz),
+            "period_for_1pct_loss_ms": (1e3 * period_for_loss(crossings, 0.01, energy_unit_hz=recoil_hz)
+                                        if crossings else None),
         }
         if cycle_period_ms is not None:
             for entry, prob in zip(non_adiabatic["crossings"], probabilities):

@@ -21,27 +21,35 @@ log = logging.getLogger(__name__)
 
 
 def refine_chern_numbers(
-    compute: Callable[[int, int], tuple[np.ndarray, Any]],
+    compute: Callable[[int, int], tuple[np.ndarray, Any, float]],
     *,
     n_k: int,
     n_phi: int,
     max_refinements: int = 3,
     integer_tolerance: float = 1e-3,
+    flux_limit: float = 1.0,
     what: str = "Chern numbers",
 ) -> tuple[np.ndarray, np.ndarray, Any, int, int]:
-    """Double an (n_k, n_phi) mesh until ``compute`` returns stable integer Chern numbers.
+    """Double an (n_k, n_phi) mesh until ``compute`` returns stable integer Chern numbers on a fine enough mesh.
+
+    A mesh is accepted when the rounded sums equal those of the previous mesh and no plaquette carries a Berry
+    flux above ``flux_limit``: the FHS sum is exact only when every plaquette's flux is well below pi, and a
+    curvature peak narrower than the mesh (a nearly closed gap) shows up as a large plaquette flux.
 
     Parameters
     ----------
     compute : callable
-        ``compute(n_k, n_phi) -> (raw, extra)``: the raw FHS sums (1-D float array) on that mesh and anything
-        the caller wants back from the accepted mesh (energies, vectors, ...).
+        ``compute(n_k, n_phi) -> (raw, extra, max_flux)``: the raw FHS sums (1-D float array) on that mesh,
+        anything the caller wants back from the accepted mesh (energies, vectors, ...), and the largest
+        ``|plaquette flux|`` (rad) of the bands involved.
     n_k, n_phi : int, keyword-only
         Starting mesh.
     max_refinements : int, keyword-only
         At most this many doublings.
     integer_tolerance : float, keyword-only
         ``|raw - round(raw)|`` below this counts as integer.
+    flux_limit : float, keyword-only
+        Largest plaquette flux (rad) accepted.
     what : str, keyword-only
         Name used in the warning.
 
@@ -61,22 +69,31 @@ def refine_chern_numbers(
     """
     previous = None
     for refinement in range(max_refinements + 1):
-        raw, extra = compute(n_k, n_phi)
+        raw, extra, max_flux = compute(n_k, n_phi)
         raw = np.asarray(raw, dtype=float)
         rounded = np.rint(raw).astype(int)
         integer = bool(np.all(np.abs(raw - rounded) < integer_tolerance))
-        if integer and (refinement == max_refinements or (previous is not None and np.array_equal(previous,
-                                                                                                  rounded))):
+        stable = previous is not None and np.array_equal(previous, rounded)
+        if integer and stable and max_flux < flux_limit:
             return rounded, raw, extra, n_k, n_phi
         if refinement == max_refinements:
+            if not integer:
+                problem = f"not integer ({np.round(raw, 4).tolist()})"
+            elif max_flux >= flux_limit:
+                problem = f"not resolved (a plaquette carries a Berry flux of {max_flux:.2f} rad)"
+            elif previous is None:
+                problem = "not confirmed by a second mesh"
+            else:
+                problem = f"changed on the last refinement (from {previous.tolist()})"
             warnings.warn(
-                f"{what} {np.round(raw, 4).tolist()} are not integer on a {n_k}x{n_phi} mesh after "
+                f"{what} {rounded.tolist()} not trusted: {problem} on a {n_k}x{n_phi} mesh after "
                 f"{max_refinements} refinements; a gap is probably nearly closed",
                 RuntimeWarning,
                 stacklevel=3,
             )
             return rounded, raw, extra, n_k, n_phi
         previous = rounded if integer else None
-        log.info("%s %s on a %dx%d mesh; refining", what, np.round(raw, 4).tolist(), n_k, n_phi)
+        log.info("%s %s on a %dx%d mesh (largest plaquette flux %.2f rad); refining", what,
+                 np.round(raw, 4).tolist(), n_k, n_phi, max_flux)
         n_k, n_phi = 2 * n_k, 2 * n_phi
     raise AssertionError("unreachable")  # pragma: no cover

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from atompump.errors import GapClosedError
-from atompump.theory.berry import band_groups, chern_number, group_vectors, torus_states
+from atompump.theory.berry import band_groups, berry_curvature, group_vectors, torus_states
 from atompump.theory.refine import refine_chern_numbers
 
 __all__ = ["TorusTopology", "torus_topology", "polish_min_gaps", "gap_sums"]
@@ -86,8 +86,9 @@ def polish_min_gaps(
     energies: np.ndarray,
     *,
     n_gaps: int,
+    starts: int = 3,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum direct gaps over the torus: the mesh minimum, polished by a Nelder–Mead minimisation.
+    """Minimum direct gaps over the torus: the lowest mesh nodes, polished by Nelder–Mead minimisations.
 
     Parameters
     ----------
@@ -98,6 +99,8 @@ def polish_min_gaps(
     energies : ndarray, shape (len(k), len(phi), n)
     n_gaps : int, keyword-only
         The gaps above bands 0..n_gaps-1 are returned.
+    starts : int, keyword-only
+        Minimisations started from this many of the lowest mesh nodes of each gap.
 
     Returns
     -------
@@ -111,19 +114,24 @@ def polish_min_gaps(
     dphi = abs(phi[1] - phi[0])
     for n in range(n_gaps):
         g = energies[..., n + 1] - energies[..., n]
-        i, j = np.unravel_index(np.argmin(g), g.shape)
 
         def gap(x, n=n):
             e = energies_at(x[0], x[1])
             return e[n + 1] - e[n]
 
-        start = np.array([k[i], phi[j]])
-        result = minimize(gap, start, method="Nelder-Mead",
-                          options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 600,
-                                   "initial_simplex": [start, start + [dk, 0.0], start + [0.0, dphi]]})
-        best = min(float(g[i, j]), float(result.fun))
+        # start from the lowest few mesh nodes: a narrow minimum between coarse nodes may not be the lowest node
+        best, best_at = np.inf, None
+        for flat in np.argsort(g, axis=None)[:starts]:
+            i, j = np.unravel_index(flat, g.shape)
+            start = np.array([k[i], phi[j]])
+            result = minimize(gap, start, method="Nelder-Mead",
+                              options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 600,
+                                       "initial_simplex": [start, start + [dk, 0.0], start + [0.0, dphi]]})
+            for value, at in ((float(g[i, j]), start), (float(result.fun), result.x)):
+                if value < best:
+                    best, best_at = value, at
         gaps[n] = best
-        where[n] = result.x if result.fun < g[i, j] else start
+        where[n] = best_at
     where[:, 1] = np.mod(where[:, 1], 2.0 * np.pi)
     where[where[:, 1] > 2.0 * np.pi - 1e-6, 1] = 0.0  # the optimiser's resolution
     return gaps, where
@@ -168,8 +176,9 @@ def torus_topology(
         n_bands = energies.shape[-1]
         gaps, where = polish_min_gaps(energies_at, k[:-1], phi[:-1], energies[:-1, :-1], n_gaps=n_bands - 1)
         groups = band_groups(gaps, tolerance=gap_tolerance)
-        raw = np.array([chern_number(group_vectors(vectors, g)) for g in groups])
-        return raw, (k, phi, energies, vectors, groups, gaps, where)
+        fluxes = [berry_curvature(group_vectors(vectors, g)) for g in groups]
+        raw = np.array([f.sum() / (2 * np.pi) for f in fluxes])
+        return raw, (k, phi, energies, vectors, groups, gaps, where), max(float(np.abs(f).max()) for f in fluxes)
 
     rounded, raw, extra, _, _ = refine_chern_numbers(compute, n_k=n_k, n_phi=n_phi, max_refinements=max_refinements,
                                                      integer_tolerance=integer_tolerance)

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from atompump.errors import GapClosedError
-from atompump.theory.berry import berry_curvature, chern_number, wannier_centres
+from atompump.theory.berry import berry_curvature, wannier_centres
 from atompump.theory.geometry import quantum_metric, wannier_spread
 from atompump.theory.refine import refine_chern_numbers
 from atompump.theory.superlattice import SuperlatticeParams, bloch_states, converged_n_max, hamiltonian
@@ -108,8 +108,9 @@ def superlattice_topology(
         kappa, phi, energies, vectors = bloch_states(params, n_k=nk, n_phi=nphi, n_bands=n_calc, n_max=n_max)
         gaps, where = _polished_gaps(params, kappa[:-1], phi[:-1], energies[:-1, :-1], n_max=n_max)
         check_gaps(gaps, where[:, 1], tolerance=gap_tolerance)
-        raw = np.array([chern_number(vectors[..., b]) for b in range(n_bands)])
-        return raw, (kappa, phi, energies, vectors, gaps, where)
+        fluxes = [berry_curvature(vectors[..., b]) for b in range(n_bands)]
+        raw = np.array([f.sum() / (2 * np.pi) for f in fluxes])
+        return raw, (kappa, phi, energies, vectors, gaps, where), max(float(np.abs(f).max()) for f in fluxes)
 
     rounded, raw, extra, n_k, n_phi = refine_chern_numbers(compute, n_k=n_k, n_phi=n_phi,
                                                            max_refinements=max_refinements,
