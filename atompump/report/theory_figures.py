@@ -99,6 +99,7 @@ def wannier_figure(wannier: xr.Dataset, bands: xr.Dataset) -> Figure:
                   color=[PALETTE["orange"], PALETTE["skyblue"]][i % 2], label=f"site {site}")
     ax_w.set_xlabel("x / dl")
     ax_w.set_ylabel("w(x) (um^-1/2)")
-    ax_w.set_title(f"site Wannier functions, phi = {float(wannier.attrs.get('wannier_function_phi', 0.0)) / np.pi:.2g} pi")
+    phi_w = float(wannier.attrs.get("wannier_function_phi", 0.0)) / np.pi
+    ax_w.set_title(f"site Wannier functions, phi = {phi_w:.2g} pi")
     ax_w.legend(loc="upper right", framealpha=0.9)
     return fig

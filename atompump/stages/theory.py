@@ -24,6 +24,7 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
     (band, k, phi)) and ``out_wannier`` (wannier.nc: Wannier-centre trajectories and spreads, the Rice-Mele
     couplings over phi, the Wannier functions at phi = 0).
     """
+    from atompump.theory.populations import PopulationError
     from atompump.theory.prediction import superlattice_prediction
 
     params = lattice_params(lattice, species({"atom": atom}))
@@ -34,10 +35,7 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
             n_max=int(theory["n_max"]), populations=theory["band_populations"], temperature_nK=temperature,
             statistics=theory.get("statistics", "boltzmann"), filling=float(theory.get("filling", 1.0)),
             cycle_period_ms=theory.get("cycle_period_ms"))
-    except ValueError as exc:
-        if isinstance(exc, ConfigError) or "population" not in str(exc) and "filling" not in str(exc) \
-                and "highest computed band" not in str(exc):
-            raise
+    except PopulationError as exc:
         keys = "theory.temperature_nK/statistics/filling" if temperature is not None else "theory.band_populations"
         raise ConfigError(f"config keys {keys}: {exc}") from exc
     write_dataset(prediction.bands, out_bands)

@@ -197,7 +197,7 @@ def format_table(result: dict) -> str:
             value = result[key]
             shown = "[" + ", ".join(_fmt(v) for v in value) + "]" if isinstance(value, list) else _fmt(value)
             lines.append(f"{key}: {shown}")
-    if result["model"] == "superlattice" and result.get("non_adiabatic"):
-        lines.append(f"cycle period for a 1% Landau-Zener loss: "
-                     f"{result['non_adiabatic']['period_for_1pct_loss_ms']:.3g} ms")
+    period = (result.get("non_adiabatic") or {}).get("period_for_1pct_loss_ms")
+    if period is not None:
+        lines.append(f"cycle period for a 1% Landau-Zener loss: {period:.3g} ms")
     return "\n".join(lines)

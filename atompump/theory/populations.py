@@ -24,12 +24,17 @@ import numpy as np
 from scipy import constants
 from scipy.optimize import brentq
 
-__all__ = ["STATISTICS", "kT_in_energy_unit", "band_populations", "displacement_moments", "GapCrossing",
+__all__ = ["PopulationError", "STATISTICS", "kT_in_energy_unit", "band_populations", "displacement_moments",
+           "GapCrossing",
            "gap_crossings", "landau_zener_loss", "landau_zener_probability"]
 
 log = logging.getLogger(__name__)
 
 STATISTICS = ("boltzmann", "bose", "fermi")
+
+
+class PopulationError(ValueError):
+    """Band populations cannot be formed from the given temperature, statistics, filling or list."""
 _KB_OVER_H_HZ_PER_NK = constants.k / constants.h * 1e-9  # 20.8366... Hz per nK
 
 
@@ -74,16 +79,16 @@ def band_populations(energies: np.ndarray, *, kT: float, statistics: str = "bolt
     """
     energies = np.asarray(energies, dtype=float)
     if energies.ndim != 2:
-        raise ValueError("energies must have shape (n_bands, n_k)")
+        raise PopulationError("energies must have shape (n_bands, n_k)")
     if statistics not in STATISTICS:
-        raise ValueError(f"statistics must be one of {STATISTICS}, got {statistics!r}")
+        raise PopulationError(f"statistics must be one of {STATISTICS}, got {statistics!r}")
     if kT < 0 or not np.isfinite(kT):
-        raise ValueError(f"kT must be >= 0, got {kT}")
+        raise PopulationError(f"kT must be >= 0, got {kT}")
     n_bands, n_k = energies.shape
     if statistics != "boltzmann" and not filling > 0:
-        raise ValueError(f"filling must be positive, got {filling}")
+        raise PopulationError(f"filling must be positive, got {filling}")
     if statistics == "fermi" and filling >= n_bands:
-        raise ValueError(f"filling {filling} per cell needs more than the {n_bands} computed bands; raise n_bands")
+        raise PopulationError(f"filling {filling} per cell needs more than the {n_bands} computed bands; raise n_bands")
     n_particles = filling * n_k
     e0 = energies.min()
     mu = None
@@ -121,7 +126,7 @@ def band_populations(energies: np.ndarray, *, kT: float, statistics: str = "bolt
     populations = counts.sum(axis=1)
     populations = populations / populations.sum()
     if populations[-1] > top_band_tolerance and n_bands > 1:
-        raise ValueError(f"the highest computed band holds {populations[-1]:.2g} of the particles at this "
+        raise PopulationError(f"the highest computed band holds {populations[-1]:.2g} of the particles at this "
                          "temperature; compute more bands (theory.n_bands, --n-bands)")
     return populations, mu
 
@@ -146,11 +151,12 @@ class GapCrossing:
     slope: float
 
 
-def gap_crossings(phi: np.ndarray, gap: np.ndarray, *, window: float = 0.2) -> list[GapCrossing]:
+def gap_crossings(phi: np.ndarray, gap: np.ndarray, *, points: int = 3) -> list[GapCrossing]:
     """Local minima of a periodic gap curve, each described by ``sqrt(g^2 + a^2 (phi - phi0)^2)``.
 
-    ``g`` and ``phi0`` are the sampled minimum; ``a`` is the least-squares slope of ``gap^2 - g^2`` against
-    ``(phi - phi0)^2`` within ``window`` (exact for a hyperbolic avoided crossing).
+    ``gap^2`` at the ``points`` samples nearest each sampled minimum is fitted by a parabola in phi, which gives
+    ``g``, ``a`` and ``phi0`` exactly for a hyperbolic avoided crossing, also between the samples (three points,
+    the default, interpolate; more points average but feel the curve's departure from a hyperbola).
 
     Parameters
     ----------
@@ -158,8 +164,8 @@ def gap_crossings(phi: np.ndarray, gap: np.ndarray, *, window: float = 0.2) -> l
         Uniform ``2 pi j / n`` (open, periodic).
     gap : ndarray, shape (n,)
         Direct gap at each phi (minimised over k), any energy unit.
-    window : float, keyword-only
-        Half-width (rad) of the fit around each minimum (at least the two neighbours are used).
+    points : int, keyword-only
+        Samples used per minimum (odd, >= 3).
     """
     phi = np.asarray(phi, float)
     gap = np.asarray(gap, float)
@@ -170,10 +176,17 @@ def gap_crossings(phi: np.ndarray, gap: np.ndarray, *, window: float = 0.2) -> l
     out = []
     for j in minima:
         offsets = (phi - phi[j] + np.pi) % (2 * np.pi) - np.pi
-        sel = (np.abs(offsets) <= max(window, np.sort(np.abs(offsets))[2])) & (offsets != 0)
-        x2 = offsets[sel] ** 2
-        slope2 = float(np.sum((gap[sel] ** 2 - gap[j] ** 2) * x2) / np.sum(x2**2))
-        out.append(GapCrossing(phi0=float(phi[j]), gap=float(gap[j]), slope=float(np.sqrt(max(slope2, 0.0)))))
+        sel = np.argsort(np.abs(offsets))[: max(3, int(points))]
+        # gap^2 = a^2 (x - x0)^2 + g^2 is a parabola in x: fit it exactly
+        c2, c1, c0 = np.polyfit(offsets[sel], gap[sel] ** 2, 2)
+        if c2 <= 0:
+            out.append(GapCrossing(phi0=float(phi[j]), gap=float(gap[j]), slope=0.0))
+            continue
+        x0 = -c1 / (2 * c2)
+        g2 = c0 - c2 * x0**2
+        phi0 = float((phi[j] + x0) % (2 * np.pi))
+        out.append(GapCrossing(phi0=0.0 if phi0 > 2 * np.pi - 1e-9 else phi0, gap=float(np.sqrt(max(g2, 0.0))),
+                               slope=float(np.sqrt(c2))))
     return out
 
 

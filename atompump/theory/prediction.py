@@ -15,9 +15,10 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import brentq
 
-from atompump.theory.populations import band_populations, displacement_moments, kT_in_energy_unit, landau_zener_loss
+from atompump.theory.populations import (PopulationError, band_populations, displacement_moments, kT_in_energy_unit,
+                                         landau_zener_loss)
 from atompump.theory.rice_mele import SampledRiceMele, direct_gap, rice_mele_from_superlattice, winding_chern_number
-from atompump.theory.superlattice import SuperlatticeParams
+from atompump.theory.superlattice import SuperlatticeParams, bloch_states_at
 from atompump.theory.topology import expected_displacement, superlattice_topology
 from atompump.theory.wannier import wannier_functions
 
@@ -122,12 +123,23 @@ def superlattice_prediction(
     mu = None
     if temperature_nK is not None:
         kT = kT_in_energy_unit(float(temperature_nK), energy_unit_hz=recoil_hz)
-        p, mu = band_populations(bands.energy.isel(phi=0).values, kT=kT, statistics=statistics, filling=filling)
+        # populate a few bands more than the Chern numbers cover, to see what would be left out
+        _, prepared, _ = bloch_states_at(params, 0.0, n_k=int(bands.attrs["n_k"]), n_bands=n_bands + 3,
+                                         n_max=int(bands.attrs["n_max"]))
+        p_all, mu = band_populations(prepared[:-1].T, kT=kT, statistics=statistics, filling=filling)
+        beyond = float(p_all[n_bands:].sum())
+        if beyond > 1e-3:
+            raise PopulationError(f"{beyond:.2g} of the particles are above the {n_bands} bands with Chern numbers at "
+                             f"{float(temperature_nK):g} nK; compute more bands (theory.n_bands, --n-bands)")
+        p = p_all[:n_bands] / p_all[:n_bands].sum()
         source = f"{statistics} statistics at {float(temperature_nK):g} nK, filling {filling:g} per cell"
     else:
         p = np.asarray([1.0] if populations is None else populations, dtype=float)
         source = "given"
-    nu = expected_displacement(chern, p)
+    try:
+        nu = expected_displacement(chern, p)
+    except ValueError as exc:
+        raise PopulationError(str(exc)) from exc
     _, variance = displacement_moments(chern, p)
     spread0 = bands.wannier_spread.isel(phi_w=0).values
     position_spread = float(np.sqrt(p @ spread0[: p.size]))

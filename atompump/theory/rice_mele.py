@@ -246,7 +246,8 @@ def _position_closure(vectors_at_zero: np.ndarray) -> np.ndarray:
     return closed
 
 
-def hybrid_wannier_centres(model: RiceMeleCouplings, *, n_k: int = 64, n_phi: int = 96) -> tuple[np.ndarray, np.ndarray]:
+def hybrid_wannier_centres(model: RiceMeleCouplings, *, n_k: int = 64,
+                           n_phi: int = 96) -> tuple[np.ndarray, np.ndarray]:
     """Hybrid Wannier centres of both bands over one cycle, in units of d, with the orbital positions.
 
     Returns

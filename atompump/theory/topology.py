@@ -68,6 +68,10 @@ def _polished_gaps(params: SuperlatticeParams, kappa: np.ndarray, phi: np.ndarra
     return polish_min_gaps(energies_at, kappa, phi, energies, n_gaps=energies.shape[-1] - 1)
 
 
+def _attrs(units: str, long_name: str) -> dict:
+    return {"units": units, "long_name": long_name}
+
+
 def superlattice_topology(
     params: SuperlatticeParams,
     *,
@@ -133,17 +137,17 @@ def superlattice_topology(
                        {"units": "Er,s", "long_name": "band energy"}),
             "berry_curvature": (dims, curvature,
                                 {"units": "um", "long_name": "Berry curvature Omega_{k phi} (plaquette centred)"}),
-            "chern_number": ("band", rounded, {"units": "1", "long_name": "band Chern number (physics.md sign)"}),
-            "chern_number_raw": ("band", raw, {"units": "1", "long_name": "Fukui-Hatsugai-Suzuki sum before rounding"}),
-            "min_gap_above": ("band", min_gaps[:n_bands], {"units": "Er,s", "long_name": "minimum direct gap to the next band"}),
-            "min_gap_phi": ("band", where[:n_bands, 1], {"units": "rad", "long_name": "phi of the minimum gap to the next band"}),
+            "chern_number": ("band", rounded, _attrs("1", "band Chern number (physics.md sign)")),
+            "chern_number_raw": ("band", raw, _attrs("1", "Fukui-Hatsugai-Suzuki sum before rounding")),
+            "min_gap_above": ("band", min_gaps[:n_bands], _attrs("Er,s", "minimum direct gap to the next band")),
+            "min_gap_phi": ("band", where[:n_bands, 1], _attrs("rad", "phi of the minimum gap to the next band")),
             "wannier_centre": (("band", "phi_w"), wannier,
-                               {"units": "um", "long_name": "hybrid Wannier centre (continuous in phi)"}),
+                               _attrs("um", "hybrid Wannier centre (continuous in phi)")),
             "wannier_spread": (("band", "phi_w"), spread,
-                               {"units": "um2", "long_name": "gauge-invariant Wannier spread Omega_I (position variance)"}),
-            "quantum_metric_kk": (dims, metric[0], {"units": "um2", "long_name": "quantum metric g_kk (plaquette centred)"}),
-            "quantum_metric_phiphi": (dims, metric[1], {"units": "1", "long_name": "quantum metric g_phiphi (plaquette centred)"}),
-            "quantum_metric_kphi": (dims, metric[2], {"units": "um", "long_name": "quantum metric g_kphi (plaquette centred)"}),
+                               _attrs("um2", "gauge-invariant Wannier spread Omega_I (position variance)")),
+            "quantum_metric_kk": (dims, metric[0], _attrs("um2", "quantum metric g_kk (plaquette centred)")),
+            "quantum_metric_phiphi": (dims, metric[1], _attrs("1", "quantum metric g_phiphi (plaquette centred)")),
+            "quantum_metric_kphi": (dims, metric[2], _attrs("um", "quantum metric g_kphi (plaquette centred)")),
         },
         coords={
             "band": ("band", band, {"long_name": "band index, lowest first"}),

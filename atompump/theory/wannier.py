@@ -169,7 +169,8 @@ def wannier_functions(params: SuperlatticeParams, phi: float = 0.0, *, bands=(0,
     potential = params.Vs_Er * np.cos(2 * np.pi * x) ** 2 + params.Vl_in_Ers * np.sin(np.pi * x - phi / 2) ** 2
     return xr.Dataset(
         {
-            "wannier_function": (("wannier", "x"), w, {"units": "um-1/2", "long_name": "maximally localised Wannier function"}),
+            "wannier_function": (("wannier", "x"), w,
+                                 {"units": "um-1/2", "long_name": "maximally localised Wannier function"}),
             "centre": ("wannier", gauge.centres * dl, {"units": "um", "long_name": "Wannier centre (Wilson loop)"}),
             "spread": ("wannier", spread, {"units": "um", "long_name": "RMS width of the Wannier function"}),
             "potential": ("x", potential, {"units": "Er,s", "long_name": "superlattice potential"}),

@@ -1,0 +1,79 @@
+"""The theory stage: theory.json, bands.nc and wannier.nc contracts, thermal populations, figures."""
+
+import json
+
+import numpy as np
+import pytest
+
+from atompump.errors import ConfigError
+from atompump.io.netcdf import read_dataset
+from atompump.stages.theory import theory_figures_stage, theory_stage
+
+LATTICE = {"lambda_l_nm": 1534.0, "Vs_Er": 10.0, "Vl_Er": 20.0}
+THEORY = {"n_bands": 3, "n_k": 24, "n_phi": 48, "n_max": 10, "band_populations": [1.0], "temperature_nK": None,
+          "statistics": "boltzmann", "filling": 1.0, "cycle_period_ms": None}
+
+
+@pytest.fixture(scope="module")
+def stage_outputs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("theory")
+    paths = [out / "theory.json", out / "bands.nc", out / "wannier.nc"]
+    summary = theory_stage(*paths, lattice=LATTICE, theory=THEORY, atom="Rb87")
+    return out, paths, summary
+
+
+def test_theory_json_keeps_its_keys_and_adds_geometry_and_rice_mele(stage_outputs):
+    _, paths, summary = stage_outputs
+    written = json.loads(paths[0].read_text())
+    assert written == json.loads(json.dumps(summary))
+    for key in ("chern_numbers", "min_gaps", "energy_unit", "nu_theory", "dl_um", "band_populations"):
+        assert key in written, key
+    assert written["chern_numbers"] == [1, -1, 1] and written["nu_theory"] == 1.0
+    assert written["displacement_variance_dl2"] == 0.0
+    # the position spread of the pumped atoms is the lowest band's Wannier spread: ~0.18 um, a quarter of dl
+    assert written["position_spread_um"] == pytest.approx(written["wannier_spread_um"][0])
+    assert 0.1 < written["position_spread_um"] < 0.25
+    assert written["rice_mele"]["min_gap_Er"] == pytest.approx(written["min_gaps"][0], rel=0.01)
+    assert written["non_adiabatic"]["loss_per_cycle"] is None
+    assert written["non_adiabatic"]["period_for_1pct_loss_ms"] > 50
+
+
+def test_bands_and_wannier_datasets(stage_outputs):
+    _, paths, _ = stage_outputs
+    bands = read_dataset(paths[1])
+    for name in ("energy", "berry_curvature", "quantum_metric_kk", "quantum_metric_phiphi", "quantum_metric_kphi"):
+        assert bands[name].dims == ("band", "k", "phi") and bands[name].attrs["units"]
+    assert bands.chern_number.values.tolist() == [1, -1, 1]
+    # the Berry curvature integrates to the Chern numbers
+    dk = float(bands.k[1] - bands.k[0])
+    dphi = float(bands.phi[1] - bands.phi[0])
+    np.testing.assert_allclose(bands.berry_curvature.sum(("k", "phi")).values * dk * dphi / (2 * np.pi),
+                               [1, -1, 1], atol=1e-9)
+    wannier = read_dataset(paths[2])
+    drift = wannier.wannier_centre.isel(phi_w=-1) - wannier.wannier_centre.isel(phi_w=0)
+    np.testing.assert_allclose(drift.values, [0.767, -0.767, 0.767], atol=1e-9)
+    assert wannier.J1.attrs["units"] == "Er,s" and wannier.sizes["phi_rm"] == 48
+    np.testing.assert_allclose(wannier.rm_gap.values, wannier.continuum_gap.values, rtol=0.02)
+    assert wannier.wannier_function.dims == ("site", "x") and list(wannier.site.values) == ["A", "B"]
+
+
+def test_figures_of_the_theory_stage(stage_outputs, tmp_path):
+    out, paths, _ = stage_outputs
+    targets = {name: tmp_path / f"{name}.png" for name in ("band_structure", "berry_curvature", "wannier")}
+    theory_figures_stage(bands_path=paths[1], wannier_path=paths[2], out=targets)
+    for path in targets.values():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_populations_from_temperature_and_bad_config(tmp_path):
+    cold = dict(THEORY, temperature_nK=5.0, statistics="boltzmann", n_bands=2)
+    summary = theory_stage(tmp_path / "t.json", tmp_path / "b.nc", tmp_path / "w.nc", lattice=LATTICE,
+                           theory=cold, atom="Rb87")
+    # Boltzmann at 5 nK: p2/p1 ~ exp(-gap / kT) averaged over k, gap ~ 0.11 Er,s ~ 434 Hz ~ 20.8 nK
+    p1, p2 = summary["band_populations"]
+    assert 1e-3 < p2 / p1 < 0.05
+    assert summary["nu_theory"] == pytest.approx(p1 - p2)
+    hot = dict(THEORY, temperature_nK=2000.0)
+    with pytest.raises(ConfigError, match=r"temperature_nK/statistics/filling: .*compute more bands \(theory.n_bands"):
+        theory_stage(tmp_path / "t.json", tmp_path / "b.nc", tmp_path / "w.nc", lattice=LATTICE, theory=hot,
+                     atom="Rb87")
