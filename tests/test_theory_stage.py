@@ -77,3 +77,14 @@ def test_populations_from_temperature_and_bad_config(tmp_path):
     with pytest.raises(ConfigError, match=r"temperature_nK/statistics/filling: .*compute more bands \(theory.n_bands"):
         theory_stage(tmp_path / "t.json", tmp_path / "b.nc", tmp_path / "w.nc", lattice=LATTICE, theory=hot,
                      atom="Rb87")
+
+
+def test_report_rows_state_the_expected_spread_and_adiabaticity(stage_outputs):
+    from atompump.stages.report import theory_rows
+
+    _, paths, summary = stage_outputs
+    rows = {name: (value, unit) for name, value, unit in theory_rows(json.loads(paths[0].read_text()))}
+    assert rows["expected RMS position spread (Wannier, theory)"] == (summary["position_spread_um"], "um")
+    assert rows["minimum gap above the lowest band"][0] == pytest.approx(434, rel=0.02)  # physics.md: ~430 Hz
+    assert rows["cycle period for a 1 % Landau-Zener loss"][1] == "ms"
+    assert "Landau-Zener loss per cycle at the configured period" not in rows  # no period configured

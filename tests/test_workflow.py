@@ -79,6 +79,7 @@ def test_com_contract_and_truth(tiny_run):
 def test_report_is_self_contained(tiny_run):
     html = (tiny_run / "results/report/report.html").read_text()
     assert html.count("data:image/png;base64,") == 7
+    assert "expected RMS position spread (Wannier, theory)" in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "Chern number is +1" in html
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from atompump.io.atomic import write_text
 from atompump.io.netcdf import read_dataset
 
-__all__ = ['figures_stage', 'report_stage']
+__all__ = ['figures_stage', 'report_stage', 'theory_rows']
 
 Config = Mapping[str, Any]
 
@@ -51,9 +51,26 @@ THEORY_CAPTIONS = {
 }
 
 
+def theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
+    """Report rows from theory.json: the expected spread of the pumped atoms and the adiabaticity estimate."""
+    rows = []
+    if "position_spread_um" in theory:
+        rows.append(("expected RMS position spread (Wannier, theory)", theory["position_spread_um"], "um"))
+    if "displacement_variance_dl2" in theory:
+        rows.append(("variance of nu from the band mixture (theory)", theory["displacement_variance_dl2"], "1"))
+    if theory.get("min_gaps_hz"):
+        rows.append(("minimum gap above the lowest band", theory["min_gaps_hz"][0], "Hz"))
+    non_adiabatic = theory.get("non_adiabatic") or {}
+    if non_adiabatic.get("period_for_1pct_loss_ms") is not None:
+        rows.append(("cycle period for a 1 % Landau-Zener loss", non_adiabatic["period_for_1pct_loss_ms"], "ms"))
+    if non_adiabatic.get("loss_per_cycle") is not None:
+        rows.append(("Landau-Zener loss per cycle at the configured period", non_adiabatic["loss_per_cycle"], "1"))
+    return rows
+
+
 def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures: Mapping[str, str | os.PathLike],
                  truth_path: str | os.PathLike | None = None, config: Config | None = None,
-                 title: str = "atompump report") -> str:
+                 title: str = "atompump report", theory_path: str | os.PathLike | None = None) -> str:
     """Assemble the self-contained HTML report."""
     from atompump import __version__
     from atompump.report.html import render_report
@@ -72,6 +89,8 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
         ("nu_theory", s["nu_theory"], "1"), ("deviation", s["deviation_sigma"], "sigma"),
         ("reduced chi^2", s["reduced_chi2"], "1"), ("shots used / total", f"{s['n_used']} / {s['n_shots']}", ""),
     ]
+    if theory_path is not None:
+        rows += theory_rows(json.loads(Path(theory_path).read_text()))
     notes = []
     if s.get("errors_scaled"):
         notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s['reduced_chi2']:.2f}); the "

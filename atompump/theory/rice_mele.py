@@ -321,7 +321,7 @@ def real_space_hamiltonian(model: RiceMeleCouplings, phi: float, n_cells: int, *
 
 
 def rice_mele_from_superlattice(params: SuperlatticeParams, *, n_phi: int = 48, n_k: int = 32,
-                                n_max: int = 10, vectors=None, energies=None) -> SampledRiceMele:
+                                n_max: int = 10) -> SampledRiceMele:
     """J1(phi), J2(phi), Delta(phi) of the superlattice from the Wannier functions of its two lowest bands.
 
     Method: at each phi the two lowest bands (an isolated group wherever the gap to band 3 is open) are turned
@@ -336,18 +336,13 @@ def rice_mele_from_superlattice(params: SuperlatticeParams, *, n_phi: int = 48, 
     params : SuperlatticeParams
     n_phi, n_k, n_max : int, keyword-only
         Mesh (phi = 2 pi j / n_phi) and plane-wave cut-off.
-    vectors, energies : ndarray, optional
-        Precomputed output of :func:`~atompump.theory.superlattice.bloch_states` with the same ``n_k``,
-        ``n_phi``, ``n_max`` and at least two bands (to reuse the topology mesh).
 
     Returns
     -------
     SampledRiceMele
         In Er,s.
     """
-    if vectors is None or energies is None:
-        kappa, _, energies, vectors = bloch_states(params, n_k=n_k, n_phi=n_phi, n_bands=2, n_max=n_max)
-    kappa = np.arange(n_k + 1) / n_k
+    kappa, _, energies, vectors = bloch_states(params, n_k=n_k, n_phi=n_phi, n_bands=2, n_max=n_max)
     j1, j2, delta, offset, residual = (np.empty(n_phi) for _ in range(5))
     for j in range(n_phi):
         gauge = maximally_localised(kappa, energies[:, j, :2], vectors[:, j, :, :2], n_max=n_max)

@@ -17,6 +17,8 @@ Positions are in units of dl (cell index R counts long-lattice cells towards +x)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import xarray as xr
 from scipy.linalg import schur
@@ -26,6 +28,7 @@ from atompump.theory.superlattice import SuperlatticeParams, bloch_states_at
 __all__ = ["WannierGauge", "maximally_localised", "hopping_matrices", "wannier_functions", "superlattice_wannier_gauge"]
 
 
+@dataclass
 class WannierGauge:
     """Smooth, periodic Bloch vectors of a band group and their MLWF data at one phi.
 
@@ -44,13 +47,12 @@ class WannierGauge:
         Plane waves m = -n_max..n_max.
     """
 
-    def __init__(self, kappa, vectors, rotation, energies, centres, n_max):
-        self.kappa = kappa
-        self.vectors = vectors
-        self.rotation = rotation
-        self.energies = energies
-        self.centres = centres
-        self.n_max = n_max
+    kappa: np.ndarray
+    vectors: np.ndarray
+    rotation: np.ndarray
+    energies: np.ndarray
+    centres: np.ndarray
+    n_max: int
 
     def values(self, x: np.ndarray) -> np.ndarray:
         """Wannier functions of cell 0 at positions ``x`` (units of dl), shape (n_w, x.size), complex.
@@ -158,7 +160,7 @@ def wannier_functions(params: SuperlatticeParams, phi: float = 0.0, *, bands=(0,
     x = np.linspace(-cells, cells, int(2 * cells * points_per_cell) + 1)
     w = gauge.values(x)
     imag = np.abs(w.imag).max() / np.abs(w).max()
-    if imag > 1e-6:
+    if imag > 1e-4:
         raise ArithmeticError(f"Wannier functions at phi = {phi:.3f} are not real (relative imaginary part {imag:.1e})")
     w = w.real / np.sqrt(dl)
     xu = x * dl

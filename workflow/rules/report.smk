@@ -73,6 +73,7 @@ rule report:
         band_structure=rules.theory_figures.output.band_structure,
         berry_curvature=rules.theory_figures.output.berry_curvature,
         wannier=rules.theory_figures.output.wannier,
+        theory="results/theory/theory.json",
         truth=truth_path,
     output:
         html="results/report/report.html",

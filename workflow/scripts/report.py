@@ -12,6 +12,7 @@ run_stage(
     figures={k: snakemake.input[k] for k in ("example_od", "com_vs_cycle", "residuals", "bands", "band_structure",
                                              "berry_curvature", "wannier")},
     truth_path=snakemake.input.truth[0] if snakemake.input.truth else None,
+    theory_path=snakemake.input.theory,
     config=snakemake.params.config,
     title=snakemake.params.title,
 )
