@@ -417,8 +417,17 @@ def evolve(model: PumpModel, states: np.ndarray, protocol: PumpProtocol, sample_
     """Evolve orbitals (n_orb, n) under ``H(phi(t))`` and return them at each of ``sample_times``.
 
     Each interval between consecutive (sorted, non-negative) sample times is cut into equal steps no longer than
-    ``protocol.dt``; every step freezes phi at its midpoint (second-order accurate in dt).
+    ``protocol.dt``; every step freezes phi at its midpoint (second-order accurate in dt). BLAS runs on one
+    thread here: the matrices are small, and threads contending for shared cores slow each step several-fold.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _evolve(model, states, protocol, sample_times)
+
+
+def _evolve(model: PumpModel, states: np.ndarray, protocol: PumpProtocol, sample_times: Sequence[float],
+            ) -> list[np.ndarray]:
     times = np.asarray(sample_times, dtype=float)
     if times.ndim != 1 or np.any(times < 0) or np.any(np.diff(times) < 0):
         raise ValueError("sample_times must be non-negative and ascending")
