@@ -56,6 +56,7 @@ __all__ = [
     "initial_ensemble",
     "landau_zener_displacement",
     "landau_zener_probability",
+    "many_body_position",
     "run_pump",
     "trap_curvature",
 ]
@@ -201,7 +202,7 @@ class ContinuumModel:
         Trap centre in dl, relative to a long-lattice minimum at phi = 0.
     """
 
-    def __init__(self, lattice: SuperlatticeParams, *, n_cells: int, points_per_cell: int = 12,
+    def __init__(self, lattice: SuperlatticeParams, *, n_cells: int, points_per_cell: int = 16,
                  trap_hz: float = 0.0, trap_centre: float = 0.0) -> None:
         if n_cells < 4:
             raise ConfigError(f"n_cells must be at least 4, got {n_cells}")
@@ -383,9 +384,12 @@ def initial_ensemble(model: PumpModel, initial: InitialEnsemble, *, phi0: float 
     ConfigError
         When a band has fewer trapped states than the cloud needs (enlarge the grid), or none at all.
     """
+    from threadpoolctl import threadpool_limits
+
     pops = np.asarray(initial.band_populations, dtype=float)
     n_bands = pops.size
-    energies, vectors = np.linalg.eigh(model.hamiltonian(phi0))
+    with threadpool_limits(limits=1, user_api="blas"):  # see evolve()
+        energies, vectors = np.linalg.eigh(model.hamiltonian(phi0))
     n_atoms = initial.atoms_per_tube
     # enough low states to contain the wanted bands' cloud: bands overlap in energy in a trap
     n_check = min(vectors.shape[1], int(max(8 * n_atoms * (n_bands + 1), 64)))
@@ -395,7 +399,7 @@ def initial_ensemble(model: PumpModel, initial: InitialEnsemble, *, phi0: float 
         if pops[b] == 0:
             continue
         members = np.flatnonzero(weights_in_band[b] > 0.5)
-        if members.size < n_atoms + 4:
+        if members.size < n_atoms:
             raise ConfigError(
                 f"band {b + 1} has only {members.size} trapped states among the {n_check} lowest eigenstates; "
                 f"{n_atoms:g} atoms per tube need more: enlarge the simulation grid (cells) or weaken the trap")
@@ -449,6 +453,18 @@ def _evolve(model: PumpModel, states: np.ndarray, protocol: PumpProtocol, sample
             t = target
         out.append(psi.copy())
     return out
+
+
+def many_body_position(states: np.ndarray, positions: np.ndarray, box_length: float) -> float:
+    """Sum of the positions of a Slater determinant's particles on a periodic box, by Resta's formula.
+
+    ``X = L / (2 pi) arg det S`` with ``S_ij = <psi_i| exp(2 pi i x / L) |psi_j>`` (Resta, PRL 80, 1800 (1998)),
+    defined modulo the box length L. For a filled band (uniform density, whose plain centre of mass cannot move)
+    its change over a pump cycle, made continuous between samples, is ``N_particles * C * dl``.
+    """
+    phase = np.exp(2j * np.pi * np.asarray(positions) / box_length)
+    s = (np.conj(states) * phase) @ states.T
+    return float(box_length / (2.0 * np.pi) * np.angle(np.linalg.det(s)))
 
 
 def landau_zener_probability(*, min_gap: float, gap_slope: float, period: float) -> float:

@@ -61,7 +61,7 @@ class DynamicsParams:
     trap_hz: float = 50.0
     trap_offset_um: float = 0.0
     cells: int | None = None
-    points_per_cell: int = 12
+    points_per_cell: int = 16
     band_populations: tuple[float, ...] = (1.0,)
     atoms_per_tube: float = 35.0
     cloud: str = "cloud3d"
@@ -271,9 +271,16 @@ def simulate_run(out_dir: str | os.PathLike, params: SimulationParams) -> dict:
     """Simulate a run and write it to ``out_dir``: the run's files (see :mod:`atompump.simulate.formats`),
     ``truth.json`` and ``dynamics.nc`` (the cloud's density after each half cycle).
 
-    Returns the truth dictionary (also written to ``truth.json``).
+    Returns the truth dictionary (also written to ``truth.json``). BLAS runs on one thread (small matrices;
+    threads contending for shared cores are several times slower).
     """
-    out_dir = Path(out_dir)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _simulate_run(Path(out_dir), params)
+
+
+def _simulate_run(out_dir: Path, params: SimulationParams) -> dict:
     rng = np.random.default_rng(params.seed)
     design = design_run(params)
     if params.dynamics.model == "rigid":
