@@ -9,7 +9,8 @@ from scipy.special import j0, ndtr
 from atompump.errors import ConfigError
 from atompump.reduce import optical_density
 from atompump.simulate.imaging import (CloudImager, LineProfile, PointSpreadFunction, ProbeBeam, airy_otf, airy_psf,
-                                       camera_counts, gaussian_psf_sigma, transmitted_intensity)
+                                       camera_counts, dark_frame, gaussian_psf_sigma, transmitted_intensity,
+                                       transmitted_intensity_fast)
 
 LAMBDA, NA = 0.780, 0.3
 
@@ -97,6 +98,17 @@ def test_saturation_inversion_round_trips_through_the_reduction(isat):
     np.testing.assert_allclose(result.od, od, atol=1e-8)
 
 
+@pytest.mark.parametrize("isat", [None, 3000.0])
+def test_series_inversion_in_the_wings_matches_the_exact_one(isat):
+    od = np.r_[0.0, np.geomspace(1e-6, 0.3, 60)]
+    i_in = np.full_like(od, 2500.0)
+    exact = transmitted_intensity(i_in, od, alpha=1.2, isat_counts=isat)
+    fast = transmitted_intensity_fast(i_in, od, alpha=1.2, isat_counts=isat)
+    np.testing.assert_allclose(fast, exact, rtol=2.1e-5)
+    assert np.array_equal(fast[od >= 0.05], exact[od >= 0.05])
+    assert fast[0] == 2500.0
+
+
 # ----------------------------------------------------------------------------------------------- the probe
 def test_probe_envelope_and_fringe_statistics():
     rng = np.random.default_rng(11)
@@ -139,11 +151,16 @@ def test_camera_noise_variance_with_gain_excess_noise_and_read_noise(model, exce
     assert counts.var() == pytest.approx(expected, rel=0.02)  # 5 sigma of the sample variance
 
 
-def test_dark_frames_hold_offset_and_read_noise_and_the_camera_clips():
+@pytest.mark.parametrize("model", ["poisson", "gaussian", "fast"])
+def test_dark_frames_hold_offset_and_read_noise_and_the_camera_clips(model):
     rng = np.random.default_rng(5)
-    dark = camera_counts(np.zeros((300, 300)), rng=rng, offset_counts=100.0, read_noise_counts=4.0).astype(float)
-    assert dark.mean() == pytest.approx(100.0, abs=0.05)
-    assert dark.var() == pytest.approx(16.0 + 1 / 12, rel=0.03)
+    for dark in (camera_counts(np.zeros((300, 300)), rng=rng, offset_counts=100.0, read_noise_counts=4.0,
+                               noise_model=model),
+                 dark_frame((300, 300), rng=rng, offset_counts=100.0, read_noise_counts=4.0, noise_model=model)):
+        dark = dark.astype(float)
+        assert dark.mean() == pytest.approx(100.0, abs=0.05)
+        assert dark.var() == pytest.approx(16.0 + 1 / 12, rel=0.03)
+    assert np.all(dark_frame((2, 3), rng=rng, offset_counts=7.4, noise_model="none") == 7)
     bright = camera_counts(np.full((4, 4), 1e6), rng=rng, full_well_counts=4095)
     assert bright.dtype == np.uint16 and np.all(bright == 4095)
     exact = camera_counts(np.full((2, 2), 10.4), rng=rng, offset_counts=3.0, noise_model="none")

@@ -36,7 +36,7 @@ from atompump.io.netcdf import write_dataset
 from atompump.simulate.design import ORDERS, design_shots, shot_count
 from atompump.simulate.formats import FORMATS, RunWriter
 from atompump.simulate.imaging import (CloudImager, LineProfile, PointSpreadFunction, ProbeBeam, camera_counts,
-                                       transmitted_intensity)
+                                       dark_frame, transmitted_intensity_fast)
 
 __all__ = ["DynamicsParams", "SimulationParams", "design_run", "planned_shot_count", "pump_dynamics",
            "simulate_run"]
@@ -54,7 +54,7 @@ class DynamicsParams:
     """
 
     model: str = "rigid"
-    period_ms: float = 300.0
+    period_ms: float = 400.0
     dt: float = 4.0
     substeps: int = 4
     phi0: float = 0.0
@@ -382,10 +382,8 @@ def _shot_frames(imager: CloudImager, probe: ProbeBeam, params: SimulationParams
     if a0 < a1 and t0 < t1:
         sub = od[t0 - j0:t1 - j0, a0 - i0:a1 - i0]
         region = frame_view[t0:t1, a0:a1]
-        absorbing = sub > 1e-9
-        region[absorbing] = transmitted_intensity(region[absorbing], sub[absorbing], alpha=params.alpha,
-                                                  isat_counts=params.isat_counts)
+        region[:] = transmitted_intensity_fast(region, sub, alpha=params.alpha, isat_counts=params.isat_counts)
     frames = {"atoms": camera_counts(i_atoms, **cam),
               "probe": camera_counts(probe.intensity(probe_phases, power_probe), **cam),
-              "dark": camera_counts(np.zeros(params.image_shape, dtype=np.float32), **cam)}
+              "dark": dark_frame(params.image_shape, **cam)}
     return frames
