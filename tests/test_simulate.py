@@ -186,3 +186,24 @@ def test_bad_run_parameters():
         SimulationParams(format="fits")
     with pytest.raises(ConfigError, match="simulation.dynamics"):
         DynamicsParams(model="semiclassical")
+    from atompump.simulate.run import pump_dynamics
+
+    small_box = DynamicsParams(model="tight_binding", cells=12, atoms_per_tube=6, period_ms=100.0, trap_hz=20.0)
+    with pytest.raises(ConfigError, match="reaches the edge of the simulation grid.*simulation.pump.cells"):
+        pump_dynamics(small_box, cycles=(0.0, 4.0), directions=(1,))
+    with pytest.raises(ConfigError, match="simulation.pump.cells"):
+        pump_dynamics(DynamicsParams(model="tight_binding", cells=8, atoms_per_tube=10), cycles=(0.0, 1.0),
+                      directions=(1,))
+
+
+def test_continuum_run_uses_the_superlattice_dynamics(tmp_path):
+    params = SimulationParams(
+        cycles=(0.0, 1.0), repeats=1, image_shape=(40, 80), pixel_size_um=0.5, psf="gaussian", noise_model="none",
+        dynamics=DynamicsParams(model="continuum", period_ms=100.0, atoms_per_tube=6, cloud="tube", trap_hz=50.0))
+    truth = simulate_run(tmp_path, params)
+    dyn = xr.load_dataset(tmp_path / "dynamics.nc")
+    assert dyn.attrs["model"] == "continuum" and dyn.sizes["x"] == 34 * 16  # automatic box: 34 cells
+    # 100 ms per cycle is far from adiabatic for the 0.11 Er,s gap; both directions alike
+    per_dir = truth["dynamics"]["displacement_per_cycle_dl"]
+    assert 0.0 < per_dir["1"] < 0.8 and per_dir["-1"] == pytest.approx(-per_dir["1"], abs=0.05)
+    assert truth["nu_true"] == pytest.approx((per_dir["1"] - per_dir["-1"]) / 2, abs=0.02)

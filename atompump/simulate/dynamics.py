@@ -402,7 +402,8 @@ def initial_ensemble(model: PumpModel, initial: InitialEnsemble, *, phi0: float 
         if members.size < n_atoms:
             raise ConfigError(
                 f"band {b + 1} has only {members.size} trapped states among the {n_check} lowest eigenstates; "
-                f"{n_atoms:g} atoms per tube need more: enlarge the simulation grid (cells) or weaken the trap")
+                f"{n_atoms:g} atoms per tube need more: enlarge the simulation grid (config key "
+                "'simulation.pump.cells') or lower 'simulation.initial.atoms_per_tube'")
         occ = ensemble_weights(energies[members], initial)
         keep = occ > weight_cutoff * occ.max()
         states.append(vectors[:, members[keep]].T)
