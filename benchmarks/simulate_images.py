@@ -40,7 +40,7 @@ def rate(params: SimulationParams, shots: int) -> float:
     phases = np.zeros(len(probe.amplitudes))
     centre = 0.5 * (SHAPE[1] - 1) * params.pixel_size_um
     start = time.perf_counter()
-    for i in range(shots):
+    for _ in range(shots):
         phases = phases + rng.normal(0, 1.0, phases.size)
         _shot_frames(imager, probe, params, centre + rng.normal(0, 0.3), centre, 3000.0, phases,
                      phases + rng.normal(0, 0.3, phases.size), 1.0, 1.0, cam)

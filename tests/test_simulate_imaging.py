@@ -28,7 +28,8 @@ def test_airy_psf_is_normalised_with_its_first_zero_at_0p61_lambda_over_na():
 
 def test_airy_otf_is_the_fourier_transform_of_the_psf():
     for f in (0.1, 0.3, 0.6):
-        hankel, _ = integrate.quad(lambda r: 2 * np.pi * r * airy_psf(r, wavelength_um=LAMBDA, numerical_aperture=NA)
+        hankel, _ = integrate.quad(lambda r, f=f: 2 * np.pi * r * airy_psf(r, wavelength_um=LAMBDA,
+                                                                           numerical_aperture=NA)
                                    * j0(2 * np.pi * f * r), 0, 60, limit=4000)
         assert airy_otf(f, wavelength_um=LAMBDA, numerical_aperture=NA) == pytest.approx(hankel, abs=5e-3)
     assert airy_otf(0.0, wavelength_um=LAMBDA, numerical_aperture=NA) == 1.0

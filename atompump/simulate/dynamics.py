@@ -413,7 +413,7 @@ def initial_ensemble(model: PumpModel, initial: InitialEnsemble, *, phi0: float 
     weights = np.concatenate(occupations)
     return Orbitals(states=np.ascontiguousarray(np.concatenate(states)), weights=weights / weights.sum(),
                     band=np.concatenate(band_of), energies=np.concatenate(energy_of),
-                    meta={"phi0": phi0, "band_weight_min": float(weights_in_band.max(axis=0)[:1].min())})
+                    meta={"phi0": phi0})
 
 
 # ----------------------------------------------------------------------------------------------- evolution

@@ -8,11 +8,12 @@ Each function is one physical step, with its parameters passed explicitly:
    integral of a Gaussian cloud without blur.
 2. :class:`PointSpreadFunction`, :func:`airy_psf`, :func:`airy_otf`, :func:`gaussian_psf_sigma`  the optical
    resolution from the numerical aperture.
-3. :func:`transmitted_intensity`  the light after the cloud, inverting Reinaudi's relation with saturation.
+3. :func:`transmitted_intensity`  the light after the cloud, inverting Reinaudi's relation with saturation
+   (:func:`transmitted_intensity_fast`: the same with a second-order series in the cloud's faint wings).
 4. :class:`ProbeBeam`  the probe: Gaussian envelope, power jitter, and interference fringes whose phases change
    from frame to frame (so fringe removal matters).
 5. :func:`camera_counts`  photon shot noise (Poisson, optionally the EMCCD register's excess noise), camera
-   gain, offset and read noise; a dark frame is ``camera_counts`` of zero light.
+   gain, offset and read noise; :func:`dark_frame` is ``camera_counts`` of zero light.
 
 Resolution model: the point-spread function blurs the *column density* (the low-OD, incoherent approximation;
 for OD of order one the true absorption image blurs the transmitted field). With the blur done in Fourier space

@@ -38,8 +38,8 @@ from atompump.simulate.formats import FORMATS, RunWriter
 from atompump.simulate.imaging import (CloudImager, LineProfile, PointSpreadFunction, ProbeBeam, camera_counts,
                                        dark_frame, transmitted_intensity_fast)
 
-__all__ = ["DynamicsParams", "SimulationParams", "design_run", "planned_shot_count", "pump_dynamics",
-           "simulate_run"]
+__all__ = ["DynamicsParams", "SimulationParams", "cloud_drift_um", "design_run", "planned_shot_count",
+           "pump_dynamics", "simulate_run"]
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +271,18 @@ def _nu_true(design: list[dict], x_dyn_um: dict, dl_um: float) -> float:
 
 
 # ----------------------------------------------------------------------------------------------- the run
+def cloud_drift_um(order: int | np.ndarray, *, per_shot_um: float, amplitude_um: float, period_shots: float):
+    """Slow drift of the cloud along the pump axis at acquisition index ``order``, um.
+
+    ``per_shot_um * order + amplitude_um * sin(2 pi order / period_shots)``: a linear creep (e.g. a drifting trap
+    or lattice beam) plus a slow oscillation (e.g. thermal cycling of the optics). Shot-to-shot position jitter is
+    independent Gaussian noise on top (``position_jitter_um``).
+    """
+    order = np.asarray(order, dtype=float)
+    return per_shot_um * order + amplitude_um * np.sin(2.0 * np.pi * order / period_shots)
+
+
+
 def simulate_run(out_dir: str | os.PathLike, params: SimulationParams) -> dict:
     """Simulate a run and write it to ``out_dir``: the run's files (see :mod:`atompump.simulate.formats`),
     ``truth.json`` and ``dynamics.nc`` (the cloud's density after each half cycle).
@@ -331,8 +343,8 @@ def _simulate_run(out_dir: Path, params: SimulationParams) -> dict:
     for entry in design:
         key = (entry["cycle"], entry["direction"])
         order = int(entry["order"])
-        drift = (params.drift_um_per_shot * order
-                 + params.drift_amplitude_um * np.sin(2.0 * np.pi * order / params.drift_period_shots))
+        drift = float(cloud_drift_um(order, per_shot_um=params.drift_um_per_shot,
+                                     amplitude_um=params.drift_amplitude_um, period_shots=params.drift_period_shots))
         jitter = rng.normal(0.0, params.position_jitter_um) if params.position_jitter_um > 0 else 0.0
         x_true = centre_along + x_dyn[key] + drift + jitter
         y_true = centre_across + (rng.normal(0.0, params.transverse_jitter_um)

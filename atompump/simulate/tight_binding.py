@@ -68,20 +68,21 @@ class TightBindingModel:
         ``phi -> (J1, J2, Delta)`` in Er,s, e.g. :class:`RiceMeleCouplings`.
     n_cells : int
         Cells in the chain, centred on x = 0 (``[-n_cells/2, n_cells/2)`` dl).
-    lattice : SuperlatticeParams
-        Only for the trap's units (mass, dl, Er,s).
+    lattice : SuperlatticeParams, optional
+        Only for the trap's units (mass, dl, Er,s); default the Lohse lattice with Rb-87.
     trap_hz : float
         Trap frequency along the chain, Hz.
     trap_centre : float
         Trap centre in dl.
     """
 
-    def __init__(self, couplings: Couplings, *, n_cells: int, lattice: SuperlatticeParams = SuperlatticeParams(),
+    def __init__(self, couplings: Couplings, *, n_cells: int, lattice: SuperlatticeParams | None = None,
                  trap_hz: float = 0.0, trap_centre: float = 0.0) -> None:
         if n_cells < 4:
             raise ConfigError(f"n_cells must be at least 4, got {n_cells}")
         if not callable(couplings):
             raise ConfigError("couplings must be a callable phi -> (J1, J2, Delta)")
+        lattice = SuperlatticeParams() if lattice is None else lattice
         self.couplings = couplings
         self.n_cells = int(n_cells)
         self.n = 2 * self.n_cells
