@@ -207,3 +207,14 @@ def test_continuum_run_uses_the_superlattice_dynamics(tmp_path):
     per_dir = truth["dynamics"]["displacement_per_cycle_dl"]
     assert 0.0 < per_dir["1"] < 0.8 and per_dir["-1"] == pytest.approx(-per_dir["1"], abs=0.05)
     assert truth["nu_true"] == pytest.approx((per_dir["1"] - per_dir["-1"]) / 2, abs=0.02)
+
+
+def test_tight_binding_couplings_are_checked_against_the_lattice(caplog):
+    from atompump.simulate.run import _check_couplings, _model
+
+    lohse = DynamicsParams(model="tight_binding")
+    assert _check_couplings(_model(lohse, 1.0), lohse.lattice()) < 0.01  # defaults match Vs 10, Vl 20
+    deep = DynamicsParams(model="tight_binding", Vs_Er=16.0)
+    with caplog.at_level("WARNING"):
+        assert _check_couplings(_model(deep, 1.0), deep.lattice()) > 0.1
+    assert "set simulation.tight_binding" in caplog.text

@@ -218,6 +218,8 @@ def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions:
     kT = BOLTZMANN * dyn.temperature_nK * 1e-9 / (H_PLANCK * lattice.recoil_s_hz)
     ensemble = InitialEnsemble(band_populations=tuple(dyn.band_populations), atoms_per_tube=dyn.atoms_per_tube,
                                cloud=dyn.cloud, temperature=kT)
+    if dyn.model == "tight_binding":
+        _check_couplings(model, lattice)
     orbitals = initial_ensemble(model, ensemble, phi0=dyn.phi0)
     period = dyn.period_ms / dyn.time_unit_ms()
     runs = []
@@ -241,6 +243,24 @@ def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions:
                     time_unit_ms=dyn.time_unit_ms(), trap_hz=dyn.trap_hz)
     ds["displacement_per_cycle_dl"] = ("direction", [r.attrs["displacement_per_cycle_dl"] for r in runs])
     return ds
+
+
+def _check_couplings(model, lattice) -> float:
+    """Warn when the tight-binding couplings do not match the configured lattice's smallest gap (phi = 0).
+
+    The couplings come from ``simulation.tight_binding``, not from the ``lattice`` section; returns the relative
+    difference of the two gaps.
+    """
+    from atompump.simulate.dynamics import ContinuumModel
+
+    continuum = float(ContinuumModel(lattice, n_cells=4).band_gap(np.array([0.0]))[0])
+    tight = float(model.band_gap(np.array([0.0]))[0])
+    mismatch = abs(tight - continuum) / continuum
+    if mismatch > 0.1:
+        log.warning("the tight-binding couplings give a gap of %.4g Er,s at phi = 0 but the configured lattice has "
+                    "%.4g Er,s: set simulation.tight_binding (J, dJ, Delta) for this lattice, or use "
+                    "simulation.dynamics: continuum", tight, continuum)
+    return mismatch
 
 
 def _rigid_dynamics(params: SimulationParams) -> xr.Dataset:
