@@ -182,6 +182,8 @@ def _rows(prefix: str, properties: Mapping[str, Any]) -> list[str]:
     for key, spec in properties.items():
         name = f"{prefix}.{key}" if prefix else key
         if spec.get("type") == "object" and "properties" in spec:
+            # a group of keys inside a section: its own row, then its keys
+            rows.append(f"| `{name}` | mapping | | `{_default(spec)}` | {spec['description']} |")
             rows += _rows(name, spec["properties"])
         else:
             rows.append(f"| `{name}` | {_type(spec)} | {_allowed(spec)} | `{_default(spec)}` | {spec['description']} |")

@@ -86,4 +86,5 @@ def test_measured_source_needs_an_existing_manifest(schema, default_config, tmp_
 
 
 def test_planned_shot_count(default_config):
-    assert planned_shot_count(default_config) == 5 * 2 * 10
+    # 5 cycles x 2 directions x 10 repeats pumped, plus a reference for each pumped shot with cycle > 0
+    assert planned_shot_count(default_config) == 5 * 2 * 10 + 4 * 2 * 10

@@ -4,10 +4,12 @@ import json
 
 import numpy as np
 import pytest
+import xarray as xr
 
+from atompump.errors import ConfigError
 from atompump.io import read_frame, read_manifest
 from atompump.simulate import SimulationParams, camera_counts, design_run, gaussian_column_density, simulate_run
-from atompump.simulate.run import planned_shot_count
+from atompump.simulate.run import DynamicsParams, planned_shot_count
 
 
 def test_column_density_integrates_to_atom_number_and_centre():
@@ -64,3 +66,155 @@ def test_bad_simulation_parameters():
         SimulationParams(directions=(2,))
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         SimulationParams(repeats=0)
+
+
+# ----------------------------------------------------------------------------------------------- run design
+from atompump.simulate.design import design_shots, shot_count  # noqa: E402
+
+
+@pytest.mark.parametrize("order", ["interleaved", "random"])
+def test_design_with_references_pairs_every_pumped_shot(order):
+    design = design_shots(cycles=(0, 1, 2.5), directions=(1, -1), repeats=3, references=True, order=order, seed=7)
+    assert len(design) == shot_count(cycles=(0, 1, 2.5), directions=(1, -1), repeats=3, references=True) == 30
+    assert [d["order"] for d in design] == list(range(30))
+    assert [d["shot"] for d in design] == [f"s{i:05d}" for i in range(30)]
+    pumped = [d for d in design if not d["reference"]]
+    refs = [d for d in design if d["reference"]]
+    assert len(pumped) == 18 and len(refs) == 12
+    assert all(r["cycle"] == 0.0 and r["sequence_cycles"] > 0 for r in refs)
+    keys = lambda d: (d["repeat"], d["direction"], d["sequence_cycles"])  # noqa: E731
+    assert sorted(map(keys, refs)) == sorted(keys(p) for p in pumped if p["cycle"] > 0)
+    if order == "interleaved":  # each reference right after its pumped partner
+        for i, d in enumerate(design):
+            if d["reference"]:
+                assert keys(design[i - 1]) == keys(d) and not design[i - 1]["reference"]
+
+
+def test_random_order_is_seeded():
+    a = design_shots(cycles=(0, 1), directions=(1, -1), repeats=4, order="random", seed=1)
+    b = design_shots(cycles=(0, 1), directions=(1, -1), repeats=4, order="random", seed=1)
+    c = design_shots(cycles=(0, 1), directions=(1, -1), repeats=4, order="random", seed=2)
+    assert a == b and a != c
+    assert sorted((d["cycle"], d["direction"]) for d in a) == sorted((d["cycle"], d["direction"]) for d in c)
+    with pytest.raises(ConfigError, match="simulation.order"):
+        design_shots(cycles=(0, 1), directions=(1,), repeats=1, order="shuffled")
+
+
+def test_planned_shot_count_counts_references():
+    assert planned_shot_count({"cycles": [0, 1, 2], "directions": [1, -1], "repeats": 2, "references": True}) == 20
+
+
+# ----------------------------------------------------------------------------------------------- runs and formats
+@pytest.fixture(scope="module")
+def tb_run(tmp_path_factory):
+    """A small run with tight-binding dynamics, references, random order, drift and a miscalibrated magnification."""
+    out = tmp_path_factory.mktemp("tb_run")
+    params = SimulationParams(
+        cycles=(0.0, 1.0, 2.0), repeats=2, references=True, order="random", seed=5,
+        dynamics=DynamicsParams(model="tight_binding", period_ms=60.0, atoms_per_tube=12, trap_hz=60.0),
+        image_shape=(48, 96), pixel_size_um=0.5, magnification=25.0, camera_pixel_um=13.0, psf="airy",
+        drift_um_per_shot=0.01, drift_amplitude_um=0.05, position_jitter_um=0.2, probe_waist_um=60.0,
+        fringe_amplitude=0.01, isat_counts=8000.0)
+    return out, params, simulate_run(out, params)
+
+
+def test_truth_defines_nu_true_as_the_noiseless_least_squares_slope(tb_run):
+    out, params, truth = tb_run
+    table = {(e["cycle"], e["direction"]): e["displacement_um"] for e in truth["dynamics"]["centre_of_mass_um"]}
+    lever = np.array([s["direction"] * s["cycle"] * params.dl_um for s in truth["shots"]])
+    x = np.array([table[s["cycle"], s["direction"]] for s in truth["shots"]])
+    assert truth["nu_true"] == pytest.approx(np.polyfit(lever, x, 1)[0], rel=1e-12)
+    assert 0.2 < truth["nu_true"] < 1.0  # 60 ms per cycle: far from adiabatic
+    dyn = xr.load_dataset(out / "dynamics.nc")
+    assert set(dyn.direction.values) == {1, -1} and list(dyn.cycle.values) == [0.0, 0.5, 1.0, 1.5, 2.0]
+    for shot in truth["shots"]:
+        if shot["reference"]:
+            assert shot["displacement_um"] == 0.0 and shot["cycle"] == 0.0
+        # x_true = frame centre + pumped displacement + drift + jitter, in true object-plane um
+        centre = 0.5 * (96 - 1) * 13.0 / 25.0
+        assert shot["x_true_um"] == pytest.approx(centre + shot["displacement_um"] + shot["drift_um"] + shot["jitter_um"])
+        order = shot["order"]
+        assert shot["drift_um"] == pytest.approx(0.01 * order + 0.05 * np.sin(2 * np.pi * order / 50.0))
+    assert truth["true_pixel_size_um"] == pytest.approx(0.52)
+    for key in ("seed", "dynamics", "noise_model", "fringe_amplitude", "read_noise_counts", "drift_um_per_shot"):
+        assert key in truth["params"]
+
+
+def test_tiff_run_manifest_records_order_references_and_repeats(tb_run):
+    out, params, truth = tb_run
+    records = read_manifest(out / "manifest.csv")
+    assert [r.shot for r in records] == [s["shot"] for s in truth["shots"]]
+    assert [int(r.metadata["order"]) for r in records] == list(range(len(records)))
+    assert [r.reference for r in records] == [s["reference"] for s in truth["shots"]]
+    assert [r.repeat for r in records] == [s["repeat"] for s in truth["shots"]]
+    frames = {name: read_frame(records[0].frames[name]) for name in ("atoms", "probe", "dark")}
+    assert all(f.shape == (48, 96) for f in frames.values())
+    assert frames["dark"].mean() == pytest.approx(100.0, abs=1.0)
+    assert frames["probe"].max() > frames["atoms"].max() - 500  # the cloud absorbs
+
+
+def test_hdf5_run_follows_the_labscript_layout(tmp_path):
+    import h5py
+
+    from atompump.simulate.formats import read_hdf5_shot
+
+    params = SimulationParams(cycles=(0.0, 1.0), repeats=1, references=True, image_shape=(24, 40), format="hdf5",
+                              cloud_sigma_um=(3.0, 3.0))
+    truth = simulate_run(tmp_path, params)
+    manifest = (tmp_path / "manifest.csv").read_text().splitlines()
+    assert manifest[0] == "shot,file,cycle,direction,reference,repeat,order,sequence_cycles"
+    assert len(manifest) == 1 + len(truth["shots"]) == 7
+    for shot in truth["shots"]:
+        path = tmp_path / "frames" / f"{shot['shot']}.h5"
+        with h5py.File(path, "r") as f:
+            assert sorted(f["images/side/absorption"]) == ["atoms", "dark", "probe"]
+            assert f["images/side/absorption/atoms"].dtype == np.uint16
+            assert f.attrs["run number"] == shot["order"]
+        frames, globals_ = read_hdf5_shot(path)
+        assert frames["atoms"].shape == (24, 40)
+        assert globals_["cycle"] == shot["cycle"] and globals_["direction"] == shot["direction"]
+        assert bool(globals_["reference"]) == shot["reference"] and globals_["order"] == shot["order"]
+    again = tmp_path / "again"
+    simulate_run(again, params)
+    assert (tmp_path / "frames/s00001.h5").read_bytes() == (again / "frames/s00001.h5").read_bytes()
+
+
+def test_bad_run_parameters():
+    with pytest.raises(ValueError, match="order must be one of"):
+        SimulationParams(order="sorted")
+    with pytest.raises(ValueError, match="format must be one of"):
+        SimulationParams(format="fits")
+    with pytest.raises(ConfigError, match="simulation.dynamics"):
+        DynamicsParams(model="semiclassical")
+    from atompump.simulate.run import pump_dynamics
+
+    small_box = DynamicsParams(model="tight_binding", cells=12, atoms_per_tube=6, period_ms=100.0, trap_hz=20.0)
+    with pytest.raises(ConfigError, match="reaches the edge of the simulation grid.*simulation.pump.cells"):
+        pump_dynamics(small_box, cycles=(0.0, 4.0), directions=(1,))
+    with pytest.raises(ConfigError, match="simulation.pump.cells"):
+        pump_dynamics(DynamicsParams(model="tight_binding", cells=8, atoms_per_tube=10), cycles=(0.0, 1.0),
+                      directions=(1,))
+
+
+def test_continuum_run_uses_the_superlattice_dynamics(tmp_path):
+    params = SimulationParams(
+        cycles=(0.0, 1.0), repeats=1, image_shape=(40, 80), pixel_size_um=0.5, psf="gaussian", noise_model="none",
+        dynamics=DynamicsParams(model="continuum", period_ms=100.0, atoms_per_tube=6, cloud="tube", trap_hz=50.0))
+    truth = simulate_run(tmp_path, params)
+    dyn = xr.load_dataset(tmp_path / "dynamics.nc")
+    assert dyn.attrs["model"] == "continuum" and dyn.sizes["x"] == 34 * 16  # automatic box: 34 cells
+    # 100 ms per cycle is far from adiabatic for the 0.11 Er,s gap; both directions alike
+    per_dir = truth["dynamics"]["displacement_per_cycle_dl"]
+    assert 0.0 < per_dir["1"] < 0.8 and per_dir["-1"] == pytest.approx(-per_dir["1"], abs=0.05)
+    assert truth["nu_true"] == pytest.approx((per_dir["1"] - per_dir["-1"]) / 2, abs=0.02)
+
+
+def test_tight_binding_couplings_are_checked_against_the_lattice(caplog):
+    from atompump.simulate.run import _check_couplings, _model
+
+    lohse = DynamicsParams(model="tight_binding")
+    assert _check_couplings(_model(lohse, 1.0), lohse.lattice()) < 0.01  # defaults match Vs 10, Vl 20
+    deep = DynamicsParams(model="tight_binding", Vs_Er=16.0)
+    with caplog.at_level("WARNING"):
+        assert _check_couplings(_model(deep, 1.0), deep.lattice()) > 0.1
+    assert "set simulation.tight_binding" in caplog.text

@@ -18,8 +18,10 @@ pytestmark = pytest.mark.slow
 
 TINY = {
     "data": {"batch_size": 8},
+    # the rigid atom model (no dynamics) keeps these runs fast; tests/test_simulate_pipeline.py covers the dynamics
     "simulation": {"cycles": [0, 1, 2, 3], "repeats": 3, "image_shape": [32, 64], "position_jitter_um": 0.1,
-                   "cloud_sigma_um": [4.0, 4.0]},
+                   "cloud_sigma_um": [4.0, 4.0], "dynamics": "rigid", "references": False, "order": "interleaved"},
+    "imaging": {"pixel_size_um": 1.0},
     "theory": {"n_k": 12, "n_phi": 24},
 }
 OUTPUTS = ["results/fit/summary.json", "results/com/com.nc", "results/fit/fit.nc", "results/theory/theory.json",

@@ -1,13 +1,42 @@
-"""Simulated pump runs: atom model, absorption-imaging chain, and runs written in the lab's format."""
+"""Simulated pump runs: atom dynamics, the absorption-imaging chain, run design, and runs in the lab's formats.
 
-from atompump.simulate.imaging import camera_counts, gaussian_column_density, transmitted_intensity
-from atompump.simulate.run import SimulationParams, design_run, simulate_run
+Modules
+-------
+dynamics       continuum superlattice + trap, orbital ensembles, the pump protocol, Landau--Zener estimates
+tight_binding  the Rice--Mele chain + trap (fast path, same interface)
+imaging        PSF, pixels, saturated absorption, probe with fringes, camera noise
+design         shots, references, repeats and acquisition order
+formats        manifest + TIFF, or labscript-style HDF5 shot files
+run            a whole simulated run with truth.json
+"""
+
+from atompump.simulate.dynamics import (ContinuumModel, InitialEnsemble, PumpProtocol, initial_ensemble,
+                                        landau_zener_displacement, landau_zener_probability, run_pump)
+from atompump.simulate.imaging import (CloudImager, LineProfile, PointSpreadFunction, ProbeBeam, camera_counts,
+                                       dark_frame, gaussian_column_density, transmitted_intensity)
+from atompump.simulate.run import DynamicsParams, SimulationParams, design_run, simulate_run
+from atompump.simulate.tight_binding import RiceMeleCouplings, TightBindingModel
 
 __all__ = [
+    "CloudImager",
+    "ContinuumModel",
+    "DynamicsParams",
+    "InitialEnsemble",
+    "LineProfile",
+    "PointSpreadFunction",
+    "ProbeBeam",
+    "PumpProtocol",
+    "RiceMeleCouplings",
     "SimulationParams",
+    "TightBindingModel",
     "camera_counts",
+    "dark_frame",
     "design_run",
     "gaussian_column_density",
+    "initial_ensemble",
+    "landau_zener_displacement",
+    "landau_zener_probability",
+    "run_pump",
     "simulate_run",
     "transmitted_intensity",
 ]

@@ -1,56 +1,150 @@
-"""Simulated runs in the lab's format: a manifest, single-frame TIFFs and ``truth.json``.
+"""Simulated runs in the lab's format: frames, a manifest, ``truth.json`` and the atoms' dynamics.
 
-The skeleton's atom model: the cloud is a Gaussian whose centre moves by ``nu_true * dl`` per pump cycle in the
-pump direction, plus Gaussian shot-to-shot position jitter; the atom number fluctuates from shot to shot.
+What a run is made of, in order:
+
+1. The atoms (:mod:`atompump.simulate.dynamics`): the pump is simulated once per (cycle, direction) setting of the
+   design -- ``dynamics='continuum'`` (superlattice + trap), ``'tight_binding'`` (Rice--Mele + trap, fast) or
+   ``'rigid'`` (a Gaussian cloud moved by ``nu_true * dl`` per cycle, no dynamics). Reference shots hold phi, so
+   their cloud is the t = 0 cloud.
+2. Each shot (:mod:`atompump.simulate.design` gives the order): the cloud's 1D density at the imaging time, centred
+   on the frame plus the pumped displacement, a Gaussian shot-to-shot position jitter and a slow drift over the
+   run (linear in acquisition order plus a sinusoid); atom number with shot-to-shot fluctuations; then the imaging
+   chain of :mod:`atompump.simulate.imaging` (PSF, pixels, saturated absorption, probe with fringes, camera).
+3. The run is written by :class:`atompump.simulate.formats.RunWriter`; ``truth.json`` holds every true parameter.
+
+``nu_true`` (truth.json) is defined so that injection--recovery is exact: the least-squares slope of the
+noiseless centres of mass of the simulated dynamics against ``direction * cycle * dl`` over every shot of the
+design (references at cycle 0), with equal weights -- what the analysis' linear fit returns for noise-free data.
+For ``dynamics='rigid'`` it is the configured ``nu_true``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
+from atompump.constants import H_PLANCK, SPECIES
+from atompump.errors import ConfigError
 from atompump.io.atomic import write_json
-from atompump.io.frames import write_tiff_frame
-from atompump.io.manifest import write_manifest
-from atompump.simulate.imaging import camera_counts, gaussian_column_density, transmitted_intensity
+from atompump.io.netcdf import write_dataset
+from atompump.simulate.design import ORDERS, design_shots, shot_count
+from atompump.simulate.formats import FORMATS, RunWriter
+from atompump.simulate.imaging import (CloudImager, LineProfile, PointSpreadFunction, ProbeBeam, camera_counts,
+                                       dark_frame, transmitted_intensity_fast)
 
-__all__ = ["SimulationParams", "design_run", "planned_shot_count", "simulate_run"]
+__all__ = ["DynamicsParams", "SimulationParams", "cloud_drift_um", "design_run", "planned_shot_count",
+           "pump_dynamics", "simulate_run"]
 
 log = logging.getLogger(__name__)
+
+BOLTZMANN = 1.380_649e-23  # J/K
+
+
+@dataclass(frozen=True)
+class DynamicsParams:
+    """How the atoms move (see ``config/README.md``, section ``simulation.pump``/``initial``/``tight_binding``).
+
+    Times in ms or hbar/Er,s as named, frequencies in Hz, lengths in um, depths in the lattice's recoil energies.
+    """
+
+    model: str = "rigid"
+    period_ms: float = 400.0
+    dt: float = 4.0
+    substeps: int = 4
+    phi0: float = 0.0
+    trap_hz: float = 50.0
+    trap_offset_um: float = 0.0
+    cells: int | None = None
+    points_per_cell: int = 16
+    band_populations: tuple[float, ...] = (1.0,)
+    atoms_per_tube: float = 35.0
+    cloud: str = "cloud3d"
+    temperature_nK: float = 0.0
+    tb_J: float = 0.033
+    tb_dJ: float = 0.028
+    tb_Delta: float = 2.258
+    Vs_Er: float = 10.0
+    Vl_Er: float = 20.0
+    lambda_l_nm: float = 1534.0
+    mass_amu: float = SPECIES["Rb87"].mass_amu
+
+    def __post_init__(self) -> None:
+        if self.model not in ("rigid", "continuum", "tight_binding"):
+            raise ConfigError(f"config key 'simulation.dynamics': {self.model!r} is not allowed; allowed values: "
+                              "['rigid', 'continuum', 'tight_binding']")
+        if self.period_ms <= 0:
+            raise ConfigError(f"config key 'simulation.pump.period_ms' must be positive, got {self.period_ms}")
+
+    def lattice(self):
+        from atompump.theory.superlattice import SuperlatticeParams
+
+        return SuperlatticeParams(Vs_Er=self.Vs_Er, Vl_Er=self.Vl_Er, lambda_l_nm=self.lambda_l_nm,
+                                  mass_amu=self.mass_amu)
+
+    def time_unit_ms(self) -> float:
+        """hbar / Er,s in ms."""
+        return 1e3 / (2.0 * np.pi * self.lattice().recoil_s_hz)
 
 
 @dataclass(frozen=True)
 class SimulationParams:
     """Parameters of a simulated run (see ``config/README.md`` for each key).
 
-    Lengths in um, intensities in camera counts per pixel per exposure.
+    Lengths in um, intensities in camera counts per pixel per exposure. ``pixel_size_um`` is the analysis'
+    calibration; the true object-plane pixel is ``camera_pixel_um / magnification`` when ``magnification`` is
+    given (a miscalibration then scales the measured displacement), else ``pixel_size_um``.
     """
 
     seed: int = 2016
     cycles: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0)
     directions: tuple[int, ...] = (1, -1)
     repeats: int = 10
+    references: bool = False
+    order: str = "interleaved"
     nu_true: float = 1.0
     dl_um: float = 0.767
+    dynamics: DynamicsParams = field(default_factory=DynamicsParams)
     atom_number: float = 3000.0
     atom_number_jitter: float = 0.05
     cloud_sigma_um: tuple[float, float] = (6.0, 6.0)
     centre_um: tuple[float, float] | None = None
     position_jitter_um: float = 0.3
+    transverse_jitter_um: float = 0.0
+    drift_um_per_shot: float = 0.0
+    drift_amplitude_um: float = 0.0
+    drift_period_shots: float = 50.0
     image_shape: tuple[int, int] = (64, 128)
     pixel_size_um: float = 1.0
+    magnification: float | None = None
+    camera_pixel_um: float = 13.0
     pump_axis: str = "x"
+    psf: str = "none"
+    numerical_aperture: float = 0.3
+    imaging_wavelength_um: float = 0.780
     probe_counts: float = 3000.0
+    probe_waist_um: float | None = None
+    probe_power_jitter: float = 0.0
+    fringe_amplitude: float = 0.0
+    fringe_count: int = 3
+    fringe_period_px: tuple[float, float] = (6.0, 30.0)
+    fringe_phase_jitter_rad: float = 0.3
+    fringe_phase_walk_rad: float = 1.0
     camera_gain: float = 1.0
     dark_offset_counts: float = 100.0
     read_noise_counts: float = 4.0
+    excess_noise_factor: float = 1.0
+    noise_model: str = "poisson"
+    full_well_counts: int = 65535
     cross_section_um2: float = 0.2907
     alpha: float = 1.0
     isat_counts: float | None = None
+    format: str = "tiff"
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,86 +158,268 @@ class SimulationParams:
             raise ValueError(f"pump_axis must be 'x' or 'y', got {self.pump_axis!r}")
         if min(self.image_shape) < 8:
             raise ValueError(f"image_shape must be at least 8x8 pixels, got {self.image_shape}")
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {list(ORDERS)}, got {self.order!r}")
+        if self.format not in FORMATS:
+            raise ValueError(f"format must be one of {list(FORMATS)}, got {self.format!r}")
+
+    @property
+    def true_pixel_um(self) -> float:
+        """Object-plane size of a camera pixel: camera_pixel_um / magnification, or pixel_size_um."""
+        return self.camera_pixel_um / self.magnification if self.magnification else self.pixel_size_um
 
 
 def planned_shot_count(simulation: dict) -> int:
     """Number of shots :func:`design_run` makes for a ``simulation`` config section (defaults as in
     :class:`SimulationParams`)."""
     defaults = SimulationParams()
-    cycles = simulation.get("cycles", defaults.cycles)
-    directions = simulation.get("directions", defaults.directions)
-    repeats = simulation.get("repeats", defaults.repeats)
-    return len(cycles) * len(directions) * int(repeats)
+    return shot_count(cycles=simulation.get("cycles", defaults.cycles),
+                      directions=simulation.get("directions", defaults.directions),
+                      repeats=int(simulation.get("repeats", defaults.repeats)),
+                      references=bool(simulation.get("references", defaults.references)))
 
 
 def design_run(params: SimulationParams) -> list[dict[str, object]]:
-    """The acquisition sequence: every (cycle, direction) pair ``repeats`` times, interleaved repeat by repeat.
+    """The acquisition sequence of ``params`` (see :func:`atompump.simulate.design.design_shots`)."""
+    return design_shots(cycles=params.cycles, directions=params.directions, repeats=params.repeats,
+                        references=params.references, order=params.order, seed=params.seed)
 
-    Returns a list of dicts with ``shot``, ``cycle``, ``direction``, ``repeat`` in acquisition order.
+
+# ----------------------------------------------------------------------------------------------- dynamics
+def _model(dyn: DynamicsParams, n_cycles_max: float):
+    from atompump.simulate.dynamics import ContinuumModel
+    from atompump.simulate.tight_binding import RiceMeleCouplings, TightBindingModel
+
+    lattice = dyn.lattice()
+    cells = dyn.cells
+    if cells is None:  # the cloud, its pumped displacement both ways, and a margin
+        cells = int(2 * math.ceil((dyn.atoms_per_tube + 2.4 * n_cycles_max + 24) / 2))
+    centre = dyn.trap_offset_um / lattice.dl_um
+    if dyn.model == "continuum":
+        return ContinuumModel(lattice, n_cells=cells, points_per_cell=dyn.points_per_cell, trap_hz=dyn.trap_hz,
+                              trap_centre=centre)
+    return TightBindingModel(RiceMeleCouplings(dyn.tb_J, dyn.tb_dJ, dyn.tb_Delta), n_cells=cells, lattice=lattice,
+                             trap_hz=dyn.trap_hz, trap_centre=centre)
+
+
+def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions: tuple[int, ...]) -> xr.Dataset:
+    """Simulate the pump in each direction up to ``max(cycles)``; densities after each half cycle and at ``cycles``.
+
+    Returns
+    -------
+    xarray.Dataset
+        :func:`atompump.simulate.dynamics.run_pump`'s variables with a leading ``direction`` dimension.
     """
-    shots = []
-    for repeat in range(params.repeats):
-        for cycle in params.cycles:
-            for direction in params.directions:
-                shots.append({"shot": f"s{len(shots):05d}", "cycle": float(cycle), "direction": int(direction),
-                              "repeat": repeat})
-    return shots
+    from atompump.simulate.dynamics import InitialEnsemble, PumpProtocol, initial_ensemble, run_pump
+
+    lattice = dyn.lattice()
+    n_max = max(cycles)
+    model = _model(dyn, n_max)
+    kT = BOLTZMANN * dyn.temperature_nK * 1e-9 / (H_PLANCK * lattice.recoil_s_hz)
+    ensemble = InitialEnsemble(band_populations=tuple(dyn.band_populations), atoms_per_tube=dyn.atoms_per_tube,
+                               cloud=dyn.cloud, temperature=kT)
+    if dyn.model == "tight_binding":
+        _check_couplings(model, lattice)
+    orbitals = initial_ensemble(model, ensemble, phi0=dyn.phi0)
+    period = dyn.period_ms / dyn.time_unit_ms()
+    runs = []
+    for direction in directions:
+        protocol = PumpProtocol(period=period, direction=int(direction), phi0=dyn.phi0, dt=dyn.dt,
+                                substeps=dyn.substeps)
+        runs.append(run_pump(model, orbitals, protocol, n_cycles=n_max, extra_cycles=cycles, dl_um=lattice.dl_um))
+        log.info("%s dynamics, direction %+d: %.4f dl per cycle over %g cycles (T = %g ms)", dyn.model, direction,
+                 runs[-1].attrs["displacement_per_cycle_dl"], n_max, dyn.period_ms)
+        # atoms excited to high bands are not held by the trap and cross the periodic box: a few 1e-5 of them
+        # move the centre of mass by < 1e-3 dl; more means the box is too small for the cloud or the pump
+        outer = model.positions.size // 20
+        density = runs[-1].density.values
+        edge = max(density[:, :outer].sum(axis=1).max(), density[:, -outer:].sum(axis=1).max())
+        if edge > 1e-4:
+            raise ConfigError(f"the simulated cloud reaches the edge of the simulation grid ({edge:.1e} of the "
+                              "atoms in its outer 5 %): raise simulation.pump.cells")
+    ds = xr.concat(runs, dim=xr.DataArray(list(directions), dims="direction", name="direction"),
+                   combine_attrs="drop_conflicts")
+    ds.attrs.update(model=dyn.model, period_ms=dyn.period_ms, period_hbar_per_Er=period,
+                    time_unit_ms=dyn.time_unit_ms(), trap_hz=dyn.trap_hz)
+    ds["displacement_per_cycle_dl"] = ("direction", [r.attrs["displacement_per_cycle_dl"] for r in runs])
+    return ds
+
+
+def _check_couplings(model, lattice) -> float:
+    """Warn when the tight-binding couplings do not match the configured lattice's smallest gap (phi = 0).
+
+    The couplings come from ``simulation.tight_binding``, not from the ``lattice`` section; returns the relative
+    difference of the two gaps.
+    """
+    from atompump.simulate.dynamics import ContinuumModel
+
+    continuum = float(ContinuumModel(lattice, n_cells=4).band_gap(np.array([0.0]))[0])
+    tight = float(model.band_gap(np.array([0.0]))[0])
+    mismatch = abs(tight - continuum) / continuum
+    if mismatch > 0.1:
+        log.warning("the tight-binding couplings give a gap of %.4g Er,s at phi = 0 but the configured lattice has "
+                    "%.4g Er,s: set simulation.tight_binding (J, dJ, Delta) for this lattice, or use "
+                    "simulation.dynamics: continuum", tight, continuum)
+    return mismatch
+
+
+def _rigid_dynamics(params: SimulationParams) -> xr.Dataset:
+    """The skeleton's atom model as a dynamics Dataset: a Gaussian moved by nu_true * dl per cycle."""
+    sigma = params.cloud_sigma_um[0]
+    x = np.linspace(-8 * sigma, 8 * sigma, 801) / params.dl_um
+    cycles = np.unique(np.r_[0.0, np.asarray(params.cycles, float)])
+    dens, com = [], []
+    for d in params.directions:
+        shifts = d * params.nu_true * cycles
+        dens.append([np.exp(-0.5 * ((x - s) * params.dl_um / sigma) ** 2) for s in shifts])
+        com.append(shifts)
+    dens = np.array(dens)
+    dens /= dens.sum(axis=-1, keepdims=True)
+    return xr.Dataset({"density": (("direction", "sample", "x"), dens), "com_dl": (("direction", "sample"), com)},
+                      coords={"direction": list(params.directions), "cycle": ("sample", cycles), "x": x,
+                              "x_um": ("x", x * params.dl_um)},
+                      attrs={"model": "rigid", "nu_true": params.nu_true})
+
+
+def _nu_true(design: list[dict], x_dyn_um: dict, dl_um: float) -> float:
+    """Least-squares slope of the noiseless centres against direction * cycle * dl, over the design's shots."""
+    lever = np.array([e["direction"] * e["cycle"] * dl_um for e in design])
+    x = np.array([x_dyn_um[(e["cycle"], e["direction"])] for e in design])
+    if np.ptp(lever) == 0:
+        return float("nan")
+    return float(np.polyfit(lever, x, 1)[0])
+
+
+# ----------------------------------------------------------------------------------------------- the run
+def cloud_drift_um(order: int | np.ndarray, *, per_shot_um: float, amplitude_um: float, period_shots: float):
+    """Slow drift of the cloud along the pump axis at acquisition index ``order``, um.
+
+    ``per_shot_um * order + amplitude_um * sin(2 pi order / period_shots)``: a linear creep (e.g. a drifting trap
+    or lattice beam) plus a slow oscillation (e.g. thermal cycling of the optics). Shot-to-shot position jitter is
+    independent Gaussian noise on top (``position_jitter_um``).
+    """
+    order = np.asarray(order, dtype=float)
+    return per_shot_um * order + amplitude_um * np.sin(2.0 * np.pi * order / period_shots)
+
 
 
 def simulate_run(out_dir: str | os.PathLike, params: SimulationParams) -> dict:
-    """Simulate a run and write it to ``out_dir`` as ``manifest.csv``, ``frames/*.tif`` and ``truth.json``.
+    """Simulate a run and write it to ``out_dir``: the run's files (see :mod:`atompump.simulate.formats`),
+    ``truth.json`` and ``dynamics.nc`` (the cloud's density after each half cycle).
 
-    Returns the truth dictionary (also written to ``truth.json``).
+    Returns the truth dictionary (also written to ``truth.json``). BLAS runs on one thread (small matrices;
+    threads contending for shared cores are several times slower).
     """
-    out_dir = Path(out_dir)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _simulate_run(Path(out_dir), params)
+
+
+def _simulate_run(out_dir: Path, params: SimulationParams) -> dict:
     rng = np.random.default_rng(params.seed)
+    design = design_run(params)
+    if params.dynamics.model == "rigid":
+        dyn = _rigid_dynamics(params)
+    else:
+        dyn = pump_dynamics(params.dynamics, cycles=tuple(params.cycles), directions=tuple(params.directions))
+    write_dataset(dyn, out_dir / "dynamics.nc")
+
+    # noiseless centre of mass (um, relative to t = 0) and the cloud's line profile per setting
+    x_um = dyn.x_um.values
+    profiles: dict[tuple[float, int], LineProfile] = {}
+    x_dyn: dict[tuple[float, int], float] = {}
+    for entry in design:
+        key = (entry["cycle"], entry["direction"])
+        if key in profiles:
+            continue
+        sel = dyn.sel(direction=entry["direction"])
+        i = int(np.argmin(np.abs(sel.cycle.values - entry["cycle"])))
+        profiles[key] = LineProfile.from_density(x_um, sel.density.values[i])
+        x_dyn[key] = float((sel.com_dl.values[i] - sel.com_dl.values[0]) * params.dl_um)
+    nu_true = params.nu_true if params.dynamics.model == "rigid" else _nu_true(design, x_dyn, params.dl_um)
+
+    pix = params.true_pixel_um
     ny, nx = params.image_shape
-    along = nx if params.pump_axis == "x" else ny
-    across = ny if params.pump_axis == "x" else nx
+    n_along, n_across = (nx, ny) if params.pump_axis == "x" else (ny, nx)
     if params.centre_um is None:
-        centre_along = 0.5 * (along - 1) * params.pixel_size_um
-        centre_across = 0.5 * (across - 1) * params.pixel_size_um
+        centre_along, centre_across = 0.5 * (n_along - 1) * pix, 0.5 * (n_across - 1) * pix
     else:
         centre_along, centre_across = params.centre_um
-    design = design_run(params)
-    rows, truth_shots = [], []
+    psf = PointSpreadFunction(params.psf, params.imaging_wavelength_um, params.numerical_aperture)
+    imagers = {key: CloudImager(prof, transverse_sigma_um=params.cloud_sigma_um[1], psf=psf, pixel_size_um=pix)
+               for key, prof in profiles.items()}
+    waist_px = None if params.probe_waist_um is None else params.probe_waist_um / pix
+    probe = ProbeBeam.with_random_fringes((ny, nx), peak_counts=params.probe_counts, waist_px=waist_px,
+                                          amplitude=params.fringe_amplitude, count=params.fringe_count,
+                                          period_px=params.fringe_period_px, rng=rng)
+    phases = rng.uniform(0.0, 2.0 * np.pi, len(probe.amplitudes))
+    cam = dict(rng=rng, gain=params.camera_gain, offset_counts=params.dark_offset_counts,
+               read_noise_counts=params.read_noise_counts, excess_noise_factor=params.excess_noise_factor,
+               noise_model=params.noise_model, full_well_counts=params.full_well_counts)
+
+    writer = RunWriter(out_dir, fmt=params.format)
+    truth_shots = []
     for entry in design:
-        shot = str(entry["shot"])
-        displacement = entry["direction"] * params.nu_true * params.dl_um * entry["cycle"]
-        x_true = centre_along + displacement + rng.normal(0.0, params.position_jitter_um)
-        n_atoms = params.atom_number * (1.0 + params.atom_number_jitter * rng.normal())
-        n_atoms = max(n_atoms, 0.0)
-        sig_along, sig_across = params.cloud_sigma_um
-        if params.pump_axis == "x":
-            density = gaussian_column_density((ny, nx), atom_number=n_atoms, centre_um=(x_true, centre_across),
-                                              sigma_um=(sig_along, sig_across), pixel_size_um=params.pixel_size_um)
-        else:
-            density = gaussian_column_density((ny, nx), atom_number=n_atoms, centre_um=(centre_across, x_true),
-                                              sigma_um=(sig_across, sig_along), pixel_size_um=params.pixel_size_um)
-        od = params.cross_section_um2 * density
-        i_in = np.full((ny, nx), params.probe_counts)
-        i_out = transmitted_intensity(i_in, od, alpha=params.alpha, isat_counts=params.isat_counts)
-        cam = dict(rng=rng, gain=params.camera_gain, offset_counts=params.dark_offset_counts,
-                   read_noise_counts=params.read_noise_counts)
-        frames = {"atoms": camera_counts(i_out, **cam), "probe": camera_counts(i_in, **cam),
-                  "dark": camera_counts(np.zeros((ny, nx)), **cam)}
-        row = {"shot": shot}
-        for name, frame in frames.items():
-            rel = f"frames/{shot}_{name}.tif"
-            write_tiff_frame(out_dir / rel, frame)
-            row[name] = rel
-        row.update(cycle=entry["cycle"], direction=entry["direction"], repeat=entry["repeat"])
-        rows.append(row)
-        truth_shots.append({"shot": shot, "x_true_um": x_true, "atom_number": n_atoms, "cycle": entry["cycle"],
-                            "direction": entry["direction"]})
-    write_manifest(out_dir / "manifest.csv", rows)
+        key = (entry["cycle"], entry["direction"])
+        order = int(entry["order"])
+        drift = float(cloud_drift_um(order, per_shot_um=params.drift_um_per_shot,
+                                     amplitude_um=params.drift_amplitude_um, period_shots=params.drift_period_shots))
+        jitter = rng.normal(0.0, params.position_jitter_um) if params.position_jitter_um > 0 else 0.0
+        x_true = centre_along + x_dyn[key] + drift + jitter
+        y_true = centre_across + (rng.normal(0.0, params.transverse_jitter_um)
+                                  if params.transverse_jitter_um > 0 else 0.0)
+        n_atoms = max(params.atom_number * (1.0 + params.atom_number_jitter * rng.normal()), 0.0)
+        phases = phases + rng.normal(0.0, params.fringe_phase_walk_rad, phases.size)
+        probe_phases = phases + rng.normal(0.0, params.fringe_phase_jitter_rad, phases.size)
+        power_atoms, power_probe = 1.0 + params.probe_power_jitter * rng.normal(size=2)
+        frames = _shot_frames(imagers[key], probe, params, x_true, y_true, n_atoms, phases, probe_phases,
+                              power_atoms, power_probe, cam)
+        writer.add(entry, frames)
+        truth_shots.append({"shot": entry["shot"], "order": order, "x_true_um": x_true, "y_true_um": y_true,
+                            "atom_number": n_atoms, "cycle": entry["cycle"], "direction": entry["direction"],
+                            "reference": entry["reference"], "repeat": entry["repeat"],
+                            "sequence_cycles": entry["sequence_cycles"], "displacement_um": x_dyn[key],
+                            "drift_um": drift, "jitter_um": jitter})
+    writer.close()
     truth = {
-        "nu_true": params.nu_true,
+        "nu_true": nu_true,
+        "nu_true_definition": "least-squares slope of the noiseless centre of mass against direction * cycle * dl "
+                              "over the design's shots (equal weights); rigid model: the configured nu_true",
         "dl_um": params.dl_um,
-        "displacement_per_cycle_um": params.nu_true * params.dl_um,
+        "displacement_per_cycle_um": nu_true * params.dl_um,
+        "true_pixel_size_um": pix,
+        "dynamics": {
+            "model": params.dynamics.model,
+            "centre_of_mass_um": [{"cycle": c, "direction": d, "displacement_um": v} for (c, d), v in x_dyn.items()],
+            "displacement_per_cycle_dl": {str(int(d)): float(v) for d, v in zip(
+                dyn.direction.values, dyn["displacement_per_cycle_dl"].values)} if "displacement_per_cycle_dl" in dyn
+            else {str(int(d)): params.nu_true for d in params.directions},
+        },
         "params": asdict(params),
         "shots": truth_shots,
     }
     write_json(out_dir / "truth.json", truth)
-    log.info("simulated %d shots into %s", len(rows), out_dir)
+    log.info("simulated %d shots into %s (nu_true = %.5f)", len(design), out_dir, nu_true)
     return truth
+
+
+def _shot_frames(imager: CloudImager, probe: ProbeBeam, params: SimulationParams, x_true: float, y_true: float,
+                 n_atoms: float, phases: np.ndarray, probe_phases: np.ndarray, power_atoms: float,
+                 power_probe: float, cam: dict) -> dict[str, np.ndarray]:
+    """The atoms, probe and dark frames of one shot (uint16 counts)."""
+    i_atoms = probe.intensity(phases, power_atoms)
+    i0, j0, box = imager.box((x_true, y_true))
+    od = (params.cross_section_um2 * n_atoms) * box
+    frame_view = i_atoms if params.pump_axis == "x" else i_atoms.T
+    n_across, n_along = frame_view.shape
+    a0, a1 = max(i0, 0), min(i0 + od.shape[1], n_along)
+    t0, t1 = max(j0, 0), min(j0 + od.shape[0], n_across)
+    if a0 < a1 and t0 < t1:
+        sub = od[t0 - j0:t1 - j0, a0 - i0:a1 - i0]
+        region = frame_view[t0:t1, a0:a1]
+        region[:] = transmitted_intensity_fast(region, sub, alpha=params.alpha, isat_counts=params.isat_counts)
+    frames = {"atoms": camera_counts(i_atoms, **cam),
+              "probe": camera_counts(probe.intensity(probe_phases, power_probe), **cam),
+              "dark": dark_frame(params.image_shape, **cam)}
+    return frames

@@ -2,6 +2,7 @@ rule simulate:
     output:
         manifest="results/simulated/manifest.csv",
         truth="results/simulated/truth.json",
+        dynamics="results/simulated/dynamics.nc",
         frames=directory("results/simulated/frames"),
     params:
         simulation=config["simulation"],
