@@ -358,7 +358,7 @@ def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndar
     Parameters
     ----------
     probes : ndarray, shape (M, box rows, box columns)
-        ``probe - dark`` of the sampled shots, counts.
+        ``probe - dark`` of the sampled shots, counts (float32 keeps the memory at 4 M bytes per box pixel).
     roi, box : Box
         Region of interest and the basis region, in frame pixels (``roi`` inside ``box``).
     valid : ndarray of bool, shape of ``box``
@@ -371,7 +371,9 @@ def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndar
     InputDataError
         Fewer than 2 frames, or too few fit pixels outside the ROI.
     """
-    probes = np.asarray(probes, dtype=np.float64)
+    probes = np.asarray(probes)
+    if probes.dtype not in (np.float32, np.float64):
+        probes = probes.astype(np.float32)
     m = probes.shape[0]
     if m < 2:
         raise InputDataError(f"fringe removal needs at least 2 probe frames, got {m}; add shots or set "
@@ -385,19 +387,27 @@ def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndar
         raise InputDataError(f"fringe removal: only {n_fit} valid pixels lie outside the region of interest "
                              f"{list(roi)} (need {max(4 * m, 64)}); set a smaller imaging.roi or "
                              "imaging.fringe_removal: false")
-    mean = probes.mean(axis=0)
+    mean = probes.mean(axis=0, dtype=np.float64)
     weights = 1.0 / np.sqrt(np.maximum(mean, 1.0))
-    x = probes[:, fit_mask] * weights[fit_mask]
-    gram = x @ x.T
+    # Gram matrix of the weighted frames on the fit region, in float64, a block of pixels at a time (memory: the
+    # frames themselves, M x box pixels, plus one block)
+    flat = probes.reshape(m, -1)
+    fit_index = np.flatnonzero(fit_mask.ravel())
+    w_fit = weights.ravel()[fit_index]
+    gram = np.zeros((m, m))
+    for start in range(0, fit_index.size, 65536):
+        block = flat[:, fit_index[start:start + 65536]].astype(np.float64) * w_fit[start:start + 65536]
+        gram += block @ block.T
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
     order = np.argsort(eigenvalues)[::-1]
     singular = np.sqrt(np.clip(eigenvalues[order], 0.0, None))
     u = eigenvectors[:, order]
-    rank, threshold = gavish_donoho_rank(singular, x.shape)
+    rank, threshold = gavish_donoho_rank(singular, (m, n_fit))
     k = rank if n_components is None else int(n_components)
     if not 1 <= k <= m:
         raise InputDataError(f"imaging.fringe_basis_size = {k} must lie in 1..{m} (the number of probe frames)")
-    components = np.tensordot(u[:, :k].T / singular[:k, None], probes, axes=1).astype(np.float32)
+    components = np.tensordot((u[:, :k].T / singular[:k, None]).astype(probes.dtype), probes, axes=1)
+    components = components.astype(np.float32)
     log.info("fringe basis: %d of %d components above the Gavish-Donoho threshold %.4g (%d fit pixels)", rank, m,
              threshold, n_fit)
     return FringeBasis(roi=tuple(int(v) for v in roi), box=tuple(int(v) for v in box), fit_mask=fit_mask,

@@ -223,8 +223,8 @@ class _Tiff(ImageFile):
             page = pages[index]
             end = max((o + c for o, c in zip(page.dataoffsets, page.databytecounts)), default=0)
             if end > size:
-                raise InputDataError(f"{path}: page {index} needs {end} bytes but the file has {size}; the file is "
-                                     "truncated")
+                raise InputDataError(f"{path}: cannot read as TIFF: page {index} needs {end} bytes but the file has "
+                                     f"{size}; the file is truncated")
             self.frames.append((None, index))
 
     def _shape_dtype(self, locator: int):
@@ -261,8 +261,8 @@ class _Fits(ImageFile):
             nbytes = abs(int(header["BITPIX"])) // 8 * int(np.prod(shape))
             start = self._hdul.fileinfo(index)["datLoc"]
             if start + nbytes > size:
-                raise InputDataError(f"{path}: HDU {index} needs {start + nbytes} bytes but the file has {size}; "
-                                     "the file is truncated")
+                raise InputDataError(f"{path}: cannot read as FITS: HDU {index} needs {start + nbytes} bytes but the "
+                                     f"file has {size}; the file is truncated")
             name = header.get("EXTNAME") if index > 0 else None
             if naxis == 3:
                 self.frames += [(None, (index, plane)) for plane in range(shape[0])]

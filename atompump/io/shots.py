@@ -63,6 +63,7 @@ __all__ = [
     "find_labscript_shots",
     "hdf5_group",
     "read_shot",
+    "run_input_files",
     "run_shots",
     "scan_labscript_shots",
     "shots_from_table",
@@ -119,6 +120,20 @@ def count_run_shots(data: Mapping[str, Any]) -> int:
     if data.get("manifest"):
         return count_manifest_rows(str(data["manifest"]))
     raise ConfigError("config key 'data.manifest' or 'data.shots': one is required when data.source is 'measured'")
+
+
+def run_input_files(data: Mapping[str, Any]) -> list[str]:
+    """The image files of a measured run that exist now (the workflow's inputs, so a fixed or added file reruns
+    the check of the run). Cheap: the manifest is parsed and files are stat-ed, none is opened."""
+    if data.get("shots"):
+        return [str(p) for p in find_labscript_shots(str(data["shots"]))]
+    manifest = Path(str(data["manifest"]))
+    try:
+        records = scan_manifest(manifest)
+    except InputDataError:
+        return []  # the 'shots' rule reports it
+    files = dict.fromkeys(str(p) for r in records for p in r.frames.values() if p.is_file())
+    return list(files)
 
 
 def _open(path: Path, group: str | None) -> ImageFile:

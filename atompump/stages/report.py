@@ -63,6 +63,9 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
         ("nu_theory", s["nu_theory"], "1"), ("deviation", s["deviation_sigma"], "sigma"),
         ("reduced chi^2", s["reduced_chi2"], "1"), ("shots used / total", f"{s['n_used']} / {s['n_shots']}", ""),
     ]
+    from atompump.stages.com import com_report_rows
+
+    rows += com_report_rows(com)  # estimator, errors against the Cramer-Rao bound, rejections by cause
     notes = []
     if s.get("errors_scaled"):
         notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s['reduced_chi2']:.2f}); the "
