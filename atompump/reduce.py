@@ -12,8 +12,9 @@ With camera counts ``atoms`` (probe light through the cloud), ``probe`` (probe l
 where ``alpha >= 1`` corrects the effective cross-section and ``I_sat`` is the effective saturation intensity in
 counts per pixel per exposure (``None`` drops the term: the low-intensity limit).
 
-Pixels where the probe light is too weak to measure an OD (``I_in < min_probe_counts``) or where the camera is
-saturated are masked: their OD is NaN and ``valid`` is False. Pixels where the cloud absorbs all light
+Pixels where the probe light is too weak to measure an OD (``I_in < min_probe_counts`` in the pixel or on average
+over its 5x5 neighbourhood, so that noise spikes in an unlit region stay masked) or where the camera is saturated are
+masked: their OD is NaN and ``valid`` is False. Pixels where the cloud absorbs all light
 (``I_out <= 0``, the OD is not measurable) are clipped to one count and flagged in ``clipped``.
 
 Noise model
@@ -32,8 +33,8 @@ Region of interest
 ------------------
 :func:`find_roi` finds the region that holds the atoms in a mean OD image: the connected region above a threshold
 around the peak (smoothed by a Gaussian of 2 pixels; threshold the larger of 10% of the peak and 3 robust standard
-deviations of the background), grown on each side by ``margin`` times its size, so that the cloud's wings and its
-motion over the run stay inside. The OD is computed and stored only inside the ROI.
+deviations of the background), grown on each side by ``margin`` (default 0.5) times its size, so that the cloud's
+wings and its motion over the run stay inside (for a Gaussian cloud: +-4.3 RMS widths). The OD is computed and stored only inside the ROI.
 
 Fringe removal
 --------------
@@ -190,7 +191,11 @@ def optical_density(
 
 
 def _valid(i_in, atoms, probe, min_probe_counts, saturation_counts) -> np.ndarray:
-    valid = i_in >= min_probe_counts
+    """Enough probe light in the pixel and in its 5x5 neighbourhood (so that noise spikes in a dark region do not
+    pass), and no camera saturation."""
+    from scipy import ndimage
+
+    valid = (i_in >= min_probe_counts) & (ndimage.uniform_filter(i_in, 5, mode="nearest") >= min_probe_counts)
     if saturation_counts is not None:
         valid &= (atoms < saturation_counts) & (probe < saturation_counts)
     return valid
@@ -206,7 +211,7 @@ def grow_box(box: Box, factor: float, shape: tuple[int, int]) -> Box:
     return max(r0 - dr, 0), min(r1 + dr, shape[0]), max(c0 - dc, 0), min(c1 + dc, shape[1])
 
 
-def find_roi(od: np.ndarray, *, valid: np.ndarray | None = None, margin: float = 1.0,
+def find_roi(od: np.ndarray, *, valid: np.ndarray | None = None, margin: float = 0.5,
              smoothing_px: float = 2.0) -> Box:
     """The region of a (mean) OD image that holds the atoms (see the module docstring).
 

@@ -9,7 +9,8 @@ validated cheaply before any job reads an image.
 ========  =============================================  =========================================================
 format    detected by (magic bytes; extension)           frames
 ========  =============================================  =========================================================
-TIFF      ``II*\\0``, ``MM\\0*``, BigTIFF; .tif .tiff     pages, 8/16/32-bit integer or float (tifffile); unnamed
+TIFF      ``II*\\0``, ``MM\\0*``, BigTIFF; .tif .tiff     pages (or the planes of a page stored with separate
+                                                         samples), 8/16/32-bit integer or float (tifffile); unnamed
 FITS      ``SIMPLE  =``; .fits .fit .fts                 every image HDU: a 2D HDU is one frame (named by its
                                                          EXTNAME), a 3D cube is one frame per plane (unnamed);
                                                          BZERO/BSCALE applied (astropy.io.fits)
@@ -225,14 +226,22 @@ class _Tiff(ImageFile):
             if end > size:
                 raise InputDataError(f"{path}: cannot read as TIFF: page {index} needs {end} bytes but the file has "
                                      f"{size}; the file is truncated")
-            self.frames.append((None, index))
+            shape = tuple(page.shape)
+            if len(shape) == 3 and int(page.planarconfig) == 2:  # planes stored as separate samples of one page
+                self.frames += [(None, (index, plane)) for plane in range(shape[0])]
+            else:
+                self.frames.append((None, (index, None)))
 
-    def _shape_dtype(self, locator: int):
-        page = self._tif.pages[locator]
-        return tuple(page.shape), np.dtype(page.dtype)
+    def _shape_dtype(self, locator):
+        index, plane = locator
+        page = self._tif.pages[index]
+        shape = tuple(page.shape)
+        return (shape[1:] if plane is not None else shape), np.dtype(page.dtype)
 
-    def _read(self, locator: int) -> np.ndarray:
-        return self._tif.pages[locator].asarray()
+    def _read(self, locator) -> np.ndarray:
+        index, plane = locator
+        data = self._tif.pages[index].asarray()
+        return data if plane is None else data[plane]
 
     def close(self) -> None:
         self._tif.close()

@@ -258,8 +258,14 @@ def _check_one(record: ShotRecord) -> dict[str, tuple[int, int]]:
     if errors:
         raise InputDataError("; ".join(errors))
     if len(set(shapes.values())) > 1:
-        raise InputDataError("frames have different shapes " + ", ".join(f"{n} {s}" for n, s in shapes.items()))
+        raise InputDataError(_shape_mismatch(record, shapes))
     return shapes
+
+
+def _shape_mismatch(record: ShotRecord, shapes: Mapping[str, tuple[int, ...]]) -> str:
+    files = ", ".join(dict.fromkeys(str(record.frames[n]) for n in FRAME_NAMES))
+    return (f"{files}: frames have different shapes " + ", ".join(f"{n} {s}" for n, s in shapes.items())
+            + "; all frames of a shot must come from the same camera region")
 
 
 def check_shots(records: Sequence[ShotRecord]) -> tuple[list[ShotRecord], tuple[int, int] | None]:
@@ -326,7 +332,7 @@ def read_shot(record: ShotRecord, *, region: tuple[int, int, int, int] | None = 
                 raw[name] = image.read(key)
     shapes = {name: raw[name].shape for name in FRAME_NAMES}
     if len(set(shapes.values())) > 1:
-        raise InputDataError("frames have different shapes " + ", ".join(f"{n} {s}" for n, s in shapes.items()))
+        raise InputDataError(_shape_mismatch(record, shapes))
     if not np.any(raw["probe"]):
         raise InputDataError(f"the {sources['probe']} is all zero: no probe light was recorded; check the camera "
                              "trigger or remove the shot")
