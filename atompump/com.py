@@ -6,7 +6,8 @@ Two estimators of the cloud's position along the pump axis, both from the same n
     The background-corrected first moment in a window that adapts to the cloud: starting from the whole frame,
     the window is re-centred on the current estimate with a half-width of ``window_widths`` times the profile's
     RMS width along the pump axis, and limited across it to ``window_widths`` RMS widths of the transverse profile,
-    until the estimate stops moving. Pixels at the window's edges along the pump axis count with their fractional
+    until the estimate stops moving (after a quarter of the iterations the background and the rows are frozen, so
+    the re-centring converges instead of cycling between two windows). Pixels at the window's edges along the pump axis count with their fractional
     overlap, so the window is exactly symmetric about the estimate and a symmetric cloud is found without bias at
     any sub-pixel position. The background (median OD of the valid pixels outside the window) is subtracted
     first. It is the centre of mass of any cloud shape (within the window), with no model.
@@ -29,8 +30,13 @@ The per-pixel OD variance is ``v = s^2 f``: ``s`` is the OD noise of the pixels 
 image outside the window (robust: 1.4826 MAD), so it includes photon shot noise, read noise and residual fringes;
 ``f`` is the photon-noise factor of :func:`atompump.reduce.od_variance_factor` (``(1 + e^OD)/2`` when no factor
 is given: the shot's own probe frame as reference, no saturation). The moment's variance is
-``sum_i (x_i - x_c)^2 V_i / (sum_i p_i)^2`` with ``V_i`` the summed variance of column ``i``; the fit's is its
-covariance matrix from the noise model (not rescaled by the residuals).
+``sum_i (x_i - x_c)^2 V_i / (sum_i p_i)^2`` with ``V_i`` the summed variance of column ``i``, divided by
+``(1 - F')^2`` where ``F'`` is the derivative of the windowed moment with respect to the window's position (the
+window follows the noise). The fit's is the sandwich covariance ``H^-1 (J^T W J) H^-1`` with ``W`` the inverse
+variances of the noise model and ``H`` the Hessian of chi^2/2 (``J^T W J`` minus the residual-weighted model
+curvature): equal to the usual ``(J^T W J)^-1`` when the model describes the cloud, and still calibrated when it
+does not (a flat-top or asymmetric cloud fitted with a Gaussian). It is not rescaled by the reduced chi^2: model
+misfit is the same in every shot and moves the centre by a constant, not by noise.
 
 Cramér–Rao bound
 ----------------
@@ -44,6 +50,7 @@ efficiency.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -219,19 +226,21 @@ def centre_of_mass(
     background = 0.0
     centre = np.nan
     converged = False
+    settle = max_iterations // 4  # then the background and the rows are frozen, so the iteration cannot cycle
     for iteration in range(max_iterations):
-        window2d = np.zeros_like(valid)
-        window2d[row_lo:row_hi, weights > 0] = True
-        outside = valid & ~window2d
-        background = float(np.median(od[outside])) if outside.sum() >= 20 else 0.0
-        corrected = (filled - background) * valid
+        if iteration <= settle:
+            window2d = np.zeros_like(valid)
+            window2d[row_lo:row_hi, weights > 0] = True
+            outside = valid & ~window2d
+            background = float(np.median(od[outside])) if outside.sum() >= 20 else 0.0
+            corrected = (filled - background) * valid
         p = weights * corrected[row_lo:row_hi].sum(axis=0)
         if p.sum() <= 0:
             return _failed("no cloud signal above background")
         new_centre, width, _ = _moment(x, p)
         weights = _fractional_window(x, new_centre, window_widths * max(width, pixel_size_um), pixel_size_um)
         transverse = (corrected * weights).sum(axis=1)
-        if transverse.sum() > 0 and iteration < max_iterations // 4:  # then freeze the rows: no limit cycles
+        if transverse.sum() > 0 and iteration < settle:
             yc, wy, _ = _moment(yy, np.clip(transverse, 0.0, None))
             half_rows = window_widths * max(wy, 1.0)
             new_rows = (max(int(np.floor(yc - half_rows)), 0), min(int(np.ceil(yc + half_rows)) + 1, ny))
@@ -245,8 +254,6 @@ def centre_of_mass(
     window2d = np.zeros_like(valid)
     window2d[row_lo:row_hi, weights > 0] = True
     outside = valid & ~window2d
-    background = float(np.median(od[outside])) if outside.sum() >= 20 else 0.0
-    corrected = (filled - background) * valid
     p = weights * corrected[row_lo:row_hi].sum(axis=0)
     if p.sum() <= 0:
         return _failed("no cloud signal above background")
@@ -263,6 +270,16 @@ def centre_of_mass(
         od_noise = np.nan
     column_var = od_noise**2 * (valid[row_lo:row_hi] * factor[row_lo:row_hi]).sum(axis=0)
     var = float((weights**2 * (x - centre) ** 2 * column_var).sum() / total**2)
+    # The window follows the estimate: at the fixed point c = F(c) + noise, so the noise is amplified by
+    # 1 / (1 - F'(c)), with F the windowed moment as a function of the window's centre (F' ~ 0 for a symmetric
+    # cloud in a wide window, larger for a cloud with a tail at the window's edge).
+    profile = corrected[row_lo:row_hi].sum(axis=0)
+    half = window_widths * max(width, pixel_size_um)
+    step = 0.05 * pixel_size_um
+    shifted = [_moment(x, _fractional_window(x, centre + d, half, pixel_size_um) * profile)[0] for d in (step, -step)]
+    slope = (shifted[0] - shifted[1]) / (2 * step)
+    if slope < 0.9:
+        var /= (1.0 - slope) ** 2
     masked_fraction = float(1.0 - valid[row_lo:row_hi, lo:hi].mean())
     reason = ""
     if masked_fraction > max_masked_fraction:
@@ -293,24 +310,40 @@ def _gaussian(x, amplitude, centre, sigma, offset):
     return amplitude * np.exp(-0.5 * ((x - centre) / sigma) ** 2) + offset
 
 
-def _thomas_fermi(x, amplitude, centre, radius, exponent, offset):
-    u = 1.0 - ((x - centre) / radius) ** 2
-    return amplitude * np.clip(u, 0.0, None) ** exponent + offset
+def _thomas_fermi(x, amplitude, centre, radius, exponent, offset, pixel=1.0):
+    # averaged exactly over each pixel: int (1 - u^2)^p du = u 2F1(-p, 1/2; 3/2; u^2). The edge of (1 - u^2)^p is
+    # not smooth; sampled at points, the fit's chi^2 would jump as the edge crosses them and its errors would be wrong
+    from scipy.special import hyp2f1
+
+    def primitive(u):
+        u = np.clip(u, -1.0, 1.0)
+        return u * hyp2f1(-exponent, 0.5, 1.5, u * u)
+
+    lo = (x - 0.5 * pixel - centre) / radius
+    hi = (x + 0.5 * pixel - centre) / radius
+    return amplitude * radius * (primitive(hi) - primitive(lo)) / pixel + offset
 
 
-def _bimodal(x, amplitude, centre, radius, exponent, thermal_amplitude, sigma, offset):
-    return (_thomas_fermi(x, amplitude, centre, radius, exponent, 0.0)
+def _bimodal(x, amplitude, centre, radius, exponent, thermal_amplitude, sigma, offset, pixel=1.0):
+    return (_thomas_fermi(x, amplitude, centre, radius, exponent, 0.0, pixel)
             + _gaussian(x, thermal_amplitude, centre, sigma, 0.0) + offset)
 
 
-def profile_model(name: str):
-    """The lmfit :class:`~lmfit.Model` of a profile model (``gaussian``, ``thomas_fermi``, ``bimodal``)."""
+def profile_model(name: str, *, pixel_size_um: float = 1.0):
+    """The lmfit :class:`~lmfit.Model` of a profile model (``gaussian``, ``thomas_fermi``, ``bimodal``).
+
+    The independent variable is ``x`` (um); ``pixel_size_um`` sets the pixel over which the Thomas–Fermi part is
+    averaged.
+    """
     import lmfit
 
     functions = {"gaussian": _gaussian, "thomas_fermi": _thomas_fermi, "bimodal": _bimodal}
     if name not in functions:
         raise ValueError(f"profile model must be one of {list(functions)}, got {name!r}")
-    return lmfit.Model(functions[name])
+    model = lmfit.Model(functions[name], independent_vars=["x", "pixel"] if name != "gaussian" else ["x"])
+    if name != "gaussian":
+        model.opts["pixel"] = float(pixel_size_um)
+    return model
 
 
 def _initial_params(model, name: str, x: np.ndarray, a: np.ndarray, centre: float, width: float):
@@ -365,17 +398,34 @@ def cramer_rao_bound(jacobian: np.ndarray, variance: np.ndarray, *, index: int =
     return float(np.sqrt(value)) if value > 0 else float("inf")
 
 
-def _model_jacobian(model, params, x: np.ndarray) -> tuple[list[str], np.ndarray]:
-    names = [n for n, p in params.items() if p.vary]
+def _model_jacobian(func, values: dict, names: list[str], x: np.ndarray) -> np.ndarray:
+    """Central-difference derivatives of ``func(x, **values)`` with respect to ``names``, shape (len(names), x.size)."""
     rows = []
     for name in names:
-        value = params[name].value
+        value = values[name]
         step = 1e-6 * max(abs(value), 1e-3)
-        up, down = params.copy(), params.copy()
-        up[name].set(value=value + step, min=-np.inf, max=np.inf)
-        down[name].set(value=value - step, min=-np.inf, max=np.inf)
-        rows.append((model.eval(up, x=x) - model.eval(down, x=x)) / (2 * step))
-    return names, np.array(rows)
+        rows.append((func(x, **{**values, name: value + step}) - func(x, **{**values, name: value - step})) / (2 * step))
+    return np.array(rows)
+
+
+def _sandwich_error(func, values: dict, names: list[str], x, data, weight, jac, index) -> float:
+    """Standard error of parameter ``index`` from the sandwich covariance (see the module docstring)."""
+    fisher = (jac * weight) @ jac.T
+    residual = weight * (data - func(x, **values))
+    curvature = np.zeros_like(fisher)
+    for j, name in enumerate(names):
+        value = values[name]
+        step = 1e-4 * max(abs(value), 1e-2)
+        d_jac = (_model_jacobian(func, {**values, name: value + step}, names, x)
+                 - _model_jacobian(func, {**values, name: value - step}, names, x)) / (2 * step)
+        curvature[j] = d_jac @ residual
+    hessian = fisher - 0.5 * (curvature + curvature.T)
+    try:
+        inverse = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        return float("nan")
+    value = (inverse @ fisher @ inverse)[index, index]
+    return float(np.sqrt(value)) if value > 0 else float("nan")
 
 
 def fit_profile(
@@ -438,7 +488,7 @@ def fit_profile(
     var_a = 1.0 / information[columns]
     x = (np.arange(n) * pixel_size_um)[columns]
 
-    lm_model = profile_model(model)
+    lm_model = profile_model(model, pixel_size_um=pixel_size_um)
     params = _initial_params(lm_model, model, x, a, moment.x_um, moment.width_um)
     try:
         result = lm_model.fit(a, params, x=x, weights=1.0 / np.sqrt(var_a), scale_covar=False)
@@ -454,8 +504,14 @@ def fit_profile(
         reason = "profile fit failed: the centre left the image"
     elif moment.reject_reason:
         reason = moment.reject_reason
-    names, jac = _model_jacobian(lm_model, result.params, x)
-    crb = cramer_rao_bound(jac, var_a, index=names.index("centre"))
-    stderr = float(centre.stderr) if centre.stderr is not None else np.nan
+    names = [n for n, p in result.params.items() if p.vary]
+    values = {n: float(p.value) for n, p in result.params.items()}
+    func = lm_model.func if model == "gaussian" else partial(lm_model.func, pixel=pixel_size_um)
+    jac = _model_jacobian(func, values, names, x)
+    index = names.index("centre")
+    crb = cramer_rao_bound(jac, var_a, index=index)
+    stderr = _sandwich_error(func, values, names, x, a, 1.0 / var_a, jac, index)
+    if not np.isfinite(stderr) and not reason:
+        reason = "profile fit failed: no uncertainty (the fit is degenerate)"
     return ProfileFit(x_um=float(centre.value), x_err_um=stderr, crb_um=crb, reduced_chi2=float(result.redchi),
                       model=model, reject_reason=reason)
