@@ -180,7 +180,7 @@ def scan_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = Non
         shot = path.stem
         errors: list[str] = []
         if shot in seen:
-            errors.append(f"duplicate shot id (file name also used by {seen[shot]})")
+            errors.append(f"{path}: duplicate shot id (file name also used by {seen[shot]})")
             shot = f"{shot}@{path}"
         else:
             seen[shot] = path
@@ -224,10 +224,11 @@ def scan_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = Non
                 except (TypeError, ValueError):
                     errors.append(f"global '{names['repeat']}' (data.globals.repeat) is {value!r}; expected an "
                                   "integer")
+        errors = [e if e.startswith(str(path)) else f"{path}: {e}" for e in errors]
         meta = {k: str(v) for k, v in globals_.items() if k not in names.values()}
         records.append(ShotRecord(shot, cycle, direction, {n: path for n in FRAME_NAMES}, reference, repeat, meta,
                                   frame_keys=dict(keys), hdf5_group=group,
-                                  problem=f"{path}: " + "; ".join(errors) if errors else ""))
+                                  problem="; ".join(errors)))
     return records
 
 
