@@ -196,6 +196,7 @@ def _rows(prefix: str, properties: Mapping[str, Any]) -> list[str]:
     for key, spec in properties.items():
         name = f"{prefix}.{key}" if prefix else key
         if spec.get("type") == "object" and "properties" in spec:
+            rows.append(f"| `{name}` | mapping |  | `{_default(spec)}` | {spec['description']} (keys below) |")
             rows += _rows(name, spec["properties"])
         else:
             rows.append(f"| `{name}` | {_type(spec)} | {_allowed(spec)} | `{_default(spec)}` | {spec['description']} |")
