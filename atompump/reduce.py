@@ -336,6 +336,23 @@ class FringeBasis:
         """The weighted components on the fit region, shape (K, P): orthonormal rows."""
         return (self.components * self.weights)[:, self.fit_mask]
 
+    def fit_index(self) -> np.ndarray:
+        """Flat indices (in the box) of the fit region's pixels."""
+        return np.flatnonzero(self.fit_mask.ravel())
+
+    def plan(self, frame_shape: tuple[int, int], origin: tuple[int, int] = (0, 0)) -> dict:
+        """Everything :func:`reduce_shot` needs per shot, computed once for frames of ``frame_shape`` whose pixel
+        (0, 0) is frame pixel ``origin``: flat indices of the fit pixels, their weights, the design matrix and the
+        components over the ROI."""
+        index = self.fit_index()
+        cols = self.box[3] - self.box[2]
+        frame_index = ((index // cols + self.box[0] - origin[0]) * frame_shape[1]
+                       + index % cols + self.box[2] - origin[1])
+        rows, cols_roi = self.roi_in_box()
+        return {"frame_index": frame_index, "weights": np.take(self.weights, index).astype(np.float64),
+                "design": self.design(), "roi_components": np.ascontiguousarray(self.components[:, rows, cols_roi]),
+                "frame_shape": tuple(frame_shape), "origin": tuple(origin)}
+
     def reference(self, i_out_box: np.ndarray, usable: np.ndarray | None = None,
                   design: np.ndarray | None = None) -> np.ndarray:
         """The fringe-free reference over the ROI for transmitted light ``i_out_box`` (counts, shape of ``box``).
@@ -343,16 +360,22 @@ class FringeBasis:
         ``usable`` marks the pixels of this shot that may enter the fit (default: all of the fit region); when
         some fit pixels are unusable (saturated), the coefficients are a least-squares fit on the rest.
         """
-        weighted = (i_out_box * self.weights)[self.fit_mask]
+        index = self.fit_index()
+        weighted = np.take(i_out_box, index) * np.take(self.weights, index)
+        return self.reference_from_fit(weighted, None if usable is None else np.take(usable, index), design)
+
+    def reference_from_fit(self, weighted: np.ndarray, usable: np.ndarray | None = None,
+                           design: np.ndarray | None = None, roi_components: np.ndarray | None = None) -> np.ndarray:
+        """The reference over the ROI from the weighted transmitted light on the fit pixels (see :meth:`reference`)."""
         if design is None:
             design = self.design()
-        if usable is None or usable[self.fit_mask].all():
+        if usable is None or usable.all():
             coefficients = design @ weighted
         else:
-            keep = usable[self.fit_mask]
-            coefficients = np.linalg.lstsq(design[:, keep].T, weighted[keep], rcond=None)[0]
-        rows, cols = self.roi_in_box()
-        roi_components = self.components[:, rows, cols]
+            coefficients = np.linalg.lstsq(design[:, usable].T, weighted[usable], rcond=None)[0]
+        if roi_components is None:
+            rows, cols = self.roi_in_box()
+            roi_components = self.components[:, rows, cols]
         return np.tensordot(coefficients, roi_components, axes=1)
 
 
@@ -423,7 +446,7 @@ def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndar
 def reduce_shot(atoms: np.ndarray, probe: np.ndarray, dark: np.ndarray, *, roi: Box, origin: tuple[int, int] = (0, 0),
                 basis: FringeBasis | None = None, alpha: float = 1.0, isat_counts: float | None = None,
                 min_probe_counts: float = 10.0, saturation_counts: float | None = None,
-                design: np.ndarray | None = None) -> ODResult:
+                plan: dict | None = None) -> ODResult:
     """Optical density of one shot inside its region of interest, with the fringe-free reference if a basis is given.
 
     Parameters
@@ -437,8 +460,8 @@ def reduce_shot(atoms: np.ndarray, probe: np.ndarray, dark: np.ndarray, *, roi: 
         Fringe-removal basis; None uses the shot's own probe frame as the reference.
     alpha, isat_counts, min_probe_counts, saturation_counts
         As in :func:`optical_density`.
-    design : ndarray, optional
-        ``basis.design()``, precomputed once per batch for speed.
+    plan : dict, optional
+        ``basis.plan(frame shape, origin)``, computed once per batch for speed.
 
     Returns
     -------
@@ -456,12 +479,12 @@ def reduce_shot(atoms: np.ndarray, probe: np.ndarray, dark: np.ndarray, *, roi: 
     valid = _valid(own_probe, a_roi, p_roi, min_probe_counts, saturation_counts)
     if basis is None:
         return od_from_intensities(own_probe, i_out, valid, alpha=alpha, isat_counts=isat_counts)
-    a_box = np.asarray(cut(atoms, basis.box), dtype=np.float64)
-    d_box = np.asarray(cut(dark, basis.box), dtype=np.float64)
-    usable = None
-    if saturation_counts is not None:
-        usable = a_box < saturation_counts
-    i_in = basis.reference(a_box - d_box, usable, design)
+    if plan is None or plan["frame_shape"] != np.shape(atoms) or plan["origin"] != (oy, ox):
+        plan = basis.plan(np.shape(atoms), (oy, ox))
+    a_fit = np.take(atoms, plan["frame_index"])  # the fit pixels only
+    usable = None if saturation_counts is None else a_fit < saturation_counts
+    weighted = (a_fit - np.take(dark, plan["frame_index"])) * plan["weights"]
+    i_in = basis.reference_from_fit(weighted, usable, plan["design"], plan["roi_components"])
     valid &= i_in >= min_probe_counts
     return od_from_intensities(i_in, i_out, valid, alpha=alpha, isat_counts=isat_counts,
                                reference_noise_ratio=basis.reference_noise_ratio)

@@ -396,16 +396,20 @@ def shots_from_table(table: xr.Dataset, *, batch: int | None = None) -> list[Sho
     index = np.arange(table.sizes["shot"])
     if batch is not None:
         index = index[table.batch.values == batch]
+    columns = {name: table[name].values for name in ("cycle", "direction", "reference", "repeat", "problem",
+                                                      "hdf5_group")}
+    columns["shot"] = table.shot.values
+    for name in FRAME_NAMES:
+        columns[f"{name}_file"] = table[f"{name}_file"].values
+        columns[f"{name}_key"] = table[f"{name}_key"].values
     records = []
     for i in index:
-        keys = {name: _decode_key(str(table[f"{name}_key"].values[i])) for name in FRAME_NAMES}
-        repeat = int(table.repeat.values[i])
-        group = str(table.hdf5_group.values[i]) or None
+        keys = {name: _decode_key(str(columns[f"{name}_key"][i])) for name in FRAME_NAMES}
+        repeat = int(columns["repeat"][i])
         records.append(ShotRecord(
-            shot=str(table.shot.values[i]), cycle=float(table.cycle.values[i]),
-            direction=int(table.direction.values[i]),
-            frames={name: Path(str(table[f"{name}_file"].values[i])) for name in FRAME_NAMES},
-            reference=bool(table.reference.values[i]), repeat=None if repeat < 0 else repeat,
-            frame_keys={k: v for k, v in keys.items() if v is not None}, hdf5_group=group,
-            problem=str(table.problem.values[i])))
+            shot=str(columns["shot"][i]), cycle=float(columns["cycle"][i]), direction=int(columns["direction"][i]),
+            frames={name: Path(str(columns[f"{name}_file"][i])) for name in FRAME_NAMES},
+            reference=bool(columns["reference"][i]), repeat=None if repeat < 0 else repeat,
+            frame_keys={k: v for k, v in keys.items() if v is not None},
+            hdf5_group=str(columns["hdf5_group"][i]) or None, problem=str(columns["problem"][i])))
     return records

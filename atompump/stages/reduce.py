@@ -25,7 +25,7 @@ import xarray as xr
 from atompump.errors import BadShotsError, InputDataError
 from atompump.io.atomic import write_json
 from atompump.io.manifest import FRAME_NAMES, ShotRecord
-from atompump.io.netcdf import read_dataset, write_dataset
+from atompump.io.netcdf import read_dataset, read_variables, write_dataset
 from atompump.io.shots import check_shots, read_shot, run_shots, shots_from_table, shots_table
 from atompump.reduce import Box, FringeBasis, build_fringe_basis, find_roi, grow_box, optical_density, reduce_shot
 
@@ -175,14 +175,15 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
 
 def read_fringe_basis(path: str | os.PathLike) -> tuple[Box, FringeBasis | None]:
     """The ROI and (if fringe removal is on) the basis written by :func:`fringe_basis_stage`."""
-    ds = read_dataset(path)
-    roi = tuple(int(v) for v in ds.attrs["roi"])
-    if not int(ds.attrs["fringe_removal"]):
+    attrs = read_variables(path, [])[1]
+    roi = tuple(int(v) for v in attrs["roi"])
+    if not int(attrs["fringe_removal"]):
         return roi, None
-    basis = FringeBasis(roi=roi, box=tuple(int(v) for v in ds.attrs["box"]), fit_mask=ds.fit_mask.values.astype(bool),
-                        components=ds.components.values.astype(np.float32), weights=ds.weights.values,
-                        singular_values=ds.singular_values.values, threshold=float(ds.attrs["threshold"]),
-                        n_frames=int(ds.attrs["n_frames"]))
+    ds = read_variables(path, ["fit_mask", "components", "weights", "singular_values"])[0]
+    basis = FringeBasis(roi=roi, box=tuple(int(v) for v in attrs["box"]), fit_mask=ds["fit_mask"].astype(bool),
+                        components=ds["components"].astype(np.float32), weights=ds["weights"],
+                        singular_values=ds["singular_values"], threshold=float(attrs["threshold"]),
+                        n_frames=int(attrs["n_frames"]))
     return roi, basis
 
 
@@ -194,13 +195,10 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
     ``min_valid_fraction`` of its ROI's pixels with probe light) is kept with an all-NaN image, its
     ``reject_reason`` and ``bad_input = True``; :func:`check_reduce_stage` decides whether the run stops.
     """
-    table = read_dataset(shots_path)
-    records = shots_from_table(table, batch=batch)
-    if not records:
-        raise InputDataError(f"batch {batch} is empty: {shots_path} has {table.sizes['shot']} shots")
+    records = _batch_records(shots_path, batch)
     roi, basis = read_fringe_basis(basis_path)
     region = basis.box if basis is not None else roi
-    design = basis.design() if basis is not None else None
+    plan = basis.plan((region[1] - region[0], region[3] - region[2]), (region[0], region[2])) if basis else None
     kwargs = _imaging_kwargs(imaging)
     shape = (roi[1] - roi[0], roi[3] - roi[2])
     n = len(records)
@@ -214,7 +212,7 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
             try:
                 frames = read_shot(rec, region=region)
                 result = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi, origin=(region[0], region[2]),
-                                     basis=basis, design=design, **kwargs)
+                                     basis=basis, plan=plan, **kwargs)
                 fraction = float(result.valid.mean())
                 if fraction < min_valid_fraction:
                     raise InputDataError(
@@ -248,6 +246,22 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
     # ODs are intermediate: stored uncompressed (noisy floats barely compress, and gzip would cost more than reading)
     write_dataset(ds, out_path, compress=False)
     return ds
+
+
+_TABLE_VARIABLES = ("shot", "cycle", "direction", "reference", "repeat", "problem", "hdf5_group",
+                    *(f"{n}_{part}" for n in FRAME_NAMES for part in ("file", "key")))
+
+
+def _batch_records(shots_path: str | os.PathLike, batch: int) -> list[ShotRecord]:
+    """The shots of one batch, reading only their rows of the run table (a long run's table is not loaded whole)."""
+    batches = read_variables(shots_path, ["batch"])[0]["batch"]
+    index = np.flatnonzero(batches == batch)
+    if index.size == 0:
+        raise InputDataError(f"batch {batch} is empty: {shots_path} has {batches.size} shots")
+    values, attrs = read_variables(shots_path, _TABLE_VARIABLES, rows=slice(int(index[0]), int(index[-1]) + 1))
+    shot = values.pop("shot")
+    part = xr.Dataset({k: ("shot", v) for k, v in values.items()}, coords={"shot": ("shot", shot)}, attrs=attrs)
+    return shots_from_table(part)
 
 
 def _shot_coords(records: Sequence[ShotRecord]) -> dict:
