@@ -50,7 +50,7 @@ efficiency.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -329,11 +329,12 @@ def _bimodal(x, amplitude, centre, radius, exponent, thermal_amplitude, sigma, o
             + _gaussian(x, thermal_amplitude, centre, sigma, 0.0) + offset)
 
 
+@lru_cache(maxsize=16)
 def profile_model(name: str, *, pixel_size_um: float = 1.0):
     """The lmfit :class:`~lmfit.Model` of a profile model (``gaussian``, ``thomas_fermi``, ``bimodal``).
 
     The independent variable is ``x`` (um); ``pixel_size_um`` sets the pixel over which the Thomas–Fermi part is
-    averaged.
+    averaged. Models are cached (fitting does not change them).
     """
     import lmfit
 
