@@ -60,6 +60,7 @@ __all__ = [
     "ProfileFit",
     "centre_of_mass",
     "cramer_rao_bound",
+    "numerical_jacobian",
     "fit_profile",
     "profile_model",
 ]
@@ -397,6 +398,20 @@ def cramer_rao_bound(jacobian: np.ndarray, variance: np.ndarray, *, index: int =
         return float("inf")
     value = covariance[index, index]
     return float(np.sqrt(value)) if value > 0 else float("inf")
+
+
+def numerical_jacobian(func, params, *, relative_step: float = 1e-5) -> np.ndarray:
+    """Central-difference Jacobian of ``func(params)`` (any array shape, flattened), shape (n_params, n_values).
+
+    For :func:`cramer_rao_bound` of a model given as a plain function of a parameter vector (e.g. a 2D cloud image).
+    """
+    params = np.asarray(params, dtype=float)
+    rows = []
+    for k in range(params.size):
+        step = np.zeros_like(params)
+        step[k] = relative_step * max(abs(params[k]), 1.0)
+        rows.append((np.ravel(func(params + step)) - np.ravel(func(params - step))) / (2 * step[k]))
+    return np.array(rows)
 
 
 def _model_jacobian(func, values: dict, names: list[str], x: np.ndarray) -> np.ndarray:

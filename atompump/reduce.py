@@ -75,6 +75,7 @@ __all__ = [
     "grow_box",
     "od_from_intensities",
     "od_variance_factor",
+    "photon_noise_od_variance",
     "optical_density",
     "reduce_shot",
 ]
@@ -128,6 +129,24 @@ def od_variance_factor(i_in: np.ndarray, i_out: np.ndarray, *, alpha: float = 1.
     d_in = alpha / i_in + inv_sat
     d_out = alpha / i_out + inv_sat
     return (i_out * d_out**2 + r * i_in * d_in**2) / ((1.0 + r) * i_in * d_in**2)
+
+
+def photon_noise_od_variance(od: np.ndarray, *, probe_counts: float | np.ndarray, gain: float = 1.0,
+                             read_noise_counts: float = 0.0) -> np.ndarray:
+    """Expected variance of the OD ``ln(I_in / I_out)`` of a pixel (linearised), for a known camera.
+
+    With ``I_out = probe_counts e^-OD`` and independent atoms, probe and dark frames, each with photon noise
+    (variance ``gain * I``), read noise and rounding (``read_noise_counts^2 + 1/12``), the dark frame being subtracted
+    from both::
+
+        var = (g I_out + r^2) / I_out^2 + (g I_in + r^2) / I_in^2 + r^2 (1/I_out - 1/I_in)^2
+
+    Used to compute Cramér–Rao bounds for simulated imaging (the workflow itself measures the noise level).
+    """
+    i_in = np.asarray(probe_counts, dtype=float)
+    i_out = i_in * np.exp(-np.asarray(od, dtype=float))
+    r2 = read_noise_counts**2 + 1.0 / 12.0
+    return (gain * i_out + r2) / i_out**2 + (gain * i_in + r2) / i_in**2 + r2 * (1 / i_out - 1 / i_in) ** 2
 
 
 def od_from_intensities(i_in: np.ndarray, i_out: np.ndarray, valid: np.ndarray, *, alpha: float = 1.0,

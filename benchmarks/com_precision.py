@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atompump.com import centre_of_mass, cramer_rao_bound, fit_profile  # noqa: E402
-from atompump.reduce import optical_density  # noqa: E402
+from atompump.com import centre_of_mass, cramer_rao_bound, fit_profile, numerical_jacobian  # noqa: E402
+from atompump.reduce import optical_density, photon_noise_od_variance  # noqa: E402
 from atompump.simulate.imaging import camera_counts, gaussian_column_density, transmitted_intensity  # noqa: E402
 
 SHAPE = (64, 128)
@@ -43,21 +43,10 @@ def flat_cloud(p):
     return peak / (1.0 + np.exp((np.hypot(XX - x0, YY - y0) - radius) / edge)) + offset
 
 
-def od_variance(od):
-    """Linearised variance of each pixel's OD: photons and read noise of the atoms, probe and dark frames."""
-    i_out = PROBE * np.exp(-od)
-    r2 = READ**2 + 1 / 12
-    return (i_out + r2) / i_out**2 + (PROBE + r2) / PROBE**2 + r2 * (1 / i_out - 1 / PROBE) ** 2
-
-
 def image_bound(model, params):
-    params = np.asarray(params, float)
-    jac = []
-    for k in range(params.size):
-        step = np.zeros_like(params)
-        step[k] = 1e-5 * max(abs(params[k]), 1.0)
-        jac.append(((model(params + step) - model(params - step)) / (2 * step[k])).ravel())
-    return cramer_rao_bound(np.array(jac), od_variance(model(params)).ravel(), index=1)
+    """Cramer-Rao bound of the centre (params[1]) from every pixel, under the exact photon and read noise."""
+    variance = photon_noise_od_variance(model(np.asarray(params, float)), probe_counts=PROBE, read_noise_counts=READ)
+    return cramer_rao_bound(numerical_jacobian(model, params), variance.ravel(), index=1)
 
 
 def run(model, params, profile_model, n, seed):

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from atompump.com import centre_of_mass
-from atompump.reduce import optical_density
+from atompump.com import centre_of_mass, cramer_rao_bound, fit_profile, numerical_jacobian
+from atompump.reduce import optical_density, photon_noise_od_variance
 from atompump.simulate.imaging import camera_counts, gaussian_column_density, transmitted_intensity
+from atompump.stages.com import reject_atom_number_outliers
 
 
 def noisy_od(rng, *, centre, n_atoms=3000, probe=3000.0, shape=(64, 128), sigma=(6.0, 6.0), pixel=1.0):
@@ -76,8 +77,6 @@ def test_bad_arguments():
 
 # --- the fit estimator, the Cramer-Rao bound, clouds of any shape ---------------------------------------------------
 
-from atompump.com import cramer_rao_bound, fit_profile  # noqa: E402
-from atompump.stages.com import reject_atom_number_outliers  # noqa: E402
 
 SHAPE = (48, 96)
 YY, XX = np.mgrid[0:SHAPE[0], 0:SHAPE[1]].astype(float)
@@ -104,22 +103,10 @@ def photon_noise_shot(rng, od, probe=2000.0):
                            camera_counts(np.zeros(SHAPE), **cam))
 
 
-def pixel_variance(od, probe=2000.0, read=4.0):
-    """Photon-noise variance of each pixel's OD, linearised, with the dark frame's noise in both intensities."""
-    i_out = probe * np.exp(-od)
-    r2 = read**2 + 1 / 12
-    return (i_out + r2) / i_out**2 + (probe + r2) / probe**2 + r2 * (1 / i_out - 1 / probe) ** 2
-
-
 def image_crb(model, params, index):
     """Cramer-Rao bound of params[index] from every pixel of the image (independent of the estimators)."""
-    params = np.asarray(params, float)
-    jac = []
-    for k in range(params.size):
-        step = np.zeros_like(params)
-        step[k] = 1e-5 * max(abs(params[k]), 1.0)
-        jac.append(((model(params + step) - model(params - step)) / (2 * step[k])).ravel())
-    return cramer_rao_bound(np.array(jac), pixel_variance(model(params)).ravel(), index=index)
+    variance = photon_noise_od_variance(model(np.asarray(params, float)), probe_counts=2000.0, read_noise_counts=4.0)
+    return cramer_rao_bound(numerical_jacobian(model, params), variance.ravel(), index=index)
 
 
 def estimates(rng, make_od, x0s, model="gaussian", n=120):

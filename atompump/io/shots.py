@@ -62,6 +62,7 @@ __all__ = [
     "count_run_shots",
     "find_labscript_shots",
     "hdf5_group",
+    "protocol_variables",
     "read_shot",
     "run_input_files",
     "run_shots",
@@ -359,6 +360,20 @@ def _decode_key(text: str) -> FrameKey:
     return json.loads(text)
 
 
+def protocol_variables(records: Sequence[ShotRecord]) -> dict[str, tuple]:
+    """``cycle``, ``direction``, ``reference``, ``repeat`` (-1: none) of the shots, as Dataset variables over ``shot``."""
+    return {
+        "cycle": ("shot", np.array([r.cycle for r in records], dtype=float), {"units": "1",
+                                                                               "long_name": "pump cycles"}),
+        "direction": ("shot", np.array([r.direction for r in records], dtype=np.int8),
+                      {"long_name": "pump direction (+1: phi increasing)"}),
+        "reference": ("shot", np.array([r.reference for r in records], dtype=bool),
+                      {"long_name": "constant-phi reference sequence"}),
+        "repeat": ("shot", np.array([-1 if r.repeat is None else r.repeat for r in records], dtype=np.int64),
+                   {"long_name": "repeat index (-1: not given)"}),
+    }
+
+
 def shots_table(records: Sequence[ShotRecord], *, shape: tuple[int, int] | None, batch_size: int) -> xr.Dataset:
     """The run table as a Dataset over ``shot`` (metadata only; no pixels).
 
@@ -368,14 +383,7 @@ def shots_table(records: Sequence[ShotRecord], *, shape: tuple[int, int] | None,
     """
     n = len(records)
     data = {
-        "cycle": ("shot", np.array([r.cycle for r in records], dtype=float), {"units": "1",
-                                                                               "long_name": "pump cycles"}),
-        "direction": ("shot", np.array([r.direction for r in records], dtype=np.int8),
-                      {"long_name": "pump direction (+1: phi increasing)"}),
-        "reference": ("shot", np.array([r.reference for r in records], dtype=bool),
-                      {"long_name": "constant-phi reference sequence"}),
-        "repeat": ("shot", np.array([-1 if r.repeat is None else r.repeat for r in records], dtype=np.int64),
-                   {"long_name": "repeat index (-1: not given)"}),
+        **protocol_variables(records),
         "batch": ("shot", np.arange(n, dtype=np.int64) // batch_size, {"long_name": "batch of the shot"}),
         "problem": ("shot", np.array([r.problem for r in records], dtype=object),
                     {"long_name": "why the shot cannot be analysed (empty: good)"}),

@@ -26,7 +26,8 @@ from atompump.errors import BadShotsError, InputDataError
 from atompump.io.atomic import write_json
 from atompump.io.manifest import FRAME_NAMES, ShotRecord
 from atompump.io.netcdf import read_dataset, read_variables, write_dataset
-from atompump.io.shots import check_shots, read_shot, run_shots, shots_from_table, shots_table
+from atompump.io.shots import (check_shots, protocol_variables, read_shot, run_shots, shots_from_table,
+                               shots_table)
 from atompump.reduce import Box, FringeBasis, build_fringe_basis, find_roi, grow_box, optical_density, reduce_shot
 
 log = logging.getLogger(__name__)
@@ -265,17 +266,8 @@ def _batch_records(shots_path: str | os.PathLike, batch: int) -> list[ShotRecord
 
 
 def _shot_coords(records: Sequence[ShotRecord]) -> dict:
-    coords = {
-        "shot": ("shot", np.array([r.shot for r in records], dtype=object), {"long_name": "shot id"}),
-        "cycle": ("shot", np.array([r.cycle for r in records], dtype=float), {"units": "1",
-                                                                              "long_name": "pump cycles"}),
-        "direction": ("shot", np.array([r.direction for r in records], dtype=np.int8),
-                      {"long_name": "pump direction (+1: phi increasing)"}),
-        "reference": ("shot", np.array([r.reference for r in records], dtype=bool),
-                      {"long_name": "constant-phi reference sequence"}),
-        "repeat": ("shot", np.array([-1 if r.repeat is None else r.repeat for r in records], dtype=np.int64),
-                   {"long_name": "repeat index (-1: not given)"}),
-    }
+    coords = {"shot": ("shot", np.array([r.shot for r in records], dtype=object), {"long_name": "shot id"}),
+              **protocol_variables(records)}
     for name in FRAME_NAMES:
         sources = [str(r.frames[name]) + (f" [{r.key(name)}]" if r.key(name) is not None else "") for r in records]
         coords[f"{name}_file"] = ("shot", np.array(sources, dtype=object), {"long_name": f"{name} frame source"})
