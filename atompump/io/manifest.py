@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,17 +98,22 @@ def parse_bool(text: object) -> bool:
     raise ValueError(f"'{text}' is not a boolean (use true/false)")
 
 
-def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+def _read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
+    """The manifest's columns and an iterator over its rows (a long manifest is never held whole)."""
     if not path.is_file():
         raise InputDataError(f"manifest {path} does not exist; set data.manifest to the CSV file of your run")
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None:
-            raise InputDataError(f"manifest {path} is empty; it needs a header row with shot, cycle and atoms, "
-                                 "probe, dark (or file)")
-        columns = [c.strip() for c in reader.fieldnames]
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
-    return columns, rows
+        fieldnames = csv.DictReader(fh).fieldnames
+    if fieldnames is None:
+        raise InputDataError(f"manifest {path} is empty; it needs a header row with shot, cycle and atoms, "
+                             "probe, dark (or file)")
+
+    def rows() -> Iterator[dict[str, str]]:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            for row in csv.DictReader(fh):
+                yield {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+
+    return [c.strip() for c in fieldnames], rows()
 
 
 def scan_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | None = None,
@@ -152,8 +157,6 @@ def scan_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
     if has_frames and has_file:
         raise InputDataError(f"manifest {path} has both a 'file' column and atoms/probe/dark columns; give either "
                              "one multi-frame file per shot or one file per frame")
-    if not rows:
-        raise InputDataError(f"manifest {path} has a header but no shots")
     keys = {name: (frames or {}).get(name, name) for name in FRAME_NAMES}
 
     base = path.parent
@@ -217,6 +220,8 @@ def scan_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
         records.append(ShotRecord(shot, cycle, direction, paths, reference, repeat, extra,
                                   frame_keys=keys if has_file else {}, hdf5_group=hdf5_group if has_file else None,
                                   problem=problem))
+    if not records:
+        raise InputDataError(f"manifest {path} has a header but no shots")
     return records
 
 

@@ -44,8 +44,9 @@ def read_dataset(path: str | os.PathLike) -> xr.Dataset:
 
 
 def read_variables(path: str | os.PathLike, names: list[str] | tuple[str, ...], *,
-                   rows: slice | None = None) -> tuple[dict[str, np.ndarray], dict[str, object]]:
-    """Some variables (optionally a slice of rows of each) and the global attributes of a file written by
+                   rows: slice | np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Some variables (optionally some rows of each: a slice, or increasing indices) and the global attributes of a
+    file written by
     :func:`write_dataset`, read with h5py alone: much faster than opening the whole Dataset when a job needs a few
     rows of a long per-shot table. Strings come back as ``str``, booleans as ``bool``.
     """
@@ -57,7 +58,9 @@ def read_variables(path: str | os.PathLike, names: list[str] | tuple[str, ...], 
             attrs = {k: _plain(v) for k, v in f.attrs.items() if not k.startswith("_")}
             for name in names:
                 ds = f[name]
-                selection = rows if rows is not None and ds.ndim > 0 else ()
+                selection = () if rows is None or ds.ndim == 0 else rows
+                if isinstance(selection, np.ndarray):
+                    selection = selection.tolist()
                 if h5py.check_string_dtype(ds.dtype) is not None:
                     data = np.array(ds.asstr()[selection], dtype=object)
                 else:

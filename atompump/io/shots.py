@@ -280,28 +280,23 @@ def check_shots(records: Sequence[ShotRecord]) -> tuple[list[ShotRecord], tuple[
     shape : (ny, nx) or None
         The run's frame shape (the most common among good shots; None when no shot is good).
     """
-    shapes: dict[str, tuple[int, int]] = {}
-    out: list[ShotRecord] = []
-    for record in records:
+    out = list(records)
+    shapes: dict[int, tuple[int, int]] = {}
+    for i, record in enumerate(out):
         if record.problem:
-            out.append(record)
             continue
         try:
-            shapes[record.shot] = _check_one(record)["atoms"]
-            out.append(record)
+            shapes[i] = _check_one(record)["atoms"]
         except InputDataError as exc:
-            out.append(replace(record, problem=str(exc)))
+            out[i] = replace(record, problem=str(exc))
     if not shapes:
         return out, None
     run_shape = Counter(shapes.values()).most_common(1)[0][0]
-    final = []
-    for record in out:
-        shape = shapes.get(record.shot)
-        if shape is not None and shape != run_shape:
-            record = replace(record, problem=f"frame shape {shape} differs from the run's {run_shape} "
-                                             f"({record.frames['atoms']})")
-        final.append(record)
-    return final, run_shape
+    for i, shape in shapes.items():
+        if shape != run_shape:
+            out[i] = replace(out[i], problem=f"frame shape {shape} differs from the run's {run_shape} "
+                                             f"({out[i].frames['atoms']})")
+    return out, run_shape
 
 
 def read_shot(record: ShotRecord, *, region: tuple[int, int, int, int] | None = None) -> ShotFrames:

@@ -25,7 +25,7 @@ import xarray as xr
 from atompump.errors import BadShotsError, InputDataError
 from atompump.io.atomic import write_json
 from atompump.io.manifest import FRAME_NAMES, ShotRecord
-from atompump.io.netcdf import read_dataset, read_variables, write_dataset
+from atompump.io.netcdf import read_variables, write_dataset
 from atompump.io.shots import (check_shots, protocol_variables, read_shot, run_shots, shots_from_table,
                                shots_table)
 from atompump.reduce import Box, FringeBasis, build_fringe_basis, find_roi, grow_box, optical_density, reduce_shot
@@ -76,12 +76,15 @@ def _imaging_kwargs(imaging: Config) -> dict:
                 saturation_counts=imaging.get("saturation_counts"))
 
 
-def _good_shots(table: xr.Dataset) -> list[ShotRecord]:
-    good = [r for r in shots_from_table(table) if not r.problem]
-    if not good:
-        problems = [(str(s), str(p)) for s, p in zip(table.shot.values, table.problem.values)]
-        raise BadShotsError(problems, hint="No shot of the run can be read: " + _BAD_SHOT_HINT)
-    return good
+def _sampled_shots(shots_path: str | os.PathLike, k: int) -> list[ShotRecord]:
+    """Up to ``k`` good shots spread evenly over the run, reading only their rows of the run table."""
+    problem = read_variables(shots_path, ["problem"])[0]["problem"]
+    good = np.flatnonzero(problem == "")
+    if good.size == 0:
+        shots = read_variables(shots_path, ["shot"])[0]["shot"]
+        raise BadShotsError([(str(s), str(p)) for s, p in zip(shots, problem)],
+                            hint="No shot of the run can be read: " + _BAD_SHOT_HINT)
+    return _table_rows(shots_path, good[sample_indices(good.size, k)])
 
 
 def _check_roi(roi: Sequence[int], shape: tuple[int, int]) -> Box:
@@ -101,9 +104,7 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
     the probe frames of up to ``imaging.fringe_max_frames`` shots spread over the run, cut to the basis region:
     memory ``4 * fringe_max_frames * (basis region pixels)`` bytes, whatever the run's length.
     """
-    table = read_dataset(shots_path)
-    shape = tuple(int(v) for v in table.attrs["frame_shape"])
-    good = _good_shots(table)
+    shape = tuple(int(v) for v in read_variables(shots_path, [])[1]["frame_shape"])
     kwargs = _imaging_kwargs(imaging)
     if imaging.get("roi") is not None:
         roi = _check_roi(imaging["roi"], shape)
@@ -112,11 +113,11 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
         total = np.zeros(shape)
         count = np.zeros(shape)
         used = 0
-        for i in sample_indices(len(good), int(imaging["roi_sample_shots"])):
+        for record in _sampled_shots(shots_path, int(imaging["roi_sample_shots"])):
             try:
-                frames = read_shot(good[i])
+                frames = read_shot(record)
             except InputDataError as exc:  # reported by the batch that holds the shot
-                log.warning("ROI sample: skipped shot %s: %s", good[i].shot, exc)
+                log.warning("ROI sample: skipped shot %s: %s", record.shot, exc)
                 continue
             result = optical_density(frames.atoms, frames.probe, frames.dark, **kwargs)
             total += np.where(result.valid, result.od, 0.0)
@@ -133,22 +134,22 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
         write_dataset(ds, out_path)
         return ds
     box = grow_box(roi, 1.0, shape)
-    picks = sample_indices(len(good), int(imaging["fringe_max_frames"]))
+    picks = _sampled_shots(shots_path, int(imaging["fringe_max_frames"]))
     probes = np.zeros((len(picks), box[1] - box[0], box[3] - box[2]), dtype=np.float32)
     valid = np.ones(probes.shape[1:], dtype=bool)
     n = 0
-    for i in picks:
+    for record in picks:
         try:
-            frames = read_shot(good[i], region=box)
+            frames = read_shot(record, region=box)
         except InputDataError as exc:
-            log.warning("fringe basis: skipped shot %s: %s", good[i].shot, exc)
+            log.warning("fringe basis: skipped shot %s: %s", record.shot, exc)
             continue
         probe = frames.probe - frames.dark
         lit = probe >= kwargs["min_probe_counts"]
         if kwargs["saturation_counts"] is not None:
             lit &= (frames.probe < kwargs["saturation_counts"]) & (frames.atoms < kwargs["saturation_counts"])
         if lit.mean() < 0.5:  # no probe light: a bad shot (reported by its batch), not a reference
-            log.warning("fringe basis: skipped shot %s: only %.0f%% of the basis region has probe light", good[i].shot,
+            log.warning("fringe basis: skipped shot %s: only %.0f%% of the basis region has probe light", record.shot,
                         100 * lit.mean())
             continue
         probes[n] = probe
@@ -259,7 +260,11 @@ def _batch_records(shots_path: str | os.PathLike, batch: int) -> list[ShotRecord
     index = np.flatnonzero(batches == batch)
     if index.size == 0:
         raise InputDataError(f"batch {batch} is empty: {shots_path} has {batches.size} shots")
-    values, attrs = read_variables(shots_path, _TABLE_VARIABLES, rows=slice(int(index[0]), int(index[-1]) + 1))
+    return _table_rows(shots_path, slice(int(index[0]), int(index[-1]) + 1))
+
+
+def _table_rows(shots_path: str | os.PathLike, rows: slice | np.ndarray) -> list[ShotRecord]:
+    values, attrs = read_variables(shots_path, _TABLE_VARIABLES, rows=rows)
     shot = values.pop("shot")
     part = xr.Dataset({k: ("shot", v) for k, v in values.items()}, coords={"shot": ("shot", shot)}, attrs=attrs)
     return shots_from_table(part)
