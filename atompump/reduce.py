@@ -34,7 +34,8 @@ Region of interest
 :func:`find_roi` finds the region that holds the atoms in a mean OD image: the connected region above a threshold
 around the peak (smoothed by a Gaussian of 2 pixels; threshold the larger of 10% of the peak and 3 robust standard
 deviations of the background), grown on each side by ``margin`` (default 0.5) times its size, so that the cloud's
-wings and its motion over the run stay inside (for a Gaussian cloud: +-4.3 RMS widths). The OD is computed and stored only inside the ROI.
+wings and its motion over the run stay inside (for a Gaussian cloud: +-4.3 RMS widths), and clipped to the rows and
+columns that have probe light (in more than 20% of their pixels). The OD is computed and stored only inside the ROI.
 
 Fringe removal
 --------------
@@ -276,6 +277,10 @@ def find_roi(od: np.ndarray, *, valid: np.ndarray | None = None, margin: float =
     rows, cols = np.nonzero(labels == labels[peak_index])
     box = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
     roi = grow_box(box, margin, od.shape)
+    # no further than the lit part of the frame: an OD is not stored where there is no probe light
+    lit_rows, lit_cols = np.flatnonzero(valid.mean(axis=1) > 0.2), np.flatnonzero(valid.mean(axis=0) > 0.2)
+    roi = (max(roi[0], int(lit_rows[0])), min(roi[1], int(lit_rows[-1]) + 1),
+           max(roi[2], int(lit_cols[0])), min(roi[3], int(lit_cols[-1]) + 1))
     log.info("region of interest: rows %d:%d, columns %d:%d (cloud core %s)", *roi, box)
     return roi
 

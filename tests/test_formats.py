@@ -187,3 +187,23 @@ def test_manifest_needs_either_frame_columns_or_file(tmp_path):
     (tmp_path / "n.csv").write_text("shot,cycle\ns0,0\n")
     with pytest.raises(InputDataError, match=r"lacks column\(s\) atoms, dark, probe.*or file"):
         scan_manifest(tmp_path / "n.csv")
+
+
+def test_truncated_files_of_every_container_format(tmp_path):
+    frames = np.stack(triplet())
+    fits.PrimaryHDU(frames).writeto(tmp_path / "cube.fits")
+    np.savez(tmp_path / "shot.npz", atoms=frames[0])
+    tifffile.imwrite(tmp_path / "stack.tif", frames, photometric="minisblack")
+    write_labscript_shot(tmp_path / "shot.h5", list(frames), {"cycle": 1.0})
+    for name in ("cube.fits", "shot.npz", "stack.tif", "shot.h5"):
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / name).write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(InputDataError, match=r"cube.fits: cannot read as FITS .*the file is truncated"):
+        open_image(tmp_path / "cube.fits")
+    with pytest.raises(InputDataError, match="shot.npz: cannot read as NPZ .*the file may be truncated"):
+        open_image(tmp_path / "shot.npz")
+    with pytest.raises(InputDataError, match="stack.tif: cannot read as TIFF"):
+        with open_image(tmp_path / "stack.tif") as image:
+            image.read(2)
+    with pytest.raises(InputDataError, match="shot.h5: cannot read as HDF5 .*truncated"):
+        open_image(tmp_path / "shot.h5", hdf5_group="/images/side/absorption")

@@ -255,12 +255,14 @@ class _Fits(ImageFile):
         from astropy.io import fits
 
         size = _file_size(path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # astropy warns (and pads with zeros) on a truncated file
-            try:
-                self._hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
-            except Warning as exc:
-                raise InputDataError(f"{path}: cannot read as FITS ({exc}); the file is truncated or corrupt") from exc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self._hdul = fits.open(path, memmap=False, lazy_load_hdus=False)
+        for warning in caught:  # astropy warns (and pads with zeros) on a truncated file; other warnings are harmless
+            if "truncat" in str(warning.message).lower():
+                self._hdul.close()
+                raise InputDataError(f"{path}: cannot read as FITS ({warning.message}); the file is truncated")
+            log.debug("%s: %s", path, warning.message)
         for index, hdu in enumerate(self._hdul):
             header = hdu.header
             naxis = int(header.get("NAXIS", 0))
@@ -406,7 +408,7 @@ class _Npy(ImageFile):
         return np.array(self._array if locator is None else self._array[locator])
 
     def close(self) -> None:
-        del self._array
+        self._array = None
 
 
 class _Hdf5(ImageFile):
