@@ -32,6 +32,7 @@ starting with ``/``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -210,6 +211,26 @@ def _file_size(path: Path) -> int:
     return path.stat().st_size
 
 
+@contextlib.contextmanager
+def _captured_log(name: str):
+    """Collect the warning and error messages a library logs while the block runs."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collect(level=logging.WARNING)
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False  # reported in our own error instead
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 class _Tiff(ImageFile):
     format = "tiff"
 
@@ -217,10 +238,16 @@ class _Tiff(ImageFile):
         super().__init__(path)
         import tifffile
 
-        self._tif = tifffile.TiffFile(path)
         size = _file_size(path)
-        pages = self._tif.pages
-        for index in range(len(pages)):
+        with _captured_log("tifffile") as messages:  # tifffile logs, not raises, a page chain cut short
+            self._tif = tifffile.TiffFile(path)
+            pages = self._tif.pages
+            n_pages = len(pages)
+        if messages:
+            self._tif.close()
+            raise InputDataError(f"{path}: cannot read as TIFF ({'; '.join(messages)}); the file is truncated or "
+                                 "corrupt")
+        for index in range(n_pages):
             page = pages[index]
             end = max((o + c for o, c in zip(page.dataoffsets, page.databytecounts)), default=0)
             if end > size:
