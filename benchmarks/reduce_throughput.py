@@ -9,7 +9,9 @@ page cache for both), it measures:
   masks and noise model, write the batch file), without and with fringe removal;
 * the one-time run-level jobs (run table, ROI and fringe basis), reported separately.
 
-Targets: reduction >= 0.5 of the read-only rate without fringe removal, >= 0.25 with it.
+Targets: reduction >= 0.5 of the read-only rate without fringe removal, >= 0.25 with it. Each batch job pays a fixed
+~0.1 s (netCDF files through h5netcdf); the default batch of 200 shots (``data.batch_size``) amortises it, small
+batches (``--batch-size 50``) show it.
 
     python benchmarks/reduce_throughput.py [--shots 400] [--batch-size 200] [--repeats 3]
 """

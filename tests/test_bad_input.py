@@ -97,7 +97,9 @@ def test_every_case_is_named_with_shot_and_file(bad_run):
 
 def run_stages(folder, on_bad_shot, batch_size=5):
     out = folder / f"results-{on_bad_shot}"
-    table = shots_stage(out / "shots.nc", data={"manifest": str(folder / "manifest.csv")}, batch_size=batch_size)
+    shots_stage(out / "shots.nc", data={"manifest": str(folder / "manifest.csv")}, batch_size=batch_size)
+    table = read_dataset(out / "shots.nc")
+    assert table.sizes["shot"] == 16 and table.attrs["frame_shape"].tolist() == [32, 48]
     fringe_basis_stage(out / "shots.nc", out / "basis.nc", imaging=IMAGING)
     n_batches = int(table.batch.values.max()) + 1
     paths = []

@@ -30,7 +30,7 @@ from pathlib import Path
 from atompump.errors import BadShotsError, InputDataError
 from atompump.io.formats import FrameKey
 
-__all__ = ["ShotRecord", "read_manifest", "scan_manifest", "write_manifest", "count_manifest_rows", "FRAME_NAMES",
+__all__ = ["ShotRecord", "iter_manifest", "read_manifest", "scan_manifest", "write_manifest", "count_manifest_rows", "FRAME_NAMES",
            "parse_bool"]
 
 FRAME_NAMES = ("atoms", "probe", "dark")
@@ -120,6 +120,18 @@ def scan_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
                   hdf5_group: str | None = None) -> list[ShotRecord]:
     """Read a run manifest and check every row, returning every shot (bad ones with their ``problem``).
 
+    The list of :func:`iter_manifest`; see there.
+    """
+    records = list(iter_manifest(path, frames=frames, hdf5_group=hdf5_group))
+    if not records:
+        raise InputDataError(f"manifest {path} has a header but no shots")
+    return records
+
+
+def iter_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | None = None,
+                  hdf5_group: str | None = None) -> Iterator[ShotRecord]:
+    """The shots of a run manifest, one at a time, each row checked (bad ones with their ``problem``).
+
     Parameters
     ----------
     path
@@ -130,9 +142,9 @@ def scan_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
     hdf5_group : str, optional, keyword-only
         HDF5 group holding the frames of ``file`` entries that are HDF5 files.
 
-    Returns
-    -------
-    list of ShotRecord
+    Yields
+    ------
+    ShotRecord
         In manifest order. A bad row's shot id is made unique (``s1@line5`` for the second ``s1``) so that every
         row can be recorded.
 
@@ -160,7 +172,6 @@ def scan_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
     keys = {name: (frames or {}).get(name, name) for name in FRAME_NAMES}
 
     base = path.parent
-    records: list[ShotRecord] = []
     seen: dict[str, int] = {}
     for line_no, row in enumerate(rows, start=2):
         shot = row.get("shot", "")
@@ -217,12 +228,9 @@ def scan_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
                 paths.setdefault(name, base)
         problem = f"manifest {path} line {line_no}: " + "; ".join(errors) if errors else ""
         extra = {k: v for k, v in row.items() if k not in {"shot", "cycle", "file", *FRAME_NAMES, *_OPTIONAL}}
-        records.append(ShotRecord(shot, cycle, direction, paths, reference, repeat, extra,
-                                  frame_keys=keys if has_file else {}, hdf5_group=hdf5_group if has_file else None,
-                                  problem=problem))
-    if not records:
-        raise InputDataError(f"manifest {path} has a header but no shots")
-    return records
+        yield ShotRecord(shot, cycle, direction, paths, reference, repeat, extra,
+                         frame_keys=keys if has_file else {}, hdf5_group=hdf5_group if has_file else None,
+                         problem=problem)
 
 
 def read_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | None = None,

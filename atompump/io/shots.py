@@ -43,7 +43,7 @@ import logging
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,8 @@ import xarray as xr
 from atompump.errors import ConfigError, InputDataError
 from atompump.io.formats import FrameKey, ImageFile, open_image
 from atompump.io.frames import check_frame
-from atompump.io.manifest import FRAME_NAMES, ShotRecord, count_manifest_rows, parse_bool, scan_manifest
+from atompump.io.manifest import (FRAME_NAMES, ShotRecord, count_manifest_rows, iter_manifest, parse_bool,
+                                  scan_manifest)
 
 __all__ = [
     "ShotFrames",
@@ -62,6 +63,8 @@ __all__ = [
     "count_run_shots",
     "find_labscript_shots",
     "hdf5_group",
+    "iter_labscript_shots",
+    "iter_run_shots",
     "protocol_variables",
     "read_shot",
     "run_input_files",
@@ -69,6 +72,7 @@ __all__ = [
     "scan_labscript_shots",
     "shots_from_table",
     "shots_table",
+    "write_shots_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -168,6 +172,12 @@ def scan_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = Non
 
     Reads the globals of every file (attributes of ``/globals``); images are not read.
     """
+    return list(iter_labscript_shots(pattern, frames=frames, globals_names=globals_names))
+
+
+def iter_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = None,
+                         globals_names: Mapping[str, Any] | None = None) -> Iterator[ShotRecord]:
+    """The shots of :func:`scan_labscript_shots`, one at a time."""
     paths = find_labscript_shots(pattern)
     if not paths:
         raise InputDataError(f"data.shots: no file matches {pattern!r} (relative patterns are taken from the "
@@ -175,7 +185,6 @@ def scan_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = Non
     names = {**DEFAULT_GLOBALS, **{k: v for k, v in (globals_names or {}).items() if v is not None}}
     group = hdf5_group(frames)
     keys = _frame_keys(frames)
-    records: list[ShotRecord] = []
     seen: dict[str, Path] = {}
     for path in paths:
         shot = path.stem
@@ -227,18 +236,25 @@ def scan_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = Non
                                   "integer")
         errors = [e if e.startswith(str(path)) else f"{path}: {e}" for e in errors]
         meta = {k: str(v) for k, v in globals_.items() if k not in names.values()}
-        records.append(ShotRecord(shot, cycle, direction, {n: path for n in FRAME_NAMES}, reference, repeat, meta,
-                                  frame_keys=dict(keys), hdf5_group=group,
-                                  problem="; ".join(errors)))
-    return records
+        yield ShotRecord(shot, cycle, direction, {n: path for n in FRAME_NAMES}, reference, repeat, meta,
+                         frame_keys=dict(keys), hdf5_group=group, problem="; ".join(errors))
 
 
 def run_shots(data: Mapping[str, Any]) -> list[ShotRecord]:
     """Every shot of the measured run described by the ``data`` config section (bad ones with their problem)."""
+    records = list(iter_run_shots(data))
+    if not records:
+        raise InputDataError(f"the run has no shots ({data.get('manifest') or data.get('shots')})")
+    return records
+
+
+def iter_run_shots(data: Mapping[str, Any]) -> Iterator[ShotRecord]:
+    """The shots of :func:`run_shots`, one at a time (a long run is never held whole)."""
     if data.get("shots"):
-        return scan_labscript_shots(str(data["shots"]), frames=data.get("frames"), globals_names=data.get("globals"))
+        return iter_labscript_shots(str(data["shots"]), frames=data.get("frames"),
+                                    globals_names=data.get("globals"))
     if data.get("manifest"):
-        return scan_manifest(str(data["manifest"]), frames=_frame_keys(data.get("frames")),
+        return iter_manifest(str(data["manifest"]), frames=_frame_keys(data.get("frames")),
                              hdf5_group=hdf5_group(data.get("frames")))
     raise ConfigError("config key 'data.manifest' or 'data.shots': one is required when data.source is 'measured'")
 
@@ -392,6 +408,93 @@ def shots_table(records: Sequence[ShotRecord], *, shape: tuple[int, int] | None,
                                {"long_name": f"{name} frame in its file (JSON: null, page index or name)"})
     return xr.Dataset(data, coords={"shot": ("shot", np.array([r.shot for r in records], dtype=object))},
                       attrs={"frame_shape": list(shape or (0, 0)), "batch_size": int(batch_size)})
+
+
+_TABLE_STRINGS = ("problem", "hdf5_group", *(f"{n}_{part}" for n in FRAME_NAMES for part in ("file", "key")))
+
+
+def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *, batch_size: int,
+                      chunk: int = 1024) -> tuple[int, int, tuple[int, int] | None]:
+    """Check the shots (:func:`check_shots`) and write the run table (:func:`shots_table`) to ``path``, streaming.
+
+    The shots are checked and written ``chunk`` at a time into an HDF5/netCDF file with an unlimited ``shot``
+    dimension, so memory stays bounded for a run of any length (the run's frame shape, the most common one, is found
+    from a compact array of shapes; the few shots of another shape are marked afterwards). The file reads back with
+    :func:`atompump.io.read_dataset` as the Dataset :func:`shots_table` would give.
+
+    Returns
+    -------
+    n_shots, n_bad, frame_shape
+    """
+    import h5netcdf
+    import h5py
+
+    from atompump.io.atomic import atomic_path
+
+    template = shots_table([ShotRecord("", 0.0, 1, {n: Path() for n in FRAME_NAMES})], shape=None,
+                           batch_size=batch_size)
+    shapes: list[tuple[int, int]] = []
+    bad: list[bool] = []
+    atoms_files: list[str] = []
+    with atomic_path(path, suffix=".nc") as tmp, h5netcdf.File(tmp, "w") as f:
+        f.dimensions = {"shot": None}
+        variables = {}
+        for name in ("shot", *template.data_vars):
+            var = template[name]
+            is_str = var.dtype == object
+            dtype = h5py.string_dtype() if is_str else (np.int8 if var.dtype == bool else var.dtype)
+            variables[name] = f.create_variable(name, ("shot",), dtype=dtype)
+            variables[name].attrs.update(var.attrs)
+            if var.dtype == bool:
+                variables[name].attrs["dtype"] = "bool"  # as xarray writes booleans
+        n = 0
+        for block in _chunks(records, chunk):
+            checked = []
+            for record in block:
+                if not record.problem:
+                    try:
+                        shape = _check_one(record)["atoms"]
+                    except InputDataError as exc:
+                        record, shape = replace(record, problem=str(exc)), (0, 0)
+                else:
+                    shape = (0, 0)
+                checked.append(record)
+                shapes.append(shape)
+                bad.append(bool(record.problem))
+                atoms_files.append(str(record.frames["atoms"]))
+            part = shots_table(checked, shape=None, batch_size=batch_size)
+            f.resize_dimension("shot", n + len(checked))
+            for name, var in variables.items():
+                values = part[name].values
+                if values.dtype == bool:
+                    values = values.astype(np.int8)
+                elif name == "batch":
+                    values = (n + np.arange(len(checked))) // batch_size
+                var[n:n + len(checked)] = values
+            n += len(checked)
+        if n == 0:
+            raise InputDataError("the run has no shots")
+        good_shapes = [s for s, b in zip(shapes, bad) if not b]
+        run_shape = Counter(good_shapes).most_common(1)[0][0] if good_shapes else None
+        for i, (shape, is_bad) in enumerate(zip(shapes, bad)):
+            if not is_bad and shape != run_shape:
+                variables["problem"][i] = (f"frame shape {shape} differs from the run's {run_shape} "
+                                           f"({atoms_files[i]})")
+                bad[i] = True
+        f.attrs["frame_shape"] = list(run_shape or (0, 0))
+        f.attrs["batch_size"] = int(batch_size)
+    return n, sum(bad), run_shape
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    block = []
+    for item in items:
+        block.append(item)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
 
 
 def shots_from_table(table: xr.Dataset, *, batch: int | None = None) -> list[ShotRecord]:

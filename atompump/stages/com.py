@@ -131,10 +131,25 @@ def gather_com_stage(batch_paths: Sequence[str | os.PathLike], out_path: str | o
                      com: Config | None = None) -> xr.Dataset:
     """Concatenate per-batch centre-of-mass files into one per-shot Dataset (``results/com/com.nc``), applying the
     run-level atom-number outlier cut."""
-    parts = [read_dataset(p) for p in batch_paths]
-    if not parts:
+    if not batch_paths:
         raise InputDataError("no centre-of-mass batches to gather")
-    ds = xr.concat(parts, dim="shot", combine_attrs="drop_conflicts")
+    # one batch at a time: only the per-shot columns are kept, never all batch Datasets at once
+    columns: dict[str, list[np.ndarray]] = {}
+    template = None
+    for path in batch_paths:
+        try:
+            with xr.open_dataset(path, engine="h5netcdf") as part:
+                if template is None:
+                    template = part.isel(shot=slice(0, 0)).load()
+                for name in part.variables:
+                    columns.setdefault(name, []).append(part[name].values)
+        except (OSError, ValueError) as exc:
+            raise InputDataError(f"{path}: cannot read as netCDF ({exc}); delete it and rerun the step that made "
+                                 "it") from exc
+    arrays = {name: np.concatenate(parts) for name, parts in columns.items()}
+    ds = xr.Dataset({name: ("shot", arrays[name], template[name].attrs) for name in template.data_vars},
+                    coords={name: ("shot", arrays[name], template[name].attrs) for name in template.coords},
+                    attrs=template.attrs)
     shots = ds.shot.values
     unique, counts = np.unique(shots, return_counts=True)
     if np.any(counts > 1):

@@ -26,8 +26,7 @@ from atompump.errors import BadShotsError, InputDataError
 from atompump.io.atomic import write_json
 from atompump.io.manifest import FRAME_NAMES, ShotRecord
 from atompump.io.netcdf import read_variables, write_dataset
-from atompump.io.shots import (check_shots, protocol_variables, read_shot, run_shots, shots_from_table,
-                               shots_table)
+from atompump.io.shots import iter_run_shots, protocol_variables, read_shot, shots_from_table, write_shots_table
 from atompump.reduce import Box, FringeBasis, build_fringe_basis, find_roi, grow_box, optical_density, reduce_shot
 
 log = logging.getLogger(__name__)
@@ -41,8 +40,11 @@ _BAD_SHOT_HINT = ("Fix or remove these shots, or set data.on_bad_shot: reject to
 
 
 def shots_stage(out_path: str | os.PathLike, *, data: Config, batch_size: int,
-                manifest: str | os.PathLike | None = None) -> xr.Dataset:
+                manifest: str | os.PathLike | None = None) -> dict:
     """The run table (``results/reduce/shots.nc``): every shot with its frames and header-level problems.
+
+    Streams: shots are checked and written in chunks (:func:`atompump.io.shots.write_shots_table`). Returns the
+    table's attributes (``frame_shape``, ``batch_size``).
 
     Parameters
     ----------
@@ -55,12 +57,9 @@ def shots_stage(out_path: str | os.PathLike, *, data: Config, batch_size: int,
     """
     if manifest is not None:
         data = {**data, "manifest": str(manifest), "shots": None}
-    records, shape = check_shots(run_shots(data))
-    bad = sum(1 for r in records if r.problem)
-    log.info("%d shots, %d with problems found in the headers; frame shape %s", len(records), bad, shape)
-    table = shots_table(records, shape=shape, batch_size=batch_size)
-    write_dataset(table, out_path)
-    return table
+    n, bad, shape = write_shots_table(iter_run_shots(data), out_path, batch_size=batch_size)
+    log.info("%d shots, %d with problems found in the headers; frame shape %s", n, bad, shape)
+    return read_variables(out_path, [])[1]
 
 
 def sample_indices(n: int, k: int) -> np.ndarray:
