@@ -14,7 +14,7 @@ import xarray as xr
 from atompump.errors import InputDataError
 from atompump.io.atomic import atomic_path
 
-__all__ = ["write_dataset", "read_dataset", "read_variables"]
+__all__ = ["write_dataset", "write_dataset_uncompressed", "read_dataset", "read_variables"]
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = True) -> None:
@@ -30,6 +30,39 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = T
                 encoding[name] = {"compression": "gzip", "compression_opts": 4}
     with atomic_path(path, suffix=".nc") as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+
+
+def write_dataset_uncompressed(ds: xr.Dataset, path: str | os.PathLike) -> None:
+    """Write a Dataset of numeric, boolean and string variables to ``path`` (netCDF4/HDF5), atomically, without
+    compression, straight through h5netcdf: about half the fixed cost of :func:`write_dataset` (which goes through
+    xarray's encoders), for the per-batch intermediate files. Reads back with :func:`read_dataset` as ``ds`` (booleans
+    stored as int8 marked ``dtype = bool``, non-dimension coordinates listed in ``coordinates``, as xarray does).
+    """
+    import h5netcdf
+    import h5py
+
+    extra_coords = [name for name in ds.coords if name not in ds.dims]
+    with atomic_path(path, suffix=".nc") as tmp, h5netcdf.File(tmp, "w") as f:
+        f.dimensions = dict(ds.sizes)
+        for name in [*ds.dims, *extra_coords, *ds.data_vars]:
+            if name not in ds.variables:
+                continue
+            var = ds[name].variable
+            values = var.values
+            attrs = dict(var.attrs)
+            if values.dtype.kind in "UO":
+                dtype, values = h5py.string_dtype(), values.astype(object)
+            elif values.dtype == bool:
+                dtype, values = np.int8, values.astype(np.int8)
+                attrs["dtype"] = "bool"
+            else:
+                dtype = values.dtype
+            out = f.create_variable(name, var.dims, dtype=dtype)
+            out[...] = values
+            if name in ds.data_vars and extra_coords:
+                attrs["coordinates"] = " ".join(c for c in extra_coords if set(ds[c].dims) <= set(var.dims))
+            out.attrs.update({k: v for k, v in attrs.items() if v != ""})
+        f.attrs.update(ds.attrs)
 
 
 def read_dataset(path: str | os.PathLike) -> xr.Dataset:

@@ -25,7 +25,7 @@ import xarray as xr
 from atompump.errors import BadShotsError, InputDataError
 from atompump.io.atomic import write_json
 from atompump.io.manifest import FRAME_NAMES, ShotRecord
-from atompump.io.netcdf import read_variables, write_dataset
+from atompump.io.netcdf import read_variables, write_dataset, write_dataset_uncompressed
 from atompump.io.shots import iter_run_shots, protocol_variables, read_shot, shots_from_table, write_shots_table
 from atompump.reduce import Box, FringeBasis, build_fringe_basis, find_roi, grow_box, optical_density, reduce_shot
 
@@ -245,7 +245,7 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
                "fringe_components": basis.n_components if basis is not None else 0},
     )
     # ODs are intermediate: stored uncompressed (noisy floats barely compress, and gzip would cost more than reading)
-    write_dataset(ds, out_path, compress=False)
+    write_dataset_uncompressed(ds, out_path)
     return ds
 
 
