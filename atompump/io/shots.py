@@ -42,6 +42,7 @@ import json
 import logging
 import math
 import os
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -433,9 +434,8 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
 
     template = shots_table([ShotRecord("", 0.0, 1, {n: Path() for n in FRAME_NAMES})], shape=None,
                            batch_size=batch_size)
-    shapes: list[tuple[int, int]] = []
-    bad: list[bool] = []
-    atoms_files: list[str] = []
+    shapes = array("l")  # rows, columns of every shot's frames, flat (0, 0 when unreadable): 16 bytes per shot
+    bad = bytearray()
     with atomic_path(path, suffix=".nc") as tmp, h5netcdf.File(tmp, "w") as f:
         f.dimensions = {"shot": None}
         variables = {}
@@ -459,9 +459,8 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
                 else:
                     shape = (0, 0)
                 checked.append(record)
-                shapes.append(shape)
+                shapes.extend(shape)
                 bad.append(bool(record.problem))
-                atoms_files.append(str(record.frames["atoms"]))
             part = shots_table(checked, shape=None, batch_size=batch_size)
             f.resize_dimension("shot", n + len(checked))
             for name, var in variables.items():
@@ -474,13 +473,16 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
             n += len(checked)
         if n == 0:
             raise InputDataError("the run has no shots")
-        good_shapes = [s for s, b in zip(shapes, bad) if not b]
-        run_shape = Counter(good_shapes).most_common(1)[0][0] if good_shapes else None
-        for i, (shape, is_bad) in enumerate(zip(shapes, bad)):
-            if not is_bad and shape != run_shape:
-                variables["problem"][i] = (f"frame shape {shape} differs from the run's {run_shape} "
-                                           f"({atoms_files[i]})")
-                bad[i] = True
+        pairs = np.frombuffer(shapes, dtype=np.int_).reshape(-1, 2)
+        good = np.frombuffer(bytes(bad), dtype=np.uint8) == 0
+        counts = Counter(map(tuple, pairs[good].tolist()))
+        run_shape = counts.most_common(1)[0][0] if counts else None
+        for i in np.flatnonzero(good & np.any(pairs != np.array(run_shape or (0, 0)), axis=1)):
+            shape = tuple(int(v) for v in pairs[i])
+            atoms_file = variables["atoms_file"][i]
+            atoms_file = atoms_file.decode() if isinstance(atoms_file, bytes) else str(atoms_file)
+            variables["problem"][i] = f"frame shape {shape} differs from the run's {run_shape} ({atoms_file})"
+            bad[i] = 1
         f.attrs["frame_shape"] = list(run_shape or (0, 0))
         f.attrs["batch_size"] = int(batch_size)
     return n, sum(bad), run_shape
