@@ -207,3 +207,41 @@ def test_truncated_files_of_every_container_format(tmp_path):
             image.read(2)
     with pytest.raises(InputDataError, match="shot.h5: cannot read as HDF5 .*truncated"):
         open_image(tmp_path / "shot.h5", hdf5_group="/images/side/absorption")
+
+
+def test_labscript_image_group_is_found_without_orientation_and_label(tmp_path):
+    atoms, probe, dark = triplet()
+    write_labscript_shot(tmp_path / "one.h5", [atoms, probe, dark], {"cycle": 2.0, "direction": -1})
+    record = scan_labscript_shots(str(tmp_path / "one.h5"))[0]  # no data.frames at all
+    assert record.cycle == 2.0 and record.direction == -1 and record.problem == ""
+    np.testing.assert_array_equal(read_shot(record).probe, probe)
+    with h5py.File(tmp_path / "one.h5", "a") as h5:  # a second camera: which one is ambiguous
+        h5.create_dataset("/images/top/absorption/atoms", data=atoms)
+    with pytest.raises(InputDataError, match=r"holds several image groups \(/images/side/absorption, "
+                                             r"/images/top/absorption\); set data.frames.orientation"):
+        read_shot(record)
+    only_top = scan_labscript_shots(str(tmp_path / "one.h5"), frames={"orientation": "top"})[0]
+    with pytest.raises(InputDataError, match="frame 'probe' does not exist; the file holds 1 frame"):
+        read_shot(only_top)
+
+
+def test_simulator_hdf5_run_reads_with_the_default_config(tmp_path):
+    # the layout of atompump.simulate's hdf5 format: a manifest with a 'file' column to frames/<shot>.h5, frames at
+    # /images/side/absorption/{atoms,probe,dark}, globals as attributes of /globals, labscript root attributes
+    rows = []
+    (tmp_path / "frames").mkdir()
+    for i in range(3):
+        with h5py.File(tmp_path / "frames" / f"s{i:05d}.h5", "w", track_order=True) as f:
+            f.attrs.update({"shot": f"s{i:05d}", "sequence_index": 0, "run number": i, "run repeat": 0})
+            f.create_group("globals").attrs.update({"cycle": float(i), "direction": 1, "reference": False,
+                                                    "repeat": 0, "order": i, "sequence_cycles": float(i)})
+            images = f.create_group("images/side/absorption")
+            for name, frame in zip(("atoms", "probe", "dark"), triplet(seed=i)):
+                images.create_dataset(name, data=frame)
+        rows.append({"shot": f"s{i:05d}", "file": f"frames/s{i:05d}.h5", "cycle": float(i), "direction": 1,
+                     "reference": "false", "repeat": 0, "order": i, "sequence_cycles": float(i)})
+    write_manifest(tmp_path / "manifest.csv", rows)
+    records, shape = check_shots(run_shots({"manifest": str(tmp_path / "manifest.csv")}))
+    assert shape == (12, 16) and [r.problem for r in records] == ["", "", ""]
+    assert records[2].metadata == {"order": "2", "sequence_cycles": "2.0"}
+    np.testing.assert_array_equal(read_shot(records[2]).atoms, triplet(seed=2)[0])

@@ -439,7 +439,12 @@ class _Npy(ImageFile):
 
 
 class _Hdf5(ImageFile):
-    """HDF5 shot file in labscript's layout: frames are the datasets of ``group`` (default ``/images``)."""
+    """HDF5 shot file in labscript's layout: frames are the datasets of ``group``.
+
+    Without a group, or with one that holds no datasets itself (``/images/<orientation>`` only), the one group below
+    it that holds frames is used (``/images/side/absorption`` in a file with one camera); several are an error that
+    asks for ``data.frames.orientation`` and ``label``. A file without ``/images`` is read from its root.
+    """
 
     format = "hdf5"
 
@@ -452,13 +457,24 @@ class _Hdf5(ImageFile):
         except OSError as exc:
             raise InputDataError(f"{path}: cannot read as HDF5 ({exc}); the file may be truncated or still being "
                                  "written") from exc
-        self.group = group or "/"
+        self.group = group or "/images"
         node = self._h5.get(self.group)
+        if node is None and group is None:
+            self.group, node = "/", self._h5["/"]
         if node is None:
             self.close()
             raise InputDataError(f"{path}: has no HDF5 group {self.group}; set data.frames.orientation and "
                                  f"data.frames.label to where the shot's images are (found: "
                                  f"{', '.join(self._image_groups()) or 'no /images group'})")
+        if isinstance(node, h5py.Group) and not any(isinstance(v, h5py.Dataset) for v in node.values()):
+            # no frames here: the one image group below (labscript: /images/<orientation>/<label>)
+            holders = self._frame_holders(node)
+            if len(holders) > 1:
+                self.close()
+                raise InputDataError(f"{path}: holds several image groups ({', '.join(holders)}); set "
+                                     "data.frames.orientation and data.frames.label to choose one")
+            if holders:
+                self.group, node = holders[0], self._h5[holders[0]]
         if isinstance(node, h5py.Dataset):
             if node.ndim == 3:
                 self.frames = [(None, (self.group, plane)) for plane in range(node.shape[0])]
@@ -468,6 +484,22 @@ class _Hdf5(ImageFile):
             for name, item in node.items():
                 if isinstance(item, h5py.Dataset):
                     self.frames.append((name, (item.name, None)))
+
+    @staticmethod
+    def _frame_holders(node) -> list[str]:
+        """Groups below ``node`` holding 2D datasets directly, and 3D datasets (each a stack of frames)."""
+        import h5py
+
+        found: list[str] = []
+
+        def visit(name, item):
+            if isinstance(item, h5py.Dataset):
+                holder = item.name if item.ndim == 3 else item.parent.name
+                if holder not in found and holder != node.name:
+                    found.append(holder)
+
+        node.visititems(visit)
+        return found
 
     def _image_groups(self) -> list[str]:
         import h5py

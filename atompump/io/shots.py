@@ -14,8 +14,8 @@ Sources
         /globals                               group whose *attributes* are the sequence globals (labscript's
                                                convention), e.g. cycle = 2.0, direction = -1, reference = False
 
-    ``data.frames.orientation`` and ``data.frames.label`` name the image group (without them, ``/images`` or the
-    root); ``data.frames.atoms/probe/dark`` name the three frames (or give page indices); ``data.globals`` names
+    ``data.frames.orientation`` and ``data.frames.label`` name the image group (without them, the one group
+    below ``/images`` that holds frames, or the root of a file without ``/images``); ``data.frames.atoms/probe/dark`` name the three frames (or give page indices); ``data.globals`` names
     the globals holding ``cycle`` (required), ``direction`` (+1/-1, default +1 when the global is absent),
     ``reference`` (bool, default false) and ``repeat`` (int, optional).
 
@@ -143,14 +143,6 @@ def run_input_files(data: Mapping[str, Any]) -> list[str]:
 
 
 def _open(path: Path, group: str | None) -> ImageFile:
-    if group is None and path.suffix.lower() in (".h5", ".hdf5", ".hdf"):
-        import h5py
-
-        try:
-            with h5py.File(path, "r") as h5:
-                group = "/images" if "images" in h5 else "/"
-        except OSError:
-            pass  # open_image reports it
     return open_image(path, hdf5_group=group)
 
 
