@@ -84,17 +84,30 @@ def check_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` listing every problem of ``config``; also cross-key checks."""
     problems = config_errors(config, schema)
     data = config.get("data", {}) or {}
-    if not problems and data.get("source") == "measured" and not data.get("manifest"):
-        problems.append("config key 'data.manifest': required when data.source is 'measured' (path to manifest.csv)")
     if not problems and data.get("source") == "measured":
-        manifest = Path(str(data["manifest"]))
-        if not manifest.is_file():
-            problems.append(
-                f"config key 'data.manifest': {str(manifest)!r} does not exist (relative paths are taken from the "
-                f"working directory {os.getcwd()})"
-            )
+        problems += _measured_source_problems(data)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def _measured_source_problems(data: Mapping[str, Any]) -> list[str]:
+    """A measured run needs exactly one of data.manifest (an existing CSV) and data.shots (a glob that matches)."""
+    manifest, shots = data.get("manifest"), data.get("shots")
+    if manifest and shots:
+        return ["config keys 'data.manifest' and 'data.shots': give one of them, not both (a manifest CSV, or a glob "
+                "of labscript HDF5 shot files)"]
+    if not manifest and not shots:
+        return ["config key 'data.manifest': required when data.source is 'measured' (path to manifest.csv), "
+                "unless data.shots gives a glob of labscript HDF5 shot files"]
+    where = f"relative paths are taken from the working directory {os.getcwd()}"
+    if manifest and not Path(str(manifest)).is_file():
+        return [f"config key 'data.manifest': {str(manifest)!r} does not exist ({where})"]
+    if shots:
+        from atompump.io.shots import find_labscript_shots
+
+        if not find_labscript_shots(str(shots)):
+            return [f"config key 'data.shots': no file matches {str(shots)!r} ({where})"]
+    return []
 
 
 def species(config: Mapping[str, Any]):
@@ -125,7 +138,8 @@ def lattice_params(lattice: Mapping[str, Any], atom):
 
 
 def planned_shot_count(config: Mapping[str, Any]) -> int:
-    """Number of shots the run will have: from the simulation design, or the measured run's manifest.
+    """Number of shots the run will have: from the simulation design, the measured run's manifest, or the number
+    of labscript shot files matching ``data.shots`` (no image is opened).
 
     Used to plan the per-batch jobs before any job runs.
     """
@@ -134,9 +148,9 @@ def planned_shot_count(config: Mapping[str, Any]) -> int:
         from atompump.simulate.run import planned_shot_count as simulated_count
 
         return simulated_count(config.get("simulation", {}) or {})
-    from atompump.io.manifest import count_manifest_rows
+    from atompump.io.shots import count_run_shots
 
-    return count_manifest_rows(str(data["manifest"]))
+    return count_run_shots(data)
 
 
 _KEYS_START = "<!-- config keys: generated from workflow/schemas/config.schema.yaml by `atompump config-reference` -->"
@@ -182,8 +196,7 @@ def _rows(prefix: str, properties: Mapping[str, Any]) -> list[str]:
     for key, spec in properties.items():
         name = f"{prefix}.{key}" if prefix else key
         if spec.get("type") == "object" and "properties" in spec:
-            # a group of keys inside a section: its own row, then its keys
-            rows.append(f"| `{name}` | mapping | | `{_default(spec)}` | {spec['description']} |")
+            rows.append(f"| `{name}` | mapping |  | `{_default(spec)}` | {spec['description']} (keys below) |")
             rows += _rows(name, spec["properties"])
         else:
             rows.append(f"| `{name}` | {_type(spec)} | {_allowed(spec)} | `{_default(spec)}` | {spec['description']} |")

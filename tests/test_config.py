@@ -88,3 +88,21 @@ def test_measured_source_needs_an_existing_manifest(schema, default_config, tmp_
 def test_planned_shot_count(default_config):
     # 5 cycles x 2 directions x 10 repeats pumped, plus a reference for each pumped shot with cycle > 0
     assert planned_shot_count(default_config) == 5 * 2 * 10 + 4 * 2 * 10
+
+
+def test_measured_source_takes_a_manifest_or_labscript_shots(schema, default_config, tmp_path, monkeypatch):
+    import h5py
+
+    monkeypatch.chdir(tmp_path)
+    config = copy.deepcopy(default_config)
+    config["data"].update(source="measured", manifest="m.csv", shots="shots/*.h5")
+    with pytest.raises(ConfigError, match="'data.manifest' and 'data.shots': give one of them, not both"):
+        check_config(config, schema)
+    config["data"]["manifest"] = None
+    with pytest.raises(ConfigError, match="'data.shots': no file matches 'shots/\\*.h5' .*working directory"):
+        check_config(config, schema)
+    (tmp_path / "shots").mkdir()
+    for i in range(7):
+        h5py.File(tmp_path / "shots" / f"{i}.h5", "w").close()
+    check_config(config, schema)
+    assert planned_shot_count(config) == 7  # counted from the file names, nothing opened

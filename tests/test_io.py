@@ -104,3 +104,21 @@ def test_atomic_writers_leave_no_partial_file(tmp_path):
 def test_json_is_deterministic_and_strict(tmp_path):
     write_json(tmp_path / "a.json", {"b": np.float64(1.5), "a": [np.int64(2), float("nan")]})
     assert (tmp_path / "a.json").read_text() == '{\n  "a": [\n    2,\n    null\n  ],\n  "b": 1.5\n}\n'
+
+
+def test_uncompressed_writer_reads_back_like_xarrays(tmp_path):
+    import xarray as xr
+
+    from atompump.io.netcdf import write_dataset_uncompressed
+
+    rng = np.random.default_rng(0)
+    ds = xr.Dataset(
+        {"od": (("shot", "y", "x"), rng.random((2, 3, 4)).astype(np.float32), {"units": "1"}),
+         "valid": (("shot", "y", "x"), rng.random((2, 3, 4)) > 0.5),
+         "reject_reason": ("shot", np.array(["", "truncated"], dtype=object))},
+        coords={"shot": ("shot", np.array(["s0", "s1"], dtype=object)), "cycle": ("shot", [0.0, 1.5], {"units": "1"}),
+                "y": ("y", np.arange(3)), "x": ("x", np.arange(4) + 5)},
+        attrs={"roi": [1, 4, 5, 9], "batch": 3})
+    write_dataset_uncompressed(ds, tmp_path / "fast.nc")
+    write_dataset(ds, tmp_path / "xarray.nc", compress=False)
+    xr.testing.assert_identical(read_dataset(tmp_path / "fast.nc"), read_dataset(tmp_path / "xarray.nc"))

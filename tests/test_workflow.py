@@ -155,3 +155,76 @@ def test_snakemake_report_has_the_figures(repo_root, tiny_run):
     html = (tiny_run / "smk-report.html").read_text()
     for name in ("com_vs_cycle.png", "example_od.png", "residuals.png", "bands.png"):
         assert name in html, name
+
+
+def to_labscript(run: Path, shots: Path) -> None:
+    """Rewrite a simulated run as labscript shot files: /images/side/absorption/<frame>, globals on /globals."""
+    import csv
+
+    import h5py
+    import tifffile
+
+    shots.mkdir(parents=True)
+    with (run / "manifest.csv").open() as fh:
+        for row in csv.DictReader(fh):
+            with h5py.File(shots / f"{row['shot']}.h5", "w") as h5:
+                group = h5.create_group("/images/side/absorption")
+                for name in ("atoms", "probe", "dark"):
+                    group.create_dataset(name, data=tifffile.imread(run / row[name]))
+                h5.create_group("globals").attrs.update(
+                    {"pump_cycles": float(row["cycle"]), "pump_direction": int(row["direction"]),
+                     "rep": int(row["repeat"])})
+
+
+def test_labscript_folder_end_to_end_with_bad_shots_in_every_batch(repo_root, tiny_run, tmp_path):
+    import h5py
+
+    lab = tmp_path / "lab"
+    to_labscript(tiny_run / "results/simulated", lab / "shots")
+    files = lab / "shots"
+    data = (files / "s00002.h5").read_bytes()
+    (files / "s00002.h5").write_bytes(data[: len(data) // 3])  # batch 0: truncated
+    with h5py.File(files / "s00010.h5", "a") as h5:  # batch 1: a NaN in a float frame
+        frame = h5["/images/side/absorption/atoms"][()].astype(np.float32)
+        frame[3, 3] = np.nan
+        del h5["/images/side/absorption/atoms"]
+        h5["/images/side/absorption/atoms"] = frame
+    with h5py.File(files / "s00017.h5", "a") as h5:  # batch 2: a missing frame
+        del h5["/images/side/absorption/dark"]
+    with h5py.File(files / "s00021.h5", "a") as h5:  # batch 2: an unexpected dtype
+        frame = h5["/images/side/absorption/probe"][()].astype(np.complex64)
+        del h5["/images/side/absorption/probe"]
+        h5["/images/side/absorption/probe"] = frame
+    (files / "extra").mkdir()
+    shutil.copy(files / "s00005.h5", files / "extra" / "s00005.h5")  # a second shot file with the same id
+    config = {**TINY, "data": {"source": "measured", "shots": "shots/**/*.h5", "batch_size": 8,
+                               "frames": {"orientation": "side", "label": "absorption"},
+                               "globals": {"cycle": "pump_cycles", "direction": "pump_direction", "repeat": "rep"}}}
+    proc = run_snakemake(repo_root, lab, config)
+    assert proc.returncode != 0
+    assert "5 bad shot(s)" in proc.stderr and "Traceback" not in proc.stderr
+    assert "shot s00002: shots/s00002.h5: cannot read as HDF5" in proc.stderr
+    assert "shot s00010: atoms frame shots/s00010.h5 [atoms]: 1 pixel(s) are NaN" in proc.stderr
+    assert "frame 'dark' does not exist; the file holds 2 frame(s), named atoms, probe" in proc.stderr
+    assert "shots/s00021.h5 frame 'probe': unexpected dtype complex64" in proc.stderr
+    assert "shot s00005@shots/s00005.h5: shots/s00005.h5: duplicate shot id (file name also used by " \
+           "shots/extra/s00005.h5)" in proc.stderr
+    assert not (lab / "results/com/com.nc").exists() and not (lab / "results/fit/summary.json").exists()
+
+    config["data"]["on_bad_shot"] = "reject"
+    proc = run_snakemake(repo_root, lab, config)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    com = read_dataset(lab / "results/com/com.nc")
+    rejected = {str(s): str(r) for s, r in zip(com.shot.values, com.reject_reason.values) if r}
+    assert set(rejected) == {"s00002", "s00010", "s00017", "s00021", "s00005@shots/s00005.h5"}
+    summary = json.loads((lab / "results/fit/summary.json").read_text())
+    assert summary["n_shots"] == 25 and summary["n_used"] == 20
+    truth = json.loads((tiny_run / "results/simulated/truth.json").read_text())
+    assert abs(summary["nu"] - truth["nu_true"]) < 3 * summary["nu_err"]
+    # the labscript globals became the pump protocol; both estimators and the bound are in com.nc
+    used = com.used.values
+    assert sorted(set(com.cycle.values[used].tolist())) == [0.0, 1.0, 2.0, 3.0]
+    assert np.isnan(com.cycle.sel(shot="s00002"))  # its globals could not be read either
+    assert np.all(com.crb_um.values[used] > 0) and np.all(com.x_moment_err_um.values[used] > com.crb_um.values[used])
+    html = (lab / "results/report/report.html").read_text()
+    assert "rejected: NaN" in html and "Cramer-Rao" in html

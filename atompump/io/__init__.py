@@ -1,17 +1,44 @@
-"""Input and output: run manifests, camera frames, and atomic writers of data products."""
+"""Input and output: camera files of every common format, run manifests, labscript shot files, atomic writers.
+
+Reading a run
+-------------
+* :mod:`atompump.io.formats` opens an image file by its content (TIFF, FITS, PNG, BMP, NPZ, NPY, HDF5) and reads
+  one frame at a time (:func:`open_image`, :func:`read_frame`).
+* :mod:`atompump.io.manifest` reads a CSV manifest (``shot, atoms, probe, dark, cycle[, direction, reference,
+  repeat]``, or ``file`` instead of the three frame columns for one multi-frame file per shot).
+* :mod:`atompump.io.shots` finds the shots of a run (a manifest, or a glob of labscript HDF5 shot files), checks
+  them from their headers, and reads the three frames of one shot (:func:`read_shot`), so that a run of any length
+  streams through a fixed amount of memory.
+
+labscript shot files (the layout this package defines for the simulator and the lab)::
+
+    /images/ORIENTATION/LABEL/NAME   one 2D dataset per frame (camera counts), NAME e.g. atoms, probe, dark
+    /images/ORIENTATION/LABEL        or one 3D dataset (frame, row, column), frames selected by index
+    /globals                         attributes = the sequence globals (pump cycles, direction, reference, repeat,
+                                     under the names given by data.globals; others kept as metadata)
+
+one file per shot, shot id = file name without extension; see :mod:`atompump.io.shots` and ``config/README.md``.
+"""
 
 from atompump.io.atomic import atomic_path, write_json, write_text
+from atompump.io.formats import open_image
 from atompump.io.frames import read_frame, write_tiff_frame
-from atompump.io.manifest import ShotRecord, count_manifest_rows, read_manifest, write_manifest
+from atompump.io.manifest import ShotRecord, count_manifest_rows, read_manifest, scan_manifest, write_manifest
 from atompump.io.netcdf import read_dataset, write_dataset
+from atompump.io.shots import check_shots, read_shot, run_shots
 
 __all__ = [
     "ShotRecord",
     "atomic_path",
+    "check_shots",
     "count_manifest_rows",
+    "open_image",
     "read_dataset",
     "read_frame",
     "read_manifest",
+    "read_shot",
+    "run_shots",
+    "scan_manifest",
     "write_dataset",
     "write_json",
     "write_manifest",

@@ -1,21 +1,20 @@
-"""Camera frame readers.
+"""Camera frames as float arrays, checked at the door.
 
-A frame is a 2D array of camera counts. Readers return ``float64`` arrays and check shape, dtype and
-finiteness at the door, so that downstream code never meets a malformed image.
+A frame is a 2D array of camera counts. :func:`read_frame` reads one frame of any supported file format
+(:mod:`atompump.io.formats`) and returns it as ``float64``, after checking its dtype, shape and finiteness, so that
+downstream code never meets a malformed image.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from atompump.errors import InputDataError
+from atompump.io.formats import FrameKey, check_dtype, open_image
 
 __all__ = ["read_frame", "write_tiff_frame", "check_frame"]
-
-_TIFF_SUFFIXES = {".tif", ".tiff"}
 
 
 def check_frame(array: np.ndarray, *, source: str) -> np.ndarray:
@@ -27,8 +26,7 @@ def check_frame(array: np.ndarray, *, source: str) -> np.ndarray:
         With ``source`` (file and frame name) in the message.
     """
     array = np.asarray(array)
-    if array.dtype.kind not in "uif":
-        raise InputDataError(f"{source}: unexpected dtype {array.dtype}; expected integer or float camera counts")
+    check_dtype(array.dtype, source=source)
     if array.ndim != 2:
         raise InputDataError(f"{source}: expected one 2D frame, found an array of shape {array.shape}")
     if 0 in array.shape:
@@ -40,21 +38,22 @@ def check_frame(array: np.ndarray, *, source: str) -> np.ndarray:
     return out
 
 
-def read_frame(path: str | os.PathLike) -> np.ndarray:
-    """Read one single-frame image file (TIFF) as float64 camera counts."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        raise InputDataError(f"{path}: file does not exist")
-    if suffix not in _TIFF_SUFFIXES:
-        raise InputDataError(f"{path}: unsupported frame format '{suffix}'; supported: {sorted(_TIFF_SUFFIXES)}")
-    import tifffile
+def read_frame(path: str | os.PathLike, key: FrameKey = None, *, hdf5_group: str | None = None) -> np.ndarray:
+    """Read one frame of an image file as float64 camera counts.
 
-    try:
-        data = tifffile.imread(path)
-    except Exception as exc:  # tifffile raises several types for corrupt files
-        raise InputDataError(f"{path}: cannot read as TIFF ({type(exc).__name__}: {exc}); the file may be truncated") from exc
-    return check_frame(data, source=str(path))
+    Parameters
+    ----------
+    path
+        Image file of any format of :mod:`atompump.io.formats`.
+    key
+        ``None`` for a single-frame file, else a page index or frame name.
+    hdf5_group : str, optional, keyword-only
+        Group of an HDF5 file holding the frames (labscript: ``/images/<orientation>/<label>``).
+    """
+    source = str(path) if key is None else f"{path} frame {key!r}"
+    with open_image(path, hdf5_group=hdf5_group) as image:
+        image.check(key)
+        return check_frame(image.read(key), source=source)
 
 
 def write_tiff_frame(path: str | os.PathLike, frame: np.ndarray) -> None:

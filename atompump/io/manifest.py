@@ -3,13 +3,19 @@
 Columns (header names, any order; extra columns are kept as metadata and otherwise ignored):
 
 ``shot``       unique shot id (string)
-``atoms``      frame with atoms (path relative to the manifest's folder, or absolute)
-``probe``      frame with probe light and no atoms
-``dark``       frame with neither
+``atoms``      frame with atoms (path relative to the manifest's folder, or absolute) ...
+``probe``      ... frame with probe light and no atoms ...
+``dark``       ... frame with neither: three single-frame files (any format of :mod:`atompump.io.formats`);
+``file``       ... or, instead of the three columns above, one multi-frame file per shot (multi-page TIFF, FITS
+               cube, NPZ, NPY stack, labscript HDF5) whose frames are selected by ``data.frames``
 ``cycle``      pump cycles completed at imaging time (float)
 ``direction``  +1 or -1 (pump direction; optional, default +1)
 ``reference``  true/false: a constant-phi reference sequence (optional, default false)
 ``repeat``     integer repeat index (optional)
+
+:func:`scan_manifest` checks every row and returns all shots, the bad ones with their ``problem`` (so that a run
+with ``data.on_bad_shot: reject`` can record them); :func:`read_manifest` raises
+:class:`~atompump.errors.BadShotsError` listing every bad row instead.
 """
 
 from __future__ import annotations
@@ -17,15 +23,18 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from atompump.errors import BadShotsError, InputDataError
+from atompump.io.formats import FrameKey
 
-__all__ = ["ShotRecord", "read_manifest", "write_manifest", "count_manifest_rows", "FRAME_NAMES"]
+__all__ = ["ShotRecord", "iter_manifest", "read_manifest", "scan_manifest", "write_manifest", "count_manifest_rows", "FRAME_NAMES",
+           "parse_bool"]
 
 FRAME_NAMES = ("atoms", "probe", "dark")
-_REQUIRED = ("shot", "cycle", *FRAME_NAMES)
+_OPTIONAL = ("direction", "reference", "repeat")
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
 
@@ -43,13 +52,20 @@ class ShotRecord:
     direction : int
         Pump direction, +1 or -1.
     frames : dict[str, Path]
-        Absolute paths of the ``atoms``, ``probe`` and ``dark`` frames.
+        The files holding the ``atoms``, ``probe`` and ``dark`` frames (the same file three times for a
+        multi-frame file).
     reference : bool
         True for a reference sequence held at constant phi.
     repeat : int or None
         Repeat index, if the manifest gives one.
     metadata : dict[str, str]
-        Any further manifest columns, verbatim.
+        Any further manifest columns (or labscript globals), verbatim.
+    frame_keys : dict[str, int or str or None]
+        Frame of each file to read (page index or name); empty for single-frame files.
+    hdf5_group : str or None
+        Group of an HDF5 file holding the frames (labscript: ``/images/<orientation>/<label>``).
+    problem : str
+        Why the shot cannot be analysed (empty for a good shot).
     """
 
     shot: str
@@ -59,10 +75,22 @@ class ShotRecord:
     reference: bool = False
     repeat: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    frame_keys: dict[str, FrameKey] = field(default_factory=dict)
+    hdf5_group: str | None = None
+    problem: str = ""
+
+    def key(self, name: str) -> FrameKey:
+        """The frame key of frame ``name`` (None: a single-frame file)."""
+        return self.frame_keys.get(name)
 
 
-def _parse_bool(text: str) -> bool:
-    low = text.strip().lower()
+def parse_bool(text: object) -> bool:
+    """``true/false``, ``yes/no``, ``1/0`` (any case), or a bool/number, as a bool."""
+    if isinstance(text, (bool, int)) or (hasattr(text, "dtype") and getattr(text, "ndim", 1) == 0):
+        if float(text) in (0.0, 1.0):  # type: ignore[arg-type]
+            return bool(text)
+        raise ValueError(f"'{text}' is not a boolean (use true/false)")
+    low = str(text).strip().lower()
     if low in _TRUE:
         return True
     if low in _FALSE:
@@ -70,49 +98,90 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"'{text}' is not a boolean (use true/false)")
 
 
-def read_manifest(path: str | os.PathLike) -> list[ShotRecord]:
-    """Read and check a run manifest.
+def _read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
+    """The manifest's columns and an iterator over its rows (a long manifest is never held whole)."""
+    if not path.is_file():
+        raise InputDataError(f"manifest {path} does not exist; set data.manifest to the CSV file of your run")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        fieldnames = csv.DictReader(fh).fieldnames
+    if fieldnames is None:
+        raise InputDataError(f"manifest {path} is empty; it needs a header row with shot, cycle and atoms, "
+                             "probe, dark (or file)")
 
-    Every row is checked before anything is returned; all problems are reported together.
+    def rows() -> Iterator[dict[str, str]]:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            for row in csv.DictReader(fh):
+                yield {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+
+    return [c.strip() for c in fieldnames], rows()
+
+
+def scan_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | None = None,
+                  hdf5_group: str | None = None) -> list[ShotRecord]:
+    """Read a run manifest and check every row, returning every shot (bad ones with their ``problem``).
+
+    The list of :func:`iter_manifest`; see there.
+    """
+    records = list(iter_manifest(path, frames=frames, hdf5_group=hdf5_group))
+    if not records:
+        raise InputDataError(f"manifest {path} has a header but no shots")
+    return records
+
+
+def iter_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | None = None,
+                  hdf5_group: str | None = None) -> Iterator[ShotRecord]:
+    """The shots of a run manifest, one at a time, each row checked (bad ones with their ``problem``).
+
+    Parameters
+    ----------
+    path
+        The manifest CSV.
+    frames : mapping, optional, keyword-only
+        Frame keys ``atoms``, ``probe``, ``dark`` for a manifest with a ``file`` column (default: the names
+        ``atoms``, ``probe``, ``dark``).
+    hdf5_group : str, optional, keyword-only
+        HDF5 group holding the frames of ``file`` entries that are HDF5 files.
+
+    Yields
+    ------
+    ShotRecord
+        In manifest order. A bad row's shot id is made unique (``s1@line5`` for the second ``s1``) so that every
+        row can be recorded.
 
     Raises
     ------
     InputDataError
-        The file is missing, empty or lacks a required column.
-    BadShotsError
-        One or more rows are invalid (duplicate shot id, unparsable cycle or direction, missing path); the
-        message lists every bad row with its line number.
+        The file is missing, empty, lacks a required column, or has no rows.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputDataError(f"manifest {path} does not exist; set data.manifest to the CSV file of your run")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None:
-            raise InputDataError(f"manifest {path} is empty; it needs a header row with {', '.join(_REQUIRED)}")
-        columns = [c.strip() for c in reader.fieldnames]
-        missing = [c for c in _REQUIRED if c not in columns]
-        if missing:
-            raise InputDataError(
-                f"manifest {path} lacks column(s) {', '.join(missing)}; found {', '.join(columns)}. "
-                f"Required: {', '.join(_REQUIRED)}; optional: direction, reference, repeat"
-            )
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
-    if not rows:
-        raise InputDataError(f"manifest {path} has a header but no shots")
+    columns, rows = _read_rows(path)
+    has_frames = all(c in columns for c in FRAME_NAMES)
+    has_file = "file" in columns
+    missing = [c for c in ("shot", "cycle") if c not in columns]
+    if not has_frames and not has_file:
+        missing += [c for c in FRAME_NAMES if c not in columns]
+    if missing:
+        raise InputDataError(
+            f"manifest {path} lacks column(s) {', '.join(sorted(missing))}; found {', '.join(columns)}. "
+            f"Required: shot, cycle, and atoms, probe, dark (one file per frame) or file (one multi-frame file per "
+            f"shot); optional: {', '.join(_OPTIONAL)}"
+        )
+    if has_frames and has_file:
+        raise InputDataError(f"manifest {path} has both a 'file' column and atoms/probe/dark columns; give either "
+                             "one multi-frame file per shot or one file per frame")
+    keys = {name: (frames or {}).get(name, name) for name in FRAME_NAMES}
 
     base = path.parent
-    records: list[ShotRecord] = []
-    problems: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
     for line_no, row in enumerate(rows, start=2):
         shot = row.get("shot", "")
-        label = shot or f"(line {line_no})"
         errors = []
         if not shot:
             errors.append("empty shot id")
+            shot = f"(line {line_no})"
         elif shot in seen:
             errors.append(f"duplicate shot id (first on line {seen[shot]})")
+            shot = f"{shot}@line{line_no}"
         else:
             seen[shot] = line_no
         try:
@@ -131,7 +200,7 @@ def read_manifest(path: str | os.PathLike) -> list[ShotRecord]:
             errors.append(f"direction '{direction_text}' is not +1 or -1")
             direction = 1
         try:
-            reference = _parse_bool(row.get("reference", ""))
+            reference = parse_bool(row.get("reference", ""))
         except ValueError as exc:
             errors.append(f"reference: {exc}")
             reference = False
@@ -141,21 +210,43 @@ def read_manifest(path: str | os.PathLike) -> list[ShotRecord]:
         except ValueError:
             errors.append(f"repeat '{repeat_text}' is not an integer")
             repeat = None
-        frames: dict[str, Path] = {}
-        for name in FRAME_NAMES:
+        paths: dict[str, Path] = {}
+        for name in (("file",) if has_file else FRAME_NAMES):
             text = row.get(name, "")
             if not text:
-                errors.append(f"no {name} frame given")
+                errors.append(f"no {name} given")
                 continue
             frame_path = Path(text) if os.path.isabs(text) else base / text
             if not frame_path.is_file():
-                errors.append(f"{name} frame {frame_path} does not exist")
-            frames[name] = frame_path
-        if errors:
-            problems.append((label, f"manifest {path} line {line_no}: " + "; ".join(errors)))
-            continue
-        extra = {k: v for k, v in row.items() if k not in {*_REQUIRED, "direction", "reference", "repeat"}}
-        records.append(ShotRecord(shot, cycle, direction, frames, reference, repeat, extra))
+                errors.append(f"{name} {frame_path} does not exist")
+            paths[name] = frame_path
+        if has_file:
+            file_path = paths.get("file", base)
+            paths = {name: file_path for name in FRAME_NAMES}
+        else:
+            for name in FRAME_NAMES:
+                paths.setdefault(name, base)
+        problem = f"manifest {path} line {line_no}: " + "; ".join(errors) if errors else ""
+        extra = {k: v for k, v in row.items() if k not in {"shot", "cycle", "file", *FRAME_NAMES, *_OPTIONAL}}
+        yield ShotRecord(shot, cycle, direction, paths, reference, repeat, extra,
+                         frame_keys=keys if has_file else {}, hdf5_group=hdf5_group if has_file else None,
+                         problem=problem)
+
+
+def read_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | None = None,
+                  hdf5_group: str | None = None) -> list[ShotRecord]:
+    """Read and check a run manifest (see :func:`scan_manifest`).
+
+    Raises
+    ------
+    InputDataError
+        The file is missing, empty or lacks a required column.
+    BadShotsError
+        One or more rows are invalid (duplicate shot id, unparsable cycle or direction, missing file); the
+        message lists every bad row with its line number.
+    """
+    records = scan_manifest(path, frames=frames, hdf5_group=hdf5_group)
+    problems = [(r.shot.split("@line")[0], r.problem) for r in records if r.problem]
     if problems:
         raise BadShotsError(problems, hint="Fix these rows of the manifest (or remove them) and rerun.")
     return records
@@ -172,8 +263,9 @@ def count_manifest_rows(path: str | os.PathLike) -> int:
 
 def write_manifest(path: str | os.PathLike, rows: list[dict[str, object]]) -> None:
     """Write a manifest CSV atomically; ``rows`` are dicts with the manifest's columns."""
-    from atompump.io.atomic import write_text
     import io
+
+    from atompump.io.atomic import write_text
 
     if not rows:
         raise ValueError("a manifest needs at least one shot")

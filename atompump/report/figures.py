@@ -61,7 +61,11 @@ def od_image_figure(od: xr.DataArray, *, pixel_size_um: float, x_com_um: float |
     fig = _figure(5.0, 3.0)
     ax = fig.add_subplot()
     ny, nx = od.shape
-    extent = (-0.5 * pixel_size_um, (nx - 0.5) * pixel_size_um, (ny - 0.5) * pixel_size_um, -0.5 * pixel_size_um)
+    # an OD cut to its region of interest carries the frame's pixel indices as x/y coordinates
+    x0 = float(od.x.values[0]) if "x" in od.coords else 0.0
+    y0 = float(od.y.values[0]) if "y" in od.coords else 0.0
+    extent = ((x0 - 0.5) * pixel_size_um, (x0 + nx - 0.5) * pixel_size_um, (y0 + ny - 0.5) * pixel_size_um,
+              (y0 - 0.5) * pixel_size_um)
     image = ax.imshow(np.asarray(od), extent=extent, cmap="viridis", interpolation="nearest")
     if x_com_um is not None and np.isfinite(x_com_um):
         if pump_axis == "x":

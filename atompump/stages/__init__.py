@@ -7,19 +7,21 @@ the workflow.
 
 from atompump.stages.com import com_batch_stage, gather_com_stage
 from atompump.stages.fit import fit_stage
-from atompump.stages.reduce import batch_records, reduce_batch_stage
+from atompump.stages.reduce import check_reduce_stage, fringe_basis_stage, reduce_batch_stage, shots_stage
 from atompump.stages.report import figures_stage, report_stage
 from atompump.stages.simulate import simulate_stage
 from atompump.stages.theory import theory_figures_stage, theory_stage
 
 __all__ = [
-    "batch_records",
+    "check_reduce_stage",
     "com_batch_stage",
     "figures_stage",
     "fit_stage",
+    "fringe_basis_stage",
     "gather_com_stage",
     "reduce_batch_stage",
     "report_stage",
+    "shots_stage",
     "simulate_stage",
     "theory_figures_stage",
     "theory_stage",

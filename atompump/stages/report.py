@@ -91,6 +91,9 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
     ]
     if theory_path is not None:
         rows += theory_rows(json.loads(Path(theory_path).read_text()))
+    from atompump.stages.com import com_report_rows
+
+    rows += com_report_rows(com)  # estimator, errors against the Cramer-Rao bound, rejections by cause
     notes = []
     if s.get("errors_scaled"):
         notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s['reduced_chi2']:.2f}); the "

@@ -1,6 +1,7 @@
 rule com_batch:
     input:
         reduced="results/reduce/batch-{batch}.nc",
+        check="results/reduce/input_check.json",
     output:
         com="results/com/batch-{batch}.nc",
     params:
@@ -20,6 +21,8 @@ rule gather_com:
         batches=expand("results/com/batch-{batch}.nc", batch=BATCHES),
     output:
         com="results/com/com.nc",
+    params:
+        com=config["com"],
     log:
         "logs/com/gather.log",
     conda:

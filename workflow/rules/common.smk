@@ -26,11 +26,20 @@ wildcard_constraints:
     batch=r"\d{4}",
 
 
-def manifest_path(wildcards=None):
-    """The run's manifest: the simulated run's, or the configured measured one."""
+def manifest_input(wildcards=None):
+    """The run's manifest: the simulated run's, the configured measured one, or none (labscript shot files)."""
     if SIMULATED:
-        return "results/simulated/manifest.csv"
-    return config["data"]["manifest"]
+        return ["results/simulated/manifest.csv"]
+    return [config["data"]["manifest"]] if config["data"].get("manifest") else []
+
+
+def run_input_files(wildcards=None):
+    """The measured run's image files that exist (a fixed or added file reruns the run's checks)."""
+    if SIMULATED:
+        return []
+    from atompump.io.shots import run_input_files as files
+
+    return files(config["data"])
 
 
 def truth_path(wildcards=None):

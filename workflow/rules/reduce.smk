@@ -1,15 +1,66 @@
+# Reduction: the run table (one job), ROI and fringe basis (one job, a bounded sample of shots), the OD of each
+# batch (one job per batch), and a check that lists every bad shot of the run before any centre of mass is fitted.
+
+
+rule shots:
+    input:
+        manifest=manifest_input,
+        frames=run_input_files,
+    output:
+        shots="results/reduce/shots.nc",
+    params:
+        data=config["data"],
+        batch_size=config["data"]["batch_size"],
+        simulated=SIMULATED,
+    log:
+        "logs/reduce/shots.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/shots.py"
+
+
+rule fringe_basis:
+    input:
+        shots="results/reduce/shots.nc",
+    output:
+        basis="results/reduce/fringe_basis.nc",
+    params:
+        imaging=config["imaging"],
+    log:
+        "logs/reduce/fringe_basis.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/fringe_basis.py"
+
+
 rule reduce_batch:
     input:
-        manifest=manifest_path,
+        shots="results/reduce/shots.nc",
+        basis="results/reduce/fringe_basis.nc",
     output:
         reduced="results/reduce/batch-{batch}.nc",
     params:
-        batch_size=config["data"]["batch_size"],
         imaging=config["imaging"],
-        on_bad_shot=config["data"]["on_bad_shot"],
     log:
         "logs/reduce/batch-{batch}.log",
     conda:
         "../envs/atompump.yaml"
     script:
         "../scripts/reduce_batch.py"
+
+
+rule check_reduce:
+    input:
+        batches=expand("results/reduce/batch-{batch}.nc", batch=BATCHES),
+    output:
+        check="results/reduce/input_check.json",
+    params:
+        on_bad_shot=config["data"]["on_bad_shot"],
+    log:
+        "logs/reduce/check.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/check_reduce.py"

@@ -6,10 +6,9 @@ from atompump.stages import reduce_batch_stage
 run_stage(
     snakemake.log[0],
     reduce_batch_stage,
-    snakemake.input.manifest,
+    snakemake.input.shots,
+    snakemake.input.basis,
     snakemake.output.reduced,
     batch=int(snakemake.wildcards.batch),
-    batch_size=snakemake.params.batch_size,
     imaging=snakemake.params.imaging,
-    on_bad_shot=snakemake.params.on_bad_shot,
 )

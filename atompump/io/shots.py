@@ -1,0 +1,515 @@
+"""The shots of a run: found from a manifest or a folder of labscript HDF5 shot files, checked, read one by one.
+
+Sources
+-------
+``data.manifest``
+    A CSV manifest (:mod:`atompump.io.manifest`): three single-frame files per shot, or one multi-frame file per
+    shot in a ``file`` column.
+``data.shots``
+    A glob (``**`` allowed) of labscript-style HDF5 shot files, no manifest. Each file is one shot; its id is the
+    file name without extension; shots are taken in sorted path order. The layout read::
+
+        /images/<orientation>/<label>/<name>   2D datasets, one per frame (camera counts, any integer/float dtype)
+        /images/<orientation>/<label>          or one 3D dataset (frame, row, column), frames selected by index
+        /globals                               group whose *attributes* are the sequence globals (labscript's
+                                               convention), e.g. cycle = 2.0, direction = -1, reference = False
+
+    ``data.frames.orientation`` and ``data.frames.label`` name the image group (without them, the one group
+    below ``/images`` that holds frames, or the root of a file without ``/images``); ``data.frames.atoms/probe/dark`` name the three frames (or give page indices); ``data.globals`` names
+    the globals holding ``cycle`` (required), ``direction`` (+1/-1, default +1 when the global is absent),
+    ``reference`` (bool, default false) and ``repeat`` (int, optional).
+
+Frame keys: a name selects the frame of that name; in a file whose frames have no names (multi-page TIFF, FITS
+cube, NPY stack, a 3D HDF5 dataset) the names ``atoms``, ``probe``, ``dark`` select pages 0, 1, 2.
+
+Checks
+------
+:func:`check_shots` opens every file once and checks, from headers only, that it is readable and not truncated,
+that each frame exists, is 2D, of a supported dtype, and that the three frames share one shape, equal to the run's
+(the most common shape). Every problem is recorded on its shot (``ShotRecord.problem``), so that all bad shots of a
+run can be listed together. Pixel-level problems (NaN, no probe light) are found by :func:`read_shot`.
+
+Streaming
+---------
+:func:`read_shot` reads the three frames of one shot and nothing else; the run table (:func:`shots_table`) holds
+only per-shot metadata, so a run of any length is reduced in batches with memory bounded by the batch.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import math
+import os
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from atompump.errors import ConfigError, InputDataError
+from atompump.io.formats import FrameKey, ImageFile, open_image
+from atompump.io.frames import check_frame
+from atompump.io.manifest import (FRAME_NAMES, ShotRecord, count_manifest_rows, iter_manifest, parse_bool,
+                                  scan_manifest)
+
+__all__ = [
+    "ShotFrames",
+    "check_shots",
+    "count_run_shots",
+    "find_labscript_shots",
+    "hdf5_group",
+    "iter_labscript_shots",
+    "iter_run_shots",
+    "protocol_variables",
+    "read_shot",
+    "run_input_files",
+    "run_shots",
+    "scan_labscript_shots",
+    "shots_from_table",
+    "shots_table",
+    "write_shots_table",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GLOBALS = {"cycle": "cycle", "direction": "direction", "reference": "reference", "repeat": "repeat"}
+
+
+@dataclass(frozen=True)
+class ShotFrames:
+    """The three frames of one shot as float64 camera counts, with where they came from.
+
+    Attributes
+    ----------
+    atoms, probe, dark : ndarray, shape (ny, nx), float64
+    sources : dict[str, str]
+        ``file`` or ``file [key]`` of each frame.
+    """
+
+    atoms: np.ndarray
+    probe: np.ndarray
+    dark: np.ndarray
+    sources: dict[str, str]
+
+
+def hdf5_group(frames: Mapping[str, Any] | None) -> str | None:
+    """The HDF5 group of the frames from ``data.frames``: ``/images/<orientation>/<label>`` (or a prefix)."""
+    frames = frames or {}
+    parts = [str(frames[k]) for k in ("orientation", "label") if frames.get(k) not in (None, "")]
+    return "/images/" + "/".join(parts) if parts else None
+
+
+def _frame_keys(frames: Mapping[str, Any] | None) -> dict[str, FrameKey]:
+    frames = frames or {}
+    return {name: frames.get(name) if frames.get(name) is not None else name for name in FRAME_NAMES}
+
+
+def find_labscript_shots(pattern: str) -> list[Path]:
+    """The files matching ``pattern`` (a glob, ``**`` recursive), sorted; cheap (no file is opened)."""
+    return [Path(p) for p in sorted(glob.glob(pattern, recursive=True)) if os.path.isfile(p)]
+
+
+def count_run_shots(data: Mapping[str, Any]) -> int:
+    """Number of shots of a measured run from the ``data`` config section, without opening any image."""
+    if data.get("shots"):
+        n = len(find_labscript_shots(str(data["shots"])))
+        if n == 0:
+            raise InputDataError(f"data.shots: no file matches {data['shots']!r} (relative patterns are taken from "
+                                 f"the working directory {os.getcwd()})")
+        return n
+    if data.get("manifest"):
+        return count_manifest_rows(str(data["manifest"]))
+    raise ConfigError("config key 'data.manifest' or 'data.shots': one is required when data.source is 'measured'")
+
+
+def run_input_files(data: Mapping[str, Any]) -> list[str]:
+    """The image files of a measured run that exist now (the workflow's inputs, so a fixed or added file reruns
+    the check of the run). Cheap: the manifest is parsed and files are stat-ed, none is opened."""
+    if data.get("shots"):
+        return [str(p) for p in find_labscript_shots(str(data["shots"]))]
+    manifest = Path(str(data["manifest"]))
+    try:
+        records = scan_manifest(manifest)
+    except InputDataError:
+        return []  # the 'shots' rule reports it
+    files = dict.fromkeys(str(p) for r in records for p in r.frames.values() if p.is_file())
+    return list(files)
+
+
+def _open(path: Path, group: str | None) -> ImageFile:
+    return open_image(path, hdf5_group=group)
+
+
+def _resolve(image: ImageFile, key: FrameKey, name: str) -> FrameKey:
+    """A default frame name selects a page in a file without frame names (see the module docstring)."""
+    if isinstance(key, str) and not image.names and key in FRAME_NAMES and len(image.frames) > 1:
+        return FRAME_NAMES.index(key)
+    return key
+
+
+def _global_value(globals_: Mapping[str, Any], name: str | None):
+    if not name or name not in globals_:
+        return None
+    return globals_[name]
+
+
+def scan_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = None,
+                         globals_names: Mapping[str, Any] | None = None) -> list[ShotRecord]:
+    """The shots of a folder of labscript HDF5 files (see the module docstring), bad ones with their problem.
+
+    Reads the globals of every file (attributes of ``/globals``); images are not read.
+    """
+    return list(iter_labscript_shots(pattern, frames=frames, globals_names=globals_names))
+
+
+def iter_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = None,
+                         globals_names: Mapping[str, Any] | None = None) -> Iterator[ShotRecord]:
+    """The shots of :func:`scan_labscript_shots`, one at a time."""
+    paths = find_labscript_shots(pattern)
+    if not paths:
+        raise InputDataError(f"data.shots: no file matches {pattern!r} (relative patterns are taken from the "
+                             f"working directory {os.getcwd()})")
+    names = {**DEFAULT_GLOBALS, **{k: v for k, v in (globals_names or {}).items() if v is not None}}
+    group = hdf5_group(frames)
+    keys = _frame_keys(frames)
+    seen: dict[str, Path] = {}
+    for path in paths:
+        shot = path.stem
+        errors: list[str] = []
+        if shot in seen:
+            errors.append(f"{path}: duplicate shot id (file name also used by {seen[shot]})")
+            shot = f"{shot}@{path}"
+        else:
+            seen[shot] = path
+        globals_: dict[str, Any] = {}
+        try:
+            with _open(path, group) as image:
+                globals_ = image.attributes()
+        except InputDataError as exc:
+            errors.append(str(exc))
+        cycle, direction, reference, repeat = math.nan, 1, False, None
+        if not errors:
+            value = _global_value(globals_, names["cycle"])
+            try:
+                cycle = float(value)  # type: ignore[arg-type]
+                if not math.isfinite(cycle):
+                    raise ValueError
+            except (TypeError, ValueError):
+                errors.append(f"global '{names['cycle']}' (data.globals.cycle) is "
+                              f"{'missing' if value is None else repr(value)}; expected a finite number of pump "
+                              f"cycles. Globals found: {', '.join(sorted(globals_)) or 'none'}")
+            value = _global_value(globals_, names["direction"])
+            if value is not None:
+                try:
+                    direction = int(value)
+                    if direction not in (1, -1) or float(value) != direction:
+                        raise ValueError
+                except (TypeError, ValueError):
+                    errors.append(f"global '{names['direction']}' (data.globals.direction) is {value!r}; expected "
+                                  "+1 or -1")
+                    direction = 1
+            value = _global_value(globals_, names["reference"])
+            if value is not None:
+                try:
+                    reference = parse_bool(value)
+                except ValueError as exc:
+                    errors.append(f"global '{names['reference']}' (data.globals.reference): {exc}")
+            value = _global_value(globals_, names["repeat"])
+            if value is not None:
+                try:
+                    repeat = int(value)
+                except (TypeError, ValueError):
+                    errors.append(f"global '{names['repeat']}' (data.globals.repeat) is {value!r}; expected an "
+                                  "integer")
+        errors = [e if e.startswith(str(path)) else f"{path}: {e}" for e in errors]
+        meta = {k: str(v) for k, v in globals_.items() if k not in names.values()}
+        yield ShotRecord(shot, cycle, direction, {n: path for n in FRAME_NAMES}, reference, repeat, meta,
+                         frame_keys=dict(keys), hdf5_group=group, problem="; ".join(errors))
+
+
+def run_shots(data: Mapping[str, Any]) -> list[ShotRecord]:
+    """Every shot of the measured run described by the ``data`` config section (bad ones with their problem)."""
+    records = list(iter_run_shots(data))
+    if not records:
+        raise InputDataError(f"the run has no shots ({data.get('manifest') or data.get('shots')})")
+    return records
+
+
+def iter_run_shots(data: Mapping[str, Any]) -> Iterator[ShotRecord]:
+    """The shots of :func:`run_shots`, one at a time (a long run is never held whole)."""
+    if data.get("shots"):
+        return iter_labscript_shots(str(data["shots"]), frames=data.get("frames"),
+                                    globals_names=data.get("globals"))
+    if data.get("manifest"):
+        return iter_manifest(str(data["manifest"]), frames=_frame_keys(data.get("frames")),
+                             hdf5_group=hdf5_group(data.get("frames")))
+    raise ConfigError("config key 'data.manifest' or 'data.shots': one is required when data.source is 'measured'")
+
+
+def _check_one(record: ShotRecord) -> dict[str, tuple[int, int]]:
+    """Header-level check of one shot's three frames; returns their shapes. Raises InputDataError."""
+    shapes: dict[str, tuple[int, int]] = {}
+    errors: list[str] = []
+    for name in FRAME_NAMES:
+        path = record.frames[name]
+        try:
+            with _open(path, record.hdf5_group) as image:
+                key = _resolve(image, record.key(name), name)
+                shapes[name] = image.check(key)
+        except InputDataError as exc:
+            message = str(exc)
+            if message not in errors:
+                errors.append(message if record.frame_keys else f"{name} frame: {message}")
+    if errors:
+        raise InputDataError("; ".join(errors))
+    if len(set(shapes.values())) > 1:
+        raise InputDataError(_shape_mismatch(record, shapes))
+    return shapes
+
+
+def _shape_mismatch(record: ShotRecord, shapes: Mapping[str, tuple[int, ...]]) -> str:
+    files = ", ".join(dict.fromkeys(str(record.frames[n]) for n in FRAME_NAMES))
+    return (f"{files}: frames have different shapes " + ", ".join(f"{n} {s}" for n, s in shapes.items())
+            + "; all frames of a shot must come from the same camera region")
+
+
+def check_shots(records: Sequence[ShotRecord]) -> tuple[list[ShotRecord], tuple[int, int] | None]:
+    """Header-level checks of every shot of a run (see the module docstring).
+
+    Returns
+    -------
+    records : list of ShotRecord
+        The same shots, with ``problem`` set for every bad one (earlier problems kept).
+    shape : (ny, nx) or None
+        The run's frame shape (the most common among good shots; None when no shot is good).
+    """
+    out = list(records)
+    shapes: dict[int, tuple[int, int]] = {}
+    for i, record in enumerate(out):
+        if record.problem:
+            continue
+        try:
+            shapes[i] = _check_one(record)["atoms"]
+        except InputDataError as exc:
+            out[i] = replace(record, problem=str(exc))
+    if not shapes:
+        return out, None
+    run_shape = Counter(shapes.values()).most_common(1)[0][0]
+    for i, shape in shapes.items():
+        if shape != run_shape:
+            out[i] = replace(out[i], problem=f"frame shape {shape} differs from the run's {run_shape} "
+                                             f"({out[i].frames['atoms']})")
+    return out, run_shape
+
+
+def read_shot(record: ShotRecord, *, region: tuple[int, int, int, int] | None = None) -> ShotFrames:
+    """The three frames of one shot as checked float64 arrays (each file opened once).
+
+    Parameters
+    ----------
+    record
+        The shot.
+    region : (row_start, row_stop, col_start, col_stop), optional, keyword-only
+        Return only this part of each frame (the reduction reads whole frames but converts only what it uses).
+
+    Raises
+    ------
+    InputDataError
+        Unreadable file, missing frame, NaN or infinite pixels, frames of different shapes, an all-zero probe
+        frame; the message names the file and frame.
+    """
+    by_file: dict[Path, list[str]] = {}
+    for name in FRAME_NAMES:
+        by_file.setdefault(record.frames[name], []).append(name)
+    raw: dict[str, np.ndarray] = {}
+    sources: dict[str, str] = {}
+    for path, names in by_file.items():
+        with _open(path, record.hdf5_group) as image:
+            for name in names:
+                key = _resolve(image, record.key(name), name)
+                sources[name] = f"{name} frame {path}" if key is None else f"{name} frame {path} [{key}]"
+                image.check(key)
+                raw[name] = image.read(key)
+    shapes = {name: raw[name].shape for name in FRAME_NAMES}
+    if len(set(shapes.values())) > 1:
+        raise InputDataError(_shape_mismatch(record, shapes))
+    if not np.any(raw["probe"]):
+        raise InputDataError(f"the {sources['probe']} is all zero: no probe light was recorded; check the camera "
+                             "trigger or remove the shot")
+    out = {}
+    for name in FRAME_NAMES:
+        frame = raw[name]
+        if frame.dtype.kind == "f":  # integers cannot be NaN; check floats whole, before cropping
+            check_frame(frame, source=sources[name])
+        if region is not None:
+            r0, r1, c0, c1 = region
+            frame = frame[r0:r1, c0:c1]
+        out[name] = np.asarray(frame, dtype=np.float64)
+    return ShotFrames(out["atoms"], out["probe"], out["dark"], sources)
+
+
+# --- the run table: one row per shot, written by the 'shots' rule and read by every batch ---------------------------
+
+def _encode_key(key: FrameKey) -> str:
+    return json.dumps(key)
+
+
+def _decode_key(text: str) -> FrameKey:
+    return json.loads(text)
+
+
+def protocol_variables(records: Sequence[ShotRecord]) -> dict[str, tuple]:
+    """``cycle``, ``direction``, ``reference``, ``repeat`` (-1: none) of the shots, as Dataset variables over ``shot``."""
+    return {
+        "cycle": ("shot", np.array([r.cycle for r in records], dtype=float), {"units": "1",
+                                                                               "long_name": "pump cycles"}),
+        "direction": ("shot", np.array([r.direction for r in records], dtype=np.int8),
+                      {"long_name": "pump direction (+1: phi increasing)"}),
+        "reference": ("shot", np.array([r.reference for r in records], dtype=bool),
+                      {"long_name": "constant-phi reference sequence"}),
+        "repeat": ("shot", np.array([-1 if r.repeat is None else r.repeat for r in records], dtype=np.int64),
+                   {"long_name": "repeat index (-1: not given)"}),
+    }
+
+
+def shots_table(records: Sequence[ShotRecord], *, shape: tuple[int, int] | None, batch_size: int) -> xr.Dataset:
+    """The run table as a Dataset over ``shot`` (metadata only; no pixels).
+
+    Variables: ``cycle``, ``direction``, ``reference``, ``repeat`` (-1: none), ``batch``, ``problem`` (str), and for
+    each frame ``<frame>_file`` and ``<frame>_key`` (JSON: ``null``, a page index or a name), ``hdf5_group``.
+    Attributes: ``frame_shape`` (ny, nx; [0, 0] when no shot is readable), ``batch_size``.
+    """
+    n = len(records)
+    data = {
+        **protocol_variables(records),
+        "batch": ("shot", np.arange(n, dtype=np.int64) // batch_size, {"long_name": "batch of the shot"}),
+        "problem": ("shot", np.array([r.problem for r in records], dtype=object),
+                    {"long_name": "why the shot cannot be analysed (empty: good)"}),
+        "hdf5_group": ("shot", np.array([r.hdf5_group or "" for r in records], dtype=object),
+                       {"long_name": "HDF5 group of the frames"}),
+    }
+    for name in FRAME_NAMES:
+        data[f"{name}_file"] = ("shot", np.array([str(r.frames[name]) for r in records], dtype=object),
+                                {"long_name": f"file of the {name} frame"})
+        data[f"{name}_key"] = ("shot", np.array([_encode_key(r.key(name)) for r in records], dtype=object),
+                               {"long_name": f"{name} frame in its file (JSON: null, page index or name)"})
+    return xr.Dataset(data, coords={"shot": ("shot", np.array([r.shot for r in records], dtype=object))},
+                      attrs={"frame_shape": list(shape or (0, 0)), "batch_size": int(batch_size)})
+
+
+_TABLE_STRINGS = ("problem", "hdf5_group", *(f"{n}_{part}" for n in FRAME_NAMES for part in ("file", "key")))
+
+
+def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *, batch_size: int,
+                      chunk: int = 1024) -> tuple[int, int, tuple[int, int] | None]:
+    """Check the shots (:func:`check_shots`) and write the run table (:func:`shots_table`) to ``path``, streaming.
+
+    The shots are checked and written ``chunk`` at a time into an HDF5/netCDF file with an unlimited ``shot``
+    dimension, so memory stays bounded for a run of any length (the run's frame shape, the most common one, is found
+    from a compact array of shapes; the few shots of another shape are marked afterwards). The file reads back with
+    :func:`atompump.io.read_dataset` as the Dataset :func:`shots_table` would give.
+
+    Returns
+    -------
+    n_shots, n_bad, frame_shape
+    """
+    import h5netcdf
+    import h5py
+
+    from atompump.io.atomic import atomic_path
+
+    template = shots_table([ShotRecord("", 0.0, 1, {n: Path() for n in FRAME_NAMES})], shape=None,
+                           batch_size=batch_size)
+    shapes = array("l")  # rows, columns of every shot's frames, flat (0, 0 when unreadable): 16 bytes per shot
+    bad = bytearray()
+    with atomic_path(path, suffix=".nc") as tmp, h5netcdf.File(tmp, "w") as f:
+        f.dimensions = {"shot": None}
+        variables = {}
+        for name in ("shot", *template.data_vars):
+            var = template[name]
+            is_str = var.dtype == object
+            dtype = h5py.string_dtype() if is_str else (np.int8 if var.dtype == bool else var.dtype)
+            variables[name] = f.create_variable(name, ("shot",), dtype=dtype)
+            variables[name].attrs.update(var.attrs)
+            if var.dtype == bool:
+                variables[name].attrs["dtype"] = "bool"  # as xarray writes booleans
+        n = 0
+        for block in _chunks(records, chunk):
+            checked = []
+            for record in block:
+                if not record.problem:
+                    try:
+                        shape = _check_one(record)["atoms"]
+                    except InputDataError as exc:
+                        record, shape = replace(record, problem=str(exc)), (0, 0)
+                else:
+                    shape = (0, 0)
+                checked.append(record)
+                shapes.extend(shape)
+                bad.append(bool(record.problem))
+            part = shots_table(checked, shape=None, batch_size=batch_size)
+            f.resize_dimension("shot", n + len(checked))
+            for name, var in variables.items():
+                values = part[name].values
+                if values.dtype == bool:
+                    values = values.astype(np.int8)
+                elif name == "batch":
+                    values = (n + np.arange(len(checked))) // batch_size
+                var[n:n + len(checked)] = values
+            n += len(checked)
+        if n == 0:
+            raise InputDataError("the run has no shots")
+        pairs = np.frombuffer(shapes, dtype=np.int_).reshape(-1, 2)
+        good = np.frombuffer(bytes(bad), dtype=np.uint8) == 0
+        counts = Counter(map(tuple, pairs[good].tolist()))
+        run_shape = counts.most_common(1)[0][0] if counts else None
+        for i in np.flatnonzero(good & np.any(pairs != np.array(run_shape or (0, 0)), axis=1)):
+            shape = tuple(int(v) for v in pairs[i])
+            atoms_file = variables["atoms_file"][i]
+            atoms_file = atoms_file.decode() if isinstance(atoms_file, bytes) else str(atoms_file)
+            variables["problem"][i] = f"frame shape {shape} differs from the run's {run_shape} ({atoms_file})"
+            bad[i] = 1
+        f.attrs["frame_shape"] = list(run_shape or (0, 0))
+        f.attrs["batch_size"] = int(batch_size)
+    return n, sum(bad), run_shape
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    block = []
+    for item in items:
+        block.append(item)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def shots_from_table(table: xr.Dataset, *, batch: int | None = None) -> list[ShotRecord]:
+    """The shots of a run table (all, or those of one batch)."""
+    index = np.arange(table.sizes["shot"])
+    if batch is not None:
+        index = index[table.batch.values == batch]
+    columns = {name: table[name].values for name in ("cycle", "direction", "reference", "repeat", "problem",
+                                                      "hdf5_group")}
+    columns["shot"] = table.shot.values
+    for name in FRAME_NAMES:
+        columns[f"{name}_file"] = table[f"{name}_file"].values
+        columns[f"{name}_key"] = table[f"{name}_key"].values
+    records = []
+    for i in index:
+        keys = {name: _decode_key(str(columns[f"{name}_key"][i])) for name in FRAME_NAMES}
+        repeat = int(columns["repeat"][i])
+        records.append(ShotRecord(
+            shot=str(columns["shot"][i]), cycle=float(columns["cycle"][i]), direction=int(columns["direction"][i]),
+            frames={name: Path(str(columns[f"{name}_file"][i])) for name in FRAME_NAMES},
+            reference=bool(columns["reference"][i]), repeat=None if repeat < 0 else repeat,
+            frame_keys={k: v for k, v in keys.items() if v is not None},
+            hdf5_group=str(columns["hdf5_group"][i]) or None, problem=str(columns["problem"][i])))
+    return records
