@@ -3,14 +3,13 @@ the stages called directly as the workflow calls them; and the strong-fringe con
 
 import copy
 import json
-import math
 
 import numpy as np
 import pytest
 import yaml
 
 from atompump.io import read_dataset, read_frame, read_manifest
-from atompump.stages import com_batch_stage, fit_stage, gather_com_stage, reduce_batch_stage, simulate_stage
+from atompump.stages import run_analysis, simulate_stage
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -26,19 +25,10 @@ def default_config(repo_root):
 
 
 def _analyse(run, config, tmp):
-    n = len(read_manifest(run / "manifest.csv"))
-    size = 16
-    batches = []
-    for b in range(math.ceil(n / size)):
-        reduce_batch_stage(run / "manifest.csv", tmp / f"reduce-{b}.nc", batch=b, batch_size=size,
-                           imaging=config["imaging"])
-        com_batch_stage(tmp / f"reduce-{b}.nc", tmp / f"com-{b}.nc", imaging=config["imaging"], com=config["com"],
-                        atom=config["atom"])
-        batches.append(tmp / f"com-{b}.nc")
-    gather_com_stage(batches, tmp / "com.nc")
     (tmp / "theory.json").write_text(json.dumps({"dl_um": 0.767, "chern_numbers": [1, -1, 1], "nu_theory": 1.0}))
-    summary = fit_stage(tmp / "com.nc", tmp / "theory.json", tmp / "summary.json", tmp / "fit.nc")
-    return summary, read_dataset(tmp / "com.nc")
+    config = _merge(config, {"data": {"batch_size": 16}})
+    summary = run_analysis(config, tmp / "analysis", manifest=run / "manifest.csv", theory_json=tmp / "theory.json")
+    return summary, read_dataset(tmp / "analysis" / "com.nc")
 
 
 @pytest.mark.parametrize("seed", [11, 12])

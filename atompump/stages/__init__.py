@@ -7,6 +7,7 @@ the workflow.
 
 from atompump.stages.com import com_batch_stage, gather_com_stage
 from atompump.stages.fit import fit_stage
+from atompump.stages.pipeline import run_analysis
 from atompump.stages.reduce import check_reduce_stage, fringe_basis_stage, reduce_batch_stage, shots_stage
 from atompump.stages.report import figures_stage, report_stage
 from atompump.stages.simulate import simulate_stage
@@ -21,6 +22,7 @@ __all__ = [
     "gather_com_stage",
     "reduce_batch_stage",
     "report_stage",
+    "run_analysis",
     "shots_stage",
     "simulate_stage",
     "theory_figures_stage",

@@ -44,7 +44,7 @@ def shots_stage(out_path: str | os.PathLike, *, data: Config, batch_size: int,
     """The run table (``results/reduce/shots.nc``): every shot with its frames and header-level problems.
 
     Streams: shots are checked and written in chunks (:func:`atompump.io.shots.write_shots_table`). Returns the
-    table's attributes (``frame_shape``, ``batch_size``).
+    table's attributes (``frame_shape``, ``batch_size``) with ``n_shots`` and ``n_bad`` (header-level problems).
 
     Parameters
     ----------
@@ -59,7 +59,7 @@ def shots_stage(out_path: str | os.PathLike, *, data: Config, batch_size: int,
         data = {**data, "manifest": str(manifest), "shots": None}
     n, bad, shape = write_shots_table(iter_run_shots(data), out_path, batch_size=batch_size)
     log.info("%d shots, %d with problems found in the headers; frame shape %s", n, bad, shape)
-    return read_variables(out_path, [])[1]
+    return {**read_variables(out_path, [])[1], "n_shots": int(n), "n_bad": int(bad)}
 
 
 def sample_indices(n: int, k: int) -> np.ndarray:
