@@ -15,7 +15,15 @@ from matplotlib.figure import Figure
 
 from atompump.io.atomic import atomic_path
 
-__all__ = ["PALETTE", "save_figure", "od_image_figure", "com_vs_cycle_figure", "residuals_figure", "bands_figure"]
+__all__ = [
+    "PALETTE",
+    "bands_figure",
+    "com_vs_cycle_figure",
+    "od_image_figure",
+    "pull_histogram_figure",
+    "residuals_figure",
+    "save_figure",
+]
 
 # Okabe & Ito colour-blind-safe palette
 PALETTE = {
@@ -155,4 +163,23 @@ def bands_figure(bands: xr.Dataset) -> Figure:
     ax_w.set_xlabel("phi / pi")
     ax_w.set_ylabel("Wannier centre / dl")
     ax_w.set_title("hybrid Wannier centres")
+    return fig
+
+
+def pull_histogram_figure(pulls: np.ndarray, *, title: str = "") -> Figure:
+    """Histogram of pulls (nu - nu_true) / nu_err with the standard normal density for comparison."""
+    from scipy import stats
+
+    pulls = np.asarray(pulls, dtype=float)
+    fig = _figure(4.5, 3.2)
+    ax = fig.add_subplot()
+    bins = np.linspace(-4.0, 4.0, 33)
+    ax.hist(pulls, bins=bins, density=True, color=PALETTE["skyblue"], edgecolor=PALETTE["blue"],
+            label=f"{pulls.size} runs: mean {pulls.mean():+.3f}, std {pulls.std(ddof=1):.3f}")
+    grid = np.linspace(-4.0, 4.0, 200)
+    ax.plot(grid, stats.norm.pdf(grid), color=PALETTE["vermillion"], label="N(0, 1)")
+    ax.set_xlabel("pull (nu - nu_true) / nu_err")
+    ax.set_ylabel("probability density")
+    ax.set_title(title or "injection-recovery calibration")
+    ax.legend(loc="upper left")
     return fig
