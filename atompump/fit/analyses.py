@@ -239,6 +239,20 @@ def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, 
     return report
 
 
+def _pair_nearest(first: np.ndarray, second: np.ndarray, cycle: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Pair indices of ``first`` with indices of ``second`` imaged after the same cycles, nearest-first in
+    acquisition order, each index used at most once. Returns an array of shape (n_pairs, 2), sorted."""
+    candidates = sorted((abs(order[i] - order[j]), order[i], i, j)
+                        for i in first for j in second[cycle[second] == cycle[i]])
+    used_first, used_second, pairs = set(), set(), []
+    for _, _, i, j in candidates:
+        if i not in used_first and j not in used_second:
+            used_first.add(i)
+            used_second.add(j)
+            pairs.append((i, j))
+    return np.array(sorted(pairs), dtype=int).reshape(-1, 2)
+
+
 def reference_differences(data: PumpData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pumped minus reference: each pumped shot paired with the nearest reference shot in acquisition order
     that was imaged after the same number of cycles.
@@ -250,50 +264,23 @@ def reference_differences(data: PumpData) -> tuple[np.ndarray, np.ndarray, np.nd
     pumped = np.flatnonzero(~data.reference)
     if ref.size == 0 or pumped.size == 0:
         raise ValueError("the pumped-minus-reference analysis needs both pumped and reference shots")
-    candidates = []
-    for i in pumped:
-        same = ref[data.cycle[ref] == data.cycle[i]]
-        for j in same:
-            candidates.append((abs(data.order[i] - data.order[j]), data.order[i], i, j))
-    candidates.sort()
-    used_p, used_r, pairs = set(), set(), []
-    for _, _, i, j in candidates:
-        if i in used_p or j in used_r:
-            continue
-        used_p.add(i)
-        used_r.add(j)
-        pairs.append((i, j))
-    if not pairs:
+    pairs = _pair_nearest(pumped, ref, data.cycle, data.order)
+    if pairs.size == 0:
         raise ValueError("no reference shot was imaged after the same number of cycles as a pumped shot")
-    pairs.sort()
-    i, j = np.array(pairs).T
-    dx = data.x_um[i] - data.x_um[j]
-    err = np.hypot(data.x_err_um[i], data.x_err_um[j])
-    return data.cycle[i], data.direction[i], dx, err
+    i, j = pairs.T
+    return (data.cycle[i], data.direction[i], data.x_um[i] - data.x_um[j],
+            np.hypot(data.x_err_um[i], data.x_err_um[j]))
 
 
 def direction_differences(data: PumpData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """x(+) - x(-): pumped shots of opposite directions after the same cycles, paired nearest-first in
     acquisition order. Returns ``(cycle, factor=2, dx_um, dx_err_um)``."""
     pumped = data.pumped
-    plus = np.flatnonzero(pumped.direction > 0)
-    minus = np.flatnonzero(pumped.direction < 0)
-    candidates = []
-    for i in plus:
-        for j in minus[pumped.cycle[minus] == pumped.cycle[i]]:
-            candidates.append((abs(pumped.order[i] - pumped.order[j]), pumped.order[i], i, j))
-    candidates.sort()
-    used_p, used_m, pairs = set(), set(), []
-    for _, _, i, j in candidates:
-        if i in used_p or j in used_m:
-            continue
-        used_p.add(i)
-        used_m.add(j)
-        pairs.append((i, j))
-    if not pairs:
+    pairs = _pair_nearest(np.flatnonzero(pumped.direction > 0), np.flatnonzero(pumped.direction < 0), pumped.cycle,
+                          pumped.order)
+    if pairs.size == 0:
         raise ValueError("the x(+) - x(-) analysis needs shots of both directions after the same cycles")
-    pairs.sort()
-    i, j = np.array(pairs).T
+    i, j = pairs.T
     return (pumped.cycle[i], np.full(i.size, 2.0), pumped.x_um[i] - pumped.x_um[j],
             np.hypot(pumped.x_err_um[i], pumped.x_err_um[j]))
 
