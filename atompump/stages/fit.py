@@ -88,9 +88,19 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         "direction_consistency": analysis.consistency,
         "skipped": analysis.skipped,
     }
-    for key in ("non_adiabatic_loss_per_cycle", "band_populations"):
-        if key in theory:
-            summary[f"theory_{key}"] = theory[key]
+    summary["theory_band_populations"] = theory.get("band_populations")
+    non_adiabatic = theory.get("non_adiabatic") or {}
+    summary["theory_non_adiabatic"] = non_adiabatic or None
+    loss = non_adiabatic.get("loss_per_cycle")
+    crossings = non_adiabatic.get("crossings") or []
+    efficiency_fit = analysis.alternatives.get("efficiency")
+    if loss is not None and crossings:
+        # Landau-Zener: the loss is shared by the gap minima crossed per cycle; per crossing = per half cycle here
+        beta_lz = 1.0 - float(loss) / len(crossings)
+        summary["beta_landau_zener"] = beta_lz
+        if efficiency_fit is not None:
+            beta, beta_err = efficiency_fit.extra["beta"], efficiency_fit.extra["beta_err"]
+            summary["beta_vs_landau_zener_sigma"] = (beta - beta_lz) / beta_err if beta_err > 0 else None
     # per-shot model and residuals of the pumped-shot fit that has per-shot points (headline or linear)
     per_shot = head if head.model in analysis.alternatives else analysis.alternatives.get("linear")
     n = com.sizes["shot"]

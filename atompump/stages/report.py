@@ -155,6 +155,8 @@ def _summary_rows(s: dict) -> list[tuple[str, object, str]]:
     if beta is not None:
         rows.append(("efficiency per half cycle beta (efficiency model)",
                      f"{beta:.4f} +- {s['alternatives']['efficiency']['beta_err']:.4f}", "1"))
+    if s.get("beta_landau_zener") is not None:
+        rows.append(("efficiency per half cycle, Landau-Zener estimate (theory)", f"{s['beta_landau_zener']:.4f}", "1"))
     rows += [
         ("headline model", s["fit_model"], ""),
         ("reduced chi^2", s["reduced_chi2"], "1"),
@@ -185,6 +187,11 @@ def _notes(s: dict) -> list[str]:
             notes.append(f"The {best['model']} model describes the data much better than the headline "
                          f"{s['fit_model']} model (delta BIC = {second['delta_bic']:.1f}); consider fit.model: "
                          f"{best['model']} or auto.")
+    if s.get("beta_vs_landau_zener_sigma") is not None:
+        beta = s["alternatives"]["efficiency"]["beta"]
+        notes.append(f"Non-adiabatic losses: the fitted efficiency per half cycle beta = {beta:.4f} is "
+                     f"{s['beta_vs_landau_zener_sigma']:+.1f} sigma from the first-order Landau-Zener estimate "
+                     f"{s['beta_landau_zener']:.4f} at the configured cycle period.")
     for name, rep in s.get("differential", {}).items():
         diff = (rep["nu"] - s["nu"]) / np.hypot(rep["nu_err"], s["nu_err"])
         if abs(diff) > 3:
