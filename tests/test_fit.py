@@ -115,14 +115,16 @@ def test_pumped_minus_reference_cancels_a_common_drift():
     n_pairs, err, drift = 60, 0.02, 0.01
     # taken cycle by cycle (so the drift mimics pumping in a plain fit), each pumped shot next to its reference,
     # the order within a pair alternating (P, R), (R, P) as in the experiments
-    cycle = np.repeat([1.0, 2.0, 3.0], 2 * n_pairs // 3)
+    sequence = np.repeat([1.0, 2.0, 3.0], 2 * n_pairs // 3)
     reference = np.tile([False, True, True, False], n_pairs // 2)
+    cycle = np.where(reference, 0.0, sequence)  # a reference is not pumped: 0 cycles, its partner's length
     direction = np.ones(cycle.size)
     order = np.arange(cycle.size, dtype=float)
-    x = 5.0 + np.where(reference, 0.0, 0.95 * DL * cycle) + drift * order + rng.normal(0, err, cycle.size)
-    data = PumpData.from_arrays(cycle, direction, x, np.full(cycle.size, err), order=order, reference=reference)
+    x = 5.0 + 0.95 * DL * cycle + drift * order + rng.normal(0, err, cycle.size)
+    data = PumpData.from_arrays(cycle, direction, x, np.full(cycle.size, err), order=order, reference=reference,
+                                sequence=sequence)
     c, factor, dx, dx_err = reference_differences(data)
-    assert c.size == n_pairs and np.all(factor == 1)
+    assert c.size == n_pairs and np.all(factor == 1) and np.array_equal(np.unique(c), [1.0, 2.0, 3.0])
     diff = fit_differential(c, factor, dx, dx_err, dl_um=DL, name="differential_reference")
     assert abs(diff.nu - 0.95) < 3 * diff.nu_err
     assert abs(fit_model(data, "linear", dl_um=DL).nu - 0.95) > 0.1  # the plain fit sees the drift as pumping

@@ -41,9 +41,11 @@ class PumpData:
     order : ndarray, shape (n,)
         Acquisition order (for drifts and pairing).
     reference : ndarray of bool, shape (n,)
-        True for constant-phi reference sequences (imaged after the same time as ``cycle`` pump cycles, but
-        not pumped).
+        True for constant-phi reference sequences (not pumped: their ``cycle`` is 0).
     shot : ndarray of str, shape (n,)
+    sequence : ndarray, shape (n,)
+        Length of each shot's sequence in pump cycles: ``cycle`` for pumped shots, that of the pumped shots it is
+        compared with for a reference shot. Pumped and reference shots are paired by equal ``sequence``.
     """
 
     cycle: np.ndarray
@@ -53,10 +55,11 @@ class PumpData:
     order: np.ndarray
     reference: np.ndarray
     shot: np.ndarray
+    sequence: np.ndarray
 
     def __post_init__(self) -> None:
         n = np.asarray(self.x_um).size
-        for name in ("cycle", "direction", "x_um", "x_err_um", "order", "reference", "shot"):
+        for name in ("cycle", "direction", "x_um", "x_err_um", "order", "reference", "shot", "sequence"):
             if np.asarray(getattr(self, name)).shape != (n,):
                 raise ValueError(f"PumpData.{name} must have shape ({n},)")
         if not np.all(np.isfinite(self.x_um)) or not np.all(np.isfinite(self.x_err_um)):
@@ -65,16 +68,20 @@ class PumpData:
             raise ValueError("per-shot errors must be positive")
 
     @classmethod
-    def from_arrays(cls, cycle, direction, x_um, x_err_um, *, order=None, reference=None, shot=None) -> PumpData:
+    def from_arrays(cls, cycle, direction, x_um, x_err_um, *, order=None, reference=None, shot=None,
+                    sequence=None) -> PumpData:
+        """Build from arrays; ``order`` defaults to the position, ``sequence`` to ``cycle``."""
         n = np.asarray(x_um).size
-        return cls(np.asarray(cycle, float), np.asarray(direction, float), np.asarray(x_um, float),
+        cycle = np.asarray(cycle, float)
+        return cls(cycle, np.asarray(direction, float), np.asarray(x_um, float),
                    np.asarray(x_err_um, float), np.arange(n, dtype=float) if order is None else np.asarray(order, float),
                    np.zeros(n, bool) if reference is None else np.asarray(reference, bool),
-                   np.array([str(i) for i in range(n)]) if shot is None else np.asarray(shot).astype(str))
+                   np.array([str(i) for i in range(n)]) if shot is None else np.asarray(shot).astype(str),
+                   cycle.copy() if sequence is None else np.asarray(sequence, float))
 
     def subset(self, mask: np.ndarray) -> PumpData:
         return PumpData(*(np.asarray(getattr(self, f))[mask] for f in
-                          ("cycle", "direction", "x_um", "x_err_um", "order", "reference", "shot")))
+                          ("cycle", "direction", "x_um", "x_err_um", "order", "reference", "shot", "sequence")))
 
     @property
     def pumped(self) -> PumpData:
@@ -239,11 +246,11 @@ def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, 
     return report
 
 
-def _pair_nearest(first: np.ndarray, second: np.ndarray, cycle: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Pair indices of ``first`` with indices of ``second`` imaged after the same cycles, nearest-first in
-    acquisition order, each index used at most once. Returns an array of shape (n_pairs, 2), sorted."""
+def _pair_nearest(first: np.ndarray, second: np.ndarray, key: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Pair indices of ``first`` with indices of ``second`` of equal ``key`` (cycles, or sequence length),
+    nearest-first in acquisition order, each index used at most once. Returns shape (n_pairs, 2), sorted."""
     candidates = sorted((abs(order[i] - order[j]), order[i], i, j)
-                        for i in first for j in second[cycle[second] == cycle[i]])
+                        for i in first for j in second[key[second] == key[i]])
     used_first, used_second, pairs = set(), set(), []
     for _, _, i, j in candidates:
         if i not in used_first and j not in used_second:
@@ -255,7 +262,7 @@ def _pair_nearest(first: np.ndarray, second: np.ndarray, cycle: np.ndarray, orde
 
 def reference_differences(data: PumpData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pumped minus reference: each pumped shot paired with the nearest reference shot in acquisition order
-    that was imaged after the same number of cycles.
+    whose sequence has the same length (``data.sequence``).
 
     Returns ``(cycle, factor, dx_um, dx_err_um)``, ``factor`` being the pumped shot's direction. Each reference
     shot is used at most once (pairs are formed nearest-first), so the differences are independent.
@@ -264,9 +271,10 @@ def reference_differences(data: PumpData) -> tuple[np.ndarray, np.ndarray, np.nd
     pumped = np.flatnonzero(~data.reference)
     if ref.size == 0 or pumped.size == 0:
         raise ValueError("the pumped-minus-reference analysis needs both pumped and reference shots")
-    pairs = _pair_nearest(pumped, ref, data.cycle, data.order)
+    pairs = _pair_nearest(pumped, ref, data.sequence, data.order)
     if pairs.size == 0:
-        raise ValueError("no reference shot was imaged after the same number of cycles as a pumped shot")
+        raise ValueError("no reference shot has a sequence as long as a pumped shot's (manifest column or global "
+                         "sequence_cycles)")
     i, j = pairs.T
     return (data.cycle[i], data.direction[i], data.x_um[i] - data.x_um[j],
             np.hypot(data.x_err_um[i], data.x_err_um[j]))

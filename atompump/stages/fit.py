@@ -24,15 +24,20 @@ Config = Mapping[str, Any]
 def pump_data(com: xr.Dataset) -> PumpData:
     """The used shots of a ``com.nc`` Dataset as :class:`~atompump.fit.PumpData`.
 
-    The acquisition order is the ``order`` variable when present, else the position in the run.
+    The acquisition order is the ``order`` variable when every shot has one (>= 0), else the position in the run;
+    the sequence length is ``sequence_cycles`` when present, else ``cycle``.
     """
     used = com.used.values.astype(bool)
     n = com.sizes["shot"]
-    order = com["order"].values if "order" in com.variables else np.arange(n)
+    order = com["order"].values if "order" in com.variables else np.full(n, -1)
+    if np.any(order < 0):
+        order = np.arange(n)
     reference = com["reference"].values.astype(bool) if "reference" in com.variables else np.zeros(n, bool)
+    sequence = com["sequence_cycles"].values if "sequence_cycles" in com.variables else com.cycle.values
     return PumpData.from_arrays(com.cycle.values[used], com.direction.values[used], com.x_com_um.values[used],
                                 com.x_com_err_um.values[used], order=np.asarray(order)[used],
-                                reference=reference[used], shot=com.shot.values[used])
+                                reference=reference[used], shot=com.shot.values[used],
+                                sequence=np.asarray(sequence, float)[used])
 
 
 def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_summary: str | os.PathLike,
