@@ -31,4 +31,5 @@ rule all:
     input:
         summary="results/fit/summary.json",
         report="results/report/report.html",
+        pdf="results/report/report.pdf",
     default_target: True

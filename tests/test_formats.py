@@ -243,5 +243,5 @@ def test_simulator_hdf5_run_reads_with_the_default_config(tmp_path):
     write_manifest(tmp_path / "manifest.csv", rows)
     records, shape = check_shots(run_shots({"manifest": str(tmp_path / "manifest.csv")}))
     assert shape == (12, 16) and [r.problem for r in records] == ["", "", ""]
-    assert records[2].metadata == {"order": "2", "sequence_cycles": "2.0"}
+    assert records[2].metadata == {} and records[2].order == 2 and records[2].sequence_cycles == 2.0
     np.testing.assert_array_equal(read_shot(records[2]).atoms, triplet(seed=2)[0])

@@ -122,3 +122,21 @@ def test_uncompressed_writer_reads_back_like_xarrays(tmp_path):
     write_dataset_uncompressed(ds, tmp_path / "fast.nc")
     write_dataset(ds, tmp_path / "xarray.nc", compress=False)
     xr.testing.assert_identical(read_dataset(tmp_path / "fast.nc"), read_dataset(tmp_path / "xarray.nc"))
+
+
+def test_order_and_sequence_cycles_columns(tmp_path):
+    rows = manifest_rows(tmp_path, 3)
+    for i, row in enumerate(rows):
+        row.update(order=2 - i, sequence_cycles=float(i) + 0.5)
+    rows[2]["order"] = -1
+    rows[1]["sequence_cycles"] = "inf"
+    write_manifest(tmp_path / "m.csv", rows)
+    with pytest.raises(BadShotsError) as info:
+        read_manifest(tmp_path / "m.csv")
+    assert "order '-1' is not an integer >= 0" in str(info.value)
+    assert "sequence_cycles 'inf' is not a finite number >= 0" in str(info.value)
+    rows[2]["order"], rows[1]["sequence_cycles"] = 0, 1.5
+    write_manifest(tmp_path / "m.csv", rows)
+    records = read_manifest(tmp_path / "m.csv")
+    assert [r.order for r in records] == [2, 1, 0] and [r.sequence_cycles for r in records] == [0.5, 1.5, 2.5]
+    assert all(r.metadata == {} for r in records)

@@ -144,7 +144,8 @@ def test_tiff_run_manifest_records_order_references_and_repeats(tb_run):
     out, params, truth = tb_run
     records = read_manifest(out / "manifest.csv")
     assert [r.shot for r in records] == [s["shot"] for s in truth["shots"]]
-    assert [int(r.metadata["order"]) for r in records] == list(range(len(records)))
+    assert [r.order for r in records] == list(range(len(records)))
+    assert [r.sequence_cycles for r in records] == [s["sequence_cycles"] for s in truth["shots"]]
     assert [r.reference for r in records] == [s["reference"] for s in truth["shots"]]
     assert [r.repeat for r in records] == [s["repeat"] for s in truth["shots"]]
     frames = {name: read_frame(records[0].frames[name]) for name in ("atoms", "probe", "dark")}

@@ -7,7 +7,7 @@ import pytest
 
 from atompump.errors import ConfigError
 from atompump.io.netcdf import read_dataset
-from atompump.stages.theory import theory_figures_stage, theory_stage
+from atompump.stages.theory import theory_stage
 
 LATTICE = {"lambda_l_nm": 1534.0, "Vs_Er": 10.0, "Vl_Er": 20.0}
 THEORY = {"n_bands": 3, "n_k": 24, "n_phi": 48, "n_max": 10, "band_populations": [1.0], "temperature_nK": None,
@@ -58,11 +58,16 @@ def test_bands_and_wannier_datasets(stage_outputs):
 
 
 def test_figures_of_the_theory_stage(stage_outputs, tmp_path):
+    from atompump.report.figures import save_figure
+    from atompump.report.theory_figures import band_structure_figure, berry_curvature_figure, wannier_figure
+
     out, paths, _ = stage_outputs
-    targets = {name: tmp_path / f"{name}.png" for name in ("band_structure", "berry_curvature", "wannier")}
-    theory_figures_stage(bands_path=paths[1], wannier_path=paths[2], out=targets)
-    for path in targets.values():
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bands, wannier = read_dataset(paths[1]), read_dataset(paths[2])
+    figures = {"band_structure": band_structure_figure(bands), "berry_curvature": berry_curvature_figure(bands),
+               "wannier": wannier_figure(wannier, bands)}
+    for name, fig in figures.items():
+        save_figure(fig, tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_populations_from_temperature_and_bad_config(tmp_path):

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from atompump.io import read_dataset
+from atompump.report.catalog import FIGURES
 
 pytestmark = pytest.mark.slow
 
@@ -25,10 +26,9 @@ TINY = {
     "theory": {"n_k": 12, "n_phi": 24},
 }
 OUTPUTS = ["results/fit/summary.json", "results/com/com.nc", "results/fit/fit.nc", "results/theory/theory.json",
-           "results/theory/bands.nc", "results/figures/com_vs_cycle.png", "results/figures/example_od.png",
-           "results/figures/residuals.png", "results/figures/bands.png", "results/report/report.html",
-           "results/theory/wannier.nc", "results/figures/band_structure.png", "results/figures/berry_curvature.png",
-           "results/figures/wannier.png"]
+           "results/theory/bands.nc", "results/report/report.html", "results/report/report.pdf",
+           "results/report/provenance.json", "results/report/checksums.tsv", "results/theory/wannier.nc",
+           *[f"results/figures/{spec.name}.{ext}" for spec in FIGURES for ext in ("png", "pdf")]]
 
 
 def run_snakemake(repo: Path, workdir: Path, config: dict | None = None, *extra: str) -> subprocess.CompletedProcess:
@@ -78,12 +78,28 @@ def test_com_contract_and_truth(tiny_run):
     np.testing.assert_allclose(com.atom_number.values, [s["atom_number"] for s in truth["shots"]], rtol=0.05)
 
 
-def test_report_is_self_contained(tiny_run):
+def test_report_is_self_contained_and_complete(tiny_run):
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("data:image/png;base64,") == 7
-    assert "expected RMS position spread (Wannier, theory)" in html
+    assert html.count("data:image/png;base64,") == len(FIGURES)
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "Chern number is +1" in html
+    for item in ("expected RMS position spread (Wannier, theory)", "Models fitted to the same shots", "delta BIC", "Differential analyses", "differential_direction",
+                 "bootstrap std of nu", "Rejected shots (0)", "Provenance", "git_revision", "inputs_sha256",
+                 "lmfit", "nu_true (simulation input)", *[spec.title for spec in FIGURES]):
+        assert item in html, item
+    pdf = (tiny_run / "results/report/report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= len(FIGURES) + 2
+    assert b"CreationDate" not in pdf
+    for spec in FIGURES:
+        assert (tiny_run / f"results/figures/{spec.name}.pdf").read_bytes().startswith(b"%PDF")
+    # every input file once, with its SHA-256: the manifest first, then the frames in run order
+    import hashlib
+
+    rows = [line.split("\t") for line in (tiny_run / "results/report/checksums.tsv").read_text().splitlines()[1:]]
+    assert rows[0][0] == "results/simulated/manifest.csv" and len(rows) == 1 + 3 * 24
+    name, digest, size = rows[5]
+    assert hashlib.sha256((tiny_run / name).read_bytes()).hexdigest() == digest
+    assert int(size) == (tiny_run / name).stat().st_size
 
 
 def test_same_inputs_same_bytes(repo_root, tiny_run, tmp_path):
@@ -153,8 +169,8 @@ def test_snakemake_report_has_the_figures(repo_root, tiny_run):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = (tiny_run / "smk-report.html").read_text()
-    for name in ("com_vs_cycle.png", "example_od.png", "residuals.png", "bands.png"):
-        assert name in html, name
+    for spec in FIGURES:
+        assert f"{spec.name}.png" in html, spec.name
 
 
 def to_labscript(run: Path, shots: Path) -> None:

@@ -12,6 +12,9 @@ Columns (header names, any order; extra columns are kept as metadata and otherwi
 ``direction``  +1 or -1 (pump direction; optional, default +1)
 ``reference``  true/false: a constant-phi reference sequence (optional, default false)
 ``repeat``     integer repeat index (optional)
+``order``      acquisition order, an integer >= 0 (optional; default: the row order)
+``sequence_cycles``  length of the sequence in pump cycles (optional; default: ``cycle``). A constant-phi
+               reference shot has ``cycle = 0`` and the ``sequence_cycles`` of the pumped shots it is compared with
 
 :func:`scan_manifest` checks every row and returns all shots, the bad ones with their ``problem`` (so that a run
 with ``data.on_bad_shot: reject`` can record them); :func:`read_manifest` raises
@@ -34,7 +37,7 @@ __all__ = ["ShotRecord", "iter_manifest", "read_manifest", "scan_manifest", "wri
            "parse_bool"]
 
 FRAME_NAMES = ("atoms", "probe", "dark")
-_OPTIONAL = ("direction", "reference", "repeat")
+_OPTIONAL = ("direction", "reference", "repeat", "order", "sequence_cycles")
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
 
@@ -58,6 +61,10 @@ class ShotRecord:
         True for a reference sequence held at constant phi.
     repeat : int or None
         Repeat index, if the manifest gives one.
+    order : int or None
+        Acquisition order, if given.
+    sequence_cycles : float or None
+        Length of the sequence in pump cycles, if given (a reference shot: that of its pumped partners).
     metadata : dict[str, str]
         Any further manifest columns (or labscript globals), verbatim.
     frame_keys : dict[str, int or str or None]
@@ -78,6 +85,8 @@ class ShotRecord:
     frame_keys: dict[str, FrameKey] = field(default_factory=dict)
     hdf5_group: str | None = None
     problem: str = ""
+    order: int | None = None
+    sequence_cycles: float | None = None
 
     def key(self, name: str) -> FrameKey:
         """The frame key of frame ``name`` (None: a single-frame file)."""
@@ -210,6 +219,22 @@ def iter_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
         except ValueError:
             errors.append(f"repeat '{repeat_text}' is not an integer")
             repeat = None
+        order_text = row.get("order", "")
+        try:
+            order = int(order_text) if order_text else None
+            if order is not None and order < 0:
+                raise ValueError
+        except ValueError:
+            errors.append(f"order '{order_text}' is not an integer >= 0")
+            order = None
+        sequence_text = row.get("sequence_cycles", "")
+        try:
+            sequence_cycles = float(sequence_text) if sequence_text else None
+            if sequence_cycles is not None and not (math.isfinite(sequence_cycles) and sequence_cycles >= 0):
+                raise ValueError
+        except ValueError:
+            errors.append(f"sequence_cycles '{sequence_text}' is not a finite number >= 0")
+            sequence_cycles = None
         paths: dict[str, Path] = {}
         for name in (("file",) if has_file else FRAME_NAMES):
             text = row.get(name, "")
@@ -230,7 +255,7 @@ def iter_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
         extra = {k: v for k, v in row.items() if k not in {"shot", "cycle", "file", *FRAME_NAMES, *_OPTIONAL}}
         yield ShotRecord(shot, cycle, direction, paths, reference, repeat, extra,
                          frame_keys=keys if has_file else {}, hdf5_group=hdf5_group if has_file else None,
-                         problem=problem)
+                         problem=problem, order=order, sequence_cycles=sequence_cycles)
 
 
 def read_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | None = None,

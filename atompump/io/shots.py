@@ -78,7 +78,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_GLOBALS = {"cycle": "cycle", "direction": "direction", "reference": "reference", "repeat": "repeat"}
+DEFAULT_GLOBALS = {"cycle": "cycle", "direction": "direction", "reference": "reference", "repeat": "repeat",
+                   "order": "order", "sequence_cycles": "sequence_cycles"}
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def iter_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = Non
                 globals_ = image.attributes()
         except InputDataError as exc:
             errors.append(str(exc))
-        cycle, direction, reference, repeat = math.nan, 1, False, None
+        cycle, direction, reference, repeat, order, sequence_cycles = math.nan, 1, False, None, None, None
         if not errors:
             value = _global_value(globals_, names["cycle"])
             try:
@@ -227,10 +228,31 @@ def iter_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = Non
                 except (TypeError, ValueError):
                     errors.append(f"global '{names['repeat']}' (data.globals.repeat) is {value!r}; expected an "
                                   "integer")
+            value = _global_value(globals_, names["order"])
+            if value is not None:
+                try:
+                    order = int(value)
+                    if order < 0 or float(value) != order:
+                        raise ValueError
+                except (TypeError, ValueError):
+                    errors.append(f"global '{names['order']}' (data.globals.order) is {value!r}; expected an "
+                                  "integer >= 0")
+                    order = None
+            value = _global_value(globals_, names["sequence_cycles"])
+            if value is not None:
+                try:
+                    sequence_cycles = float(value)
+                    if not (math.isfinite(sequence_cycles) and sequence_cycles >= 0):
+                        raise ValueError
+                except (TypeError, ValueError):
+                    errors.append(f"global '{names['sequence_cycles']}' (data.globals.sequence_cycles) is "
+                                  f"{value!r}; expected a finite number >= 0")
+                    sequence_cycles = None
         errors = [e if e.startswith(str(path)) else f"{path}: {e}" for e in errors]
         meta = {k: str(v) for k, v in globals_.items() if k not in names.values()}
         yield ShotRecord(shot, cycle, direction, {n: path for n in FRAME_NAMES}, reference, repeat, meta,
-                         frame_keys=dict(keys), hdf5_group=group, problem="; ".join(errors))
+                         frame_keys=dict(keys), hdf5_group=group, problem="; ".join(errors), order=order,
+                         sequence_cycles=sequence_cycles)
 
 
 def run_shots(data: Mapping[str, Any]) -> list[ShotRecord]:
@@ -365,7 +387,8 @@ def _decode_key(text: str) -> FrameKey:
 
 
 def protocol_variables(records: Sequence[ShotRecord]) -> dict[str, tuple]:
-    """``cycle``, ``direction``, ``reference``, ``repeat`` (-1: none) of the shots, as Dataset variables over ``shot``."""
+    """``cycle``, ``direction``, ``reference``, ``repeat`` (-1: none), ``order`` (-1: none) and ``sequence_cycles``
+    (default: ``cycle``) of the shots, as Dataset variables over ``shot``."""
     return {
         "cycle": ("shot", np.array([r.cycle for r in records], dtype=float), {"units": "1",
                                                                                "long_name": "pump cycles"}),
@@ -375,13 +398,20 @@ def protocol_variables(records: Sequence[ShotRecord]) -> dict[str, tuple]:
                       {"long_name": "constant-phi reference sequence"}),
         "repeat": ("shot", np.array([-1 if r.repeat is None else r.repeat for r in records], dtype=np.int64),
                    {"long_name": "repeat index (-1: not given)"}),
+        "order": ("shot", np.array([-1 if r.order is None else r.order for r in records], dtype=np.int64),
+                  {"long_name": "acquisition order (-1: not given)"}),
+        "sequence_cycles": ("shot", np.array([r.cycle if r.sequence_cycles is None else r.sequence_cycles
+                                              for r in records], dtype=float),
+                            {"units": "1", "long_name": "sequence length in pump cycles (reference shots: that of "
+                                                        "their pumped partners)"}),
     }
 
 
 def shots_table(records: Sequence[ShotRecord], *, shape: tuple[int, int] | None, batch_size: int) -> xr.Dataset:
     """The run table as a Dataset over ``shot`` (metadata only; no pixels).
 
-    Variables: ``cycle``, ``direction``, ``reference``, ``repeat`` (-1: none), ``batch``, ``problem`` (str), and for
+    Variables: ``cycle``, ``direction``, ``reference``, ``repeat`` (-1: none), ``order`` (-1: none),
+    ``sequence_cycles``, ``batch``, ``problem`` (str), and for
     each frame ``<frame>_file`` and ``<frame>_key`` (JSON: ``null``, a page index or a name), ``hdf5_group``.
     Attributes: ``frame_shape`` (ny, nx; [0, 0] when no shot is readable), ``batch_size``.
     """
@@ -497,7 +527,7 @@ def shots_from_table(table: xr.Dataset, *, batch: int | None = None) -> list[Sho
     if batch is not None:
         index = index[table.batch.values == batch]
     columns = {name: table[name].values for name in ("cycle", "direction", "reference", "repeat", "problem",
-                                                      "hdf5_group")}
+                                                      "hdf5_group", "order", "sequence_cycles")}
     columns["shot"] = table.shot.values
     for name in FRAME_NAMES:
         columns[f"{name}_file"] = table[f"{name}_file"].values
@@ -511,5 +541,7 @@ def shots_from_table(table: xr.Dataset, *, batch: int | None = None) -> list[Sho
             frames={name: Path(str(columns[f"{name}_file"][i])) for name in FRAME_NAMES},
             reference=bool(columns["reference"][i]), repeat=None if repeat < 0 else repeat,
             frame_keys={k: v for k, v in keys.items() if v is not None},
-            hdf5_group=str(columns["hdf5_group"][i]) or None, problem=str(columns["problem"][i])))
+            hdf5_group=str(columns["hdf5_group"][i]) or None, problem=str(columns["problem"][i]),
+            order=None if int(columns["order"][i]) < 0 else int(columns["order"][i]),
+            sequence_cycles=float(columns["sequence_cycles"][i])))
     return records

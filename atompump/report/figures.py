@@ -15,7 +15,17 @@ from matplotlib.figure import Figure
 
 from atompump.io.atomic import atomic_path
 
-__all__ = ["PALETTE", "save_figure", "od_image_figure", "com_vs_cycle_figure", "residuals_figure", "bands_figure"]
+__all__ = [
+    "PALETTE",
+    "bands_figure",
+    "com_vs_cycle_figure",
+    "od_image_figure",
+    "models_figure",
+    "pull_histogram_figure",
+    "raw_frames_figure",
+    "residuals_figure",
+    "save_figure",
+]
 
 # Okabe & Ito colour-blind-safe palette
 PALETTE = {
@@ -80,55 +90,116 @@ def od_image_figure(od: xr.DataArray, *, pixel_size_um: float, x_com_um: float |
     return fig
 
 
-def com_vs_cycle_figure(com: xr.Dataset, *, x0_um: float, nu: float, nu_err: float, dl_um: float,
-                        chern_number: int, nu_theory: float) -> Figure:
-    """Centre of mass against pump cycles for both directions, with the fit and the theory line."""
-    fig = _figure()
+def com_vs_cycle_figure(com: xr.Dataset, *, x0_um: float, curves: dict[int, tuple[np.ndarray, np.ndarray]],
+                        fit_label: str, dl_um: float, chern_number: int, nu_theory: float) -> Figure:
+    """Centre of mass against pump cycles for both directions, with the fitted curves and the theory line.
+
+    Parameters
+    ----------
+    com : Dataset
+        ``com.nc``.
+    x0_um : float
+        Fitted offset, subtracted from every point.
+    curves : dict
+        direction -> (cycles, fitted x - x0 in um) of the headline model.
+    fit_label : str
+        Legend text of the fit (e.g. 'linear fit: nu = 0.96 +- 0.01').
+    """
+    fig = _figure(5.2, 3.6)
     ax = fig.add_subplot()
     used = com.used.values.astype(bool)
+    reference = com["reference"].values.astype(bool) if "reference" in com.variables else np.zeros(used.size, bool)
     cyc = com.cycle.values
+    x = com.x_com_um.values - x0_um
+    err = com.x_com_err_um.values
     span = np.linspace(0.0, float(np.nanmax(cyc)) if cyc.size else 1.0, 50)
     for direction in (1, -1):
-        sel = used & (com.direction.values == direction)
-        if not sel.any():
-            continue
         colour = DIRECTION_COLOURS[direction]
         label = "+phi" if direction == 1 else "-phi"
-        ax.errorbar(cyc[sel], com.x_com_um.values[sel] - x0_um, yerr=com.x_com_err_um.values[sel], fmt="o", ms=3,
-                    color=colour, alpha=0.6, label=f"shots, {label}")
-        ax.plot(span, direction * nu * dl_um * span, color=colour,
-                label=f"fit {label}: nu = {nu:.3f} +- {nu_err:.3f}")
-        ax.plot(span, direction * nu_theory * dl_um * span, color=PALETTE["black"], ls="--", lw=1.0,
-                label=f"theory: C = {chern_number:+d}, nu = {nu_theory:.3f}" if direction == 1 else None)
-    rejected = ~used
+        sel = used & ~reference & (com.direction.values == direction)
+        if sel.any():
+            ax.errorbar(cyc[sel], x[sel], yerr=err[sel], fmt="o", ms=3, color=colour, alpha=0.5,
+                        label=f"shots, {label}")
+        if direction in curves:
+            grid, values = curves[direction]
+            ax.plot(grid, values, color=colour, label=f"{fit_label}" if direction == 1 else None)
+        if sel.any():
+            ax.plot(span, direction * nu_theory * dl_um * span, color=PALETTE["black"], ls="--", lw=1.0,
+                    label=f"theory: C = {chern_number:+d}, nu = {nu_theory:.3f}" if direction == 1 else None)
+    if (used & reference).any():
+        sel = used & reference
+        ax.errorbar(cyc[sel], x[sel], yerr=err[sel], fmt="s", ms=3, color=PALETTE["green"], alpha=0.5,
+                    label="reference (constant phi)")
+    rejected = ~used & np.isfinite(x)
     if rejected.any():
-        finite = rejected & np.isfinite(com.x_com_um.values)
-        ax.plot(cyc[finite], com.x_com_um.values[finite] - x0_um, "x", color=PALETTE["black"], ms=4,
-                label="rejected")
+        ax.plot(cyc[rejected], x[rejected], "x", color=PALETTE["black"], ms=4, label="rejected")
     ax.set_xlabel("pump cycles")
     ax.set_ylabel("centre of mass - x0 (um)")
     ax.legend(loc="best")
     return fig
 
 
-def residuals_figure(com: xr.Dataset, residuals_um: np.ndarray, *, reduced_chi2: float) -> Figure:
-    """Fit residuals against pump cycles, coloured by direction."""
-    fig = _figure(5.0, 2.6)
-    ax = fig.add_subplot()
-    used = com.used.values.astype(bool)
-    cyc = com.cycle.values[used]
-    direction = com.direction.values[used]
-    err = com.x_com_err_um.values[used]
+def residuals_figure(com: xr.Dataset, residuals_um: np.ndarray, pulls: np.ndarray, *, reduced_chi2: float) -> Figure:
+    """Fit residuals (um) and pulls against pump cycles, coloured by direction.
+
+    ``residuals_um`` and ``pulls`` have one entry per shot of ``com`` (NaN where the shot is not in the fit).
+    """
+    fig = _figure(5.0, 4.2)
+    ax_r, ax_p = fig.subplots(2, 1, sharex=True)
+    cyc = com.cycle.values
+    direction = com.direction.values
+    err = com.x_com_err_um.values
     for d in (1, -1):
-        sel = direction == d
+        sel = (direction == d) & np.isfinite(residuals_um)
         if sel.any():
-            ax.errorbar(cyc[sel] + 0.05 * d, residuals_um[sel], yerr=err[sel], fmt="o", ms=3,
-                        color=DIRECTION_COLOURS[d], alpha=0.6, label="+phi" if d == 1 else "-phi")
-    ax.axhline(0.0, color=PALETTE["black"], lw=0.8)
-    ax.set_xlabel("pump cycles")
-    ax.set_ylabel("residual (um)")
-    ax.set_title(f"fit residuals (reduced chi^2 = {reduced_chi2:.2f})")
-    ax.legend(loc="best")
+            label = "+phi" if d == 1 else "-phi"
+            ax_r.errorbar(cyc[sel] + 0.05 * d, residuals_um[sel], yerr=err[sel], fmt="o", ms=3,
+                          color=DIRECTION_COLOURS[d], alpha=0.6, label=label)
+            ax_p.plot(cyc[sel] + 0.05 * d, pulls[sel], "o", ms=3, color=DIRECTION_COLOURS[d], alpha=0.6)
+    for ax in (ax_r, ax_p):
+        ax.axhline(0.0, color=PALETTE["black"], lw=0.8)
+    for level in (-1.0, 1.0):
+        ax_p.axhline(level, color=PALETTE["black"], lw=0.6, ls=":")
+    ax_r.set_ylabel("residual (um)")
+    ax_r.set_title(f"fit residuals (reduced chi^2 = {reduced_chi2:.2f})")
+    ax_r.legend(loc="best")
+    ax_p.set_xlabel("pump cycles")
+    ax_p.set_ylabel("pull (residual / error)")
+    return fig
+
+
+def models_figure(rows: list[tuple[str, float, float]], *, nu_theory: float, chern_number: int) -> Figure:
+    """Displacement per cycle from each analysis (label, nu, error) with the theory value."""
+    fig = _figure(5.0, 0.9 + 0.32 * max(len(rows), 1))
+    ax = fig.add_subplot()
+    y = np.arange(len(rows))[::-1]
+    for yi, (label, nu, err) in zip(y, rows):
+        ax.errorbar([nu], [yi], xerr=[err], fmt="o", ms=4, color=PALETTE["blue"], capsize=2)
+    ax.axvline(nu_theory, color=PALETTE["black"], ls="--", lw=1.0)
+    ax.set_yticks(y, [label for label, _, _ in rows])
+    ax.set_xlabel("displacement per cycle nu (units of dl)")
+    ax.set_title(f"dashed: theory, C = {chern_number:+d}, nu = {nu_theory:.3f}")
+    return fig
+
+
+def raw_frames_figure(frames: dict[str, np.ndarray], od: np.ndarray, *, pixel_size_um: float,
+                      shot: str = "") -> Figure:
+    """The atoms, probe and dark frames of one shot (counts) and its optical density."""
+    fig = _figure(6.4, 4.4)
+    axes = fig.subplots(2, 2, sharex=True, sharey=True)
+    ny, nx = od.shape
+    extent = (-0.5 * pixel_size_um, (nx - 0.5) * pixel_size_um, (ny - 0.5) * pixel_size_um, -0.5 * pixel_size_um)
+    panels = [(frames["atoms"], "atoms (counts)"), (frames["probe"], "probe (counts)"),
+              (frames["dark"], "dark (counts)"), (od, "optical density")]
+    for ax, (image, label) in zip(axes.flat, panels):
+        shown = ax.imshow(np.asarray(image), extent=extent, cmap="viridis" if "optical" in label else "gray",
+                          interpolation="nearest")
+        fig.colorbar(shown, ax=ax, label=label, shrink=0.85)
+    for ax in axes[1]:
+        ax.set_xlabel("x (um)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("y (um)")
+    fig.suptitle(f"shot {shot}" if shot else "example shot")
     return fig
 
 
@@ -155,4 +226,23 @@ def bands_figure(bands: xr.Dataset) -> Figure:
     ax_w.set_xlabel("phi / pi")
     ax_w.set_ylabel("Wannier centre / dl")
     ax_w.set_title("hybrid Wannier centres")
+    return fig
+
+
+def pull_histogram_figure(pulls: np.ndarray, *, title: str = "") -> Figure:
+    """Histogram of pulls (nu - nu_true) / nu_err with the standard normal density for comparison."""
+    from scipy import stats
+
+    pulls = np.asarray(pulls, dtype=float)
+    fig = _figure(4.5, 3.2)
+    ax = fig.add_subplot()
+    bins = np.linspace(-4.0, 4.0, 33)
+    ax.hist(pulls, bins=bins, density=True, color=PALETTE["skyblue"], edgecolor=PALETTE["blue"],
+            label=f"{pulls.size} runs: mean {pulls.mean():+.3f}, std {pulls.std(ddof=1):.3f}")
+    grid = np.linspace(-4.0, 4.0, 200)
+    ax.plot(grid, stats.norm.pdf(grid), color=PALETTE["vermillion"], label="N(0, 1)")
+    ax.set_xlabel("pull (nu - nu_true) / nu_err")
+    ax.set_ylabel("probability density")
+    ax.set_title(title or "injection-recovery calibration")
+    ax.legend(loc="upper left")
     return fig

@@ -9,9 +9,9 @@ from atompump.stages.com import com_batch_stage, gather_com_stage
 from atompump.stages.fit import fit_stage
 from atompump.stages.pipeline import run_analysis
 from atompump.stages.reduce import check_reduce_stage, fringe_basis_stage, reduce_batch_stage, shots_stage
-from atompump.stages.report import figures_stage, report_stage
+from atompump.stages.report import figures_stage, provenance_stage, report_stage
 from atompump.stages.simulate import simulate_stage
-from atompump.stages.theory import theory_figures_stage, theory_stage
+from atompump.stages.theory import theory_stage
 
 __all__ = [
     "check_reduce_stage",
@@ -20,11 +20,11 @@ __all__ = [
     "fit_stage",
     "fringe_basis_stage",
     "gather_com_stage",
+    "provenance_stage",
     "reduce_batch_stage",
     "report_stage",
     "run_analysis",
     "shots_stage",
     "simulate_stage",
-    "theory_figures_stage",
     "theory_stage",
 ]

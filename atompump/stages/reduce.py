@@ -249,7 +249,8 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
     return ds
 
 
-_TABLE_VARIABLES = ("shot", "cycle", "direction", "reference", "repeat", "problem", "hdf5_group",
+_TABLE_VARIABLES = ("shot", "cycle", "direction", "reference", "repeat", "order", "sequence_cycles", "problem",
+                    "hdf5_group",
                     *(f"{n}_{part}" for n in FRAME_NAMES for part in ("file", "key")))
 
 

@@ -1,54 +1,124 @@
-"""Stage report: figures and the self-contained HTML report."""
+"""Stage report: the figures (PNG and vector PDF), the PDF report and the self-contained HTML report.
+
+Every output is reproducible: fixed figure metadata, no timestamps, sorted keys; the same inputs and config give
+the same bytes.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-import json
-from pathlib import Path
+import numpy as np
+import xarray as xr
+import yaml
 
-from atompump.io.atomic import write_text
+from atompump.fit.models import efficiency_displacement
+from atompump.io.atomic import atomic_path, write_json, write_text
 from atompump.io.netcdf import read_dataset
+from atompump.report.catalog import FIGURES
 
-__all__ = ['figures_stage', 'report_stage', 'theory_rows']
+__all__ = [
+    "draw_figures",
+    "example_shot",
+    "figures_stage",
+    "provenance_stage",
+    "report_stage",
+    "theory_rows",
+    "write_pdf_report",
+]
 
 Config = Mapping[str, Any]
+_MAX_PDF_REJECTED = 40
 
-def figures_stage(*, com_path, summary_path, bands_path, reduced_path, out: Mapping[str, str | os.PathLike],
-                  fit_path) -> None:
-    """Draw the report figures: ``out`` maps 'example_od', 'com_vs_cycle', 'residuals', 'bands' to paths."""
-    from atompump.report.figures import (bands_figure, com_vs_cycle_figure, od_image_figure, residuals_figure,
-                                         save_figure)
 
-    com = read_dataset(com_path)
-    summary = json.loads(Path(summary_path).read_text())
-    fit = read_dataset(fit_path)
-    reduced = read_dataset(reduced_path)
-    used_in_batch = [i for i, r in enumerate(reduced.reject_reason.values) if not r]
-    i = used_in_batch[0] if used_in_batch else 0
+def example_shot(reduced: xr.Dataset) -> int:
+    """Index (in the batch) of the first shot that could be reduced."""
+    usable = [i for i, reason in enumerate(reduced.reject_reason.values) if not reason]
+    return usable[0] if usable else 0
+
+
+def _headline_curves(summary: dict, cycle_max: float) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The headline model's x - x0 (um) on a grid of cycles, per direction (linear for differential fits)."""
+    head = summary["headline"]
+    grid = np.linspace(0.0, max(cycle_max, 1e-9), 200)
+    dl = summary["dl_um"]
+    params = {k: v["value"] for k, v in head["params"].items()}
+    curves = {}
+    for d in (1, -1):
+        if head["model"] == "efficiency":
+            c = summary["chern_numbers"]
+            disp = efficiency_displacement(grid, params["beta"], chern_lower=c[0],
+                                           chern_upper=c[1] if len(c) > 1 else -c[0])
+            curves[d] = (grid, d * dl * disp)
+        elif head["model"] == "per_direction":
+            curves[d] = (grid, d * dl * grid * params["nu_plus" if d > 0 else "nu_minus"])
+        else:
+            curves[d] = (grid, d * dl * grid * summary["nu"])
+    return curves
+
+
+def _analysis_rows(summary: dict) -> list[tuple[str, float, float]]:
+    rows = [(f"{r['model']} (BIC {r['delta_bic']:+.1f})", r["nu"], r["nu_err"]) for r in summary["models"]]
+    for name, rep in summary.get("differential", {}).items():
+        rows.append((rep["model"], rep["nu"], rep["nu_err"]))
+    boot = summary.get("bootstrap")
+    if boot:
+        rows.append(("bootstrap (linear)", boot["nu_mean"], boot["nu_std"]))
+    return rows
+
+
+def _frames_of(shots_path: str | os.PathLike, shot: str) -> dict[str, np.ndarray]:
+    """The raw frames of one shot, read through the run table (any input format)."""
+    from atompump.io.netcdf import read_variables
+    from atompump.io.shots import read_shot
+    from atompump.stages.reduce import _table_rows
+
+    ids = read_variables(shots_path, ["shot"])[0]["shot"].astype(str)
+    (row,) = np.flatnonzero(ids == shot)
+    record = _table_rows(shots_path, slice(int(row), int(row) + 1))[0]
+    frames = read_shot(record)
+    return {"atoms": frames.atoms, "probe": frames.probe, "dark": frames.dark}
+
+
+def draw_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, bands: xr.Dataset, wannier: xr.Dataset,
+                 reduced: xr.Dataset, shots_path: str | os.PathLike) -> dict:
+    """Every figure of the catalogue as a matplotlib Figure, keyed by name."""
+    from atompump.report import figures as f
+    from atompump.report import theory_figures as tf
+
+    i = example_shot(reduced)
     shot = str(reduced.shot.values[i])
+    pixel = float(reduced.attrs["pixel_size_um"])
     x_com = float(com.x_com_um.sel(shot=shot)) if shot in com.shot.values else None
-    save_figure(od_image_figure(reduced.od.isel(shot=i), pixel_size_um=float(reduced.attrs["pixel_size_um"]),
-                                x_com_um=x_com, pump_axis=str(reduced.attrs["pump_axis"]),
-                                title=f"optical density, shot {shot}"), out["example_od"])
-    save_figure(com_vs_cycle_figure(com, x0_um=summary["x0_um"], nu=summary["nu"], nu_err=summary["nu_err"],
-                                    dl_um=summary["dl_um"], chern_number=summary["chern_number"],
-                                    nu_theory=summary["nu_theory"]), out["com_vs_cycle"])
-    used = com.used.values.astype(bool)
-    save_figure(residuals_figure(com, fit.residual_um.values[used], reduced_chi2=summary["reduced_chi2"]),
-                out["residuals"])
-    save_figure(bands_figure(read_dataset(bands_path)), out["bands"])
-
-
-# Captions of the theory stage's figures (rule theory_figures)
-THEORY_CAPTIONS = {
-    "band_structure": "Superlattice bands E_n(k) at four phases of the cycle, with each band's Chern number.",
-    "berry_curvature": "Berry curvature of each band over the (k, phi) torus; its integral / 2 pi is the Chern number.",
-    "wannier": "Hybrid Wannier-centre trajectories over one cycle (shaded: RMS spread from the quantum metric), "
-               "drifting by C * dl, and the site Wannier functions of the two lowest bands at phi = 0.",
-}
+    od = reduced.od.isel(shot=i).values
+    head = summary["headline"]
+    fit_label = f"{head['model']} fit: nu = {summary['nu']:.3f} +- {summary['nu_err']:.3f}"
+    drawn = {
+        "raw_frames": f.raw_frames_figure(_frames_of(shots_path, shot), od, pixel_size_um=pixel, shot=shot),
+        "example_od": f.od_image_figure(reduced.od.isel(shot=i), pixel_size_um=pixel, x_com_um=x_com,
+                                        pump_axis=str(reduced.attrs["pump_axis"]),
+                                        title=f"optical density, shot {shot}"),
+        "com_vs_cycle": f.com_vs_cycle_figure(com, x0_um=summary["x0_um"], fit_label=fit_label,
+                                              curves=_headline_curves(summary, float(np.nanmax(com.cycle.values))),
+                                              dl_um=summary["dl_um"], chern_number=summary["chern_number"],
+                                              nu_theory=summary["nu_theory"]),
+        "residuals": f.residuals_figure(com, fit.residual_um.values, fit.pull.values,
+                                        reduced_chi2=summary["reduced_chi2"]),
+        "models": f.models_figure(_analysis_rows(summary), nu_theory=summary["nu_theory"],
+                                  chern_number=summary["chern_number"]),
+        "bands": f.bands_figure(bands),
+        "band_structure": tf.band_structure_figure(bands),
+        "berry_curvature": tf.berry_curvature_figure(bands),
+        "wannier": tf.wannier_figure(wannier, bands),
+    }
+    missing = [spec.name for spec in FIGURES if spec.name not in drawn]
+    if missing:
+        raise RuntimeError(f"figures of the catalogue not drawn: {missing}")
+    return drawn
 
 
 def theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
@@ -68,56 +138,234 @@ def theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
     return rows
 
 
-def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures: Mapping[str, str | os.PathLike],
-                 truth_path: str | os.PathLike | None = None, config: Config | None = None,
-                 title: str = "atompump report", theory_path: str | os.PathLike | None = None) -> str:
-    """Assemble the self-contained HTML report."""
+def _summary_rows(s: dict) -> list[tuple[str, object, str]]:
+    rows = [
+        ("nu (displacement per cycle / dl)", f"{s['nu']:.4f} +- {s['nu_err']:.4f}", "1"),
+        ("displacement per cycle", f"{s['displacement_per_cycle_um']:.4f} +- {s['displacement_per_cycle_err_um']:.4f}",
+         "um"),
+        ("dl", s["dl_um"], "um"),
+        ("Chern numbers (lowest first)", str(s["chern_numbers"]), ""),
+        ("nu_theory", f"{s['nu_theory']:.4f}" + (f" +- {s['nu_theory_err']:.4f}" if s.get("nu_theory_err") else ""),
+         "1"),
+        ("deviation from theory", f"{s['deviation_sigma']:+.2f}", "sigma"),
+    ]
+    if s.get("efficiency") is not None:
+        rows.append(("efficiency per cycle nu / C", f"{s['efficiency']:.4f} +- {s['efficiency_err']:.4f}", "1"))
+    beta = s.get("alternatives", {}).get("efficiency", {}).get("beta")
+    if beta is not None:
+        rows.append(("efficiency per half cycle beta (efficiency model)",
+                     f"{beta:.4f} +- {s['alternatives']['efficiency']['beta_err']:.4f}", "1"))
+    if s.get("beta_landau_zener") is not None:
+        rows.append(("efficiency per half cycle, Landau-Zener estimate (theory)", f"{s['beta_landau_zener']:.4f}", "1"))
+    rows += [
+        ("headline model", s["fit_model"], ""),
+        ("reduced chi^2", s["reduced_chi2"], "1"),
+        ("shots used / total", f"{s['n_used']} / {s['n_shots']}", ""),
+    ]
+    if s.get("bootstrap"):
+        rows.append(("bootstrap std of nu (second opinion)", s["bootstrap"]["nu_std"], "1"))
+    return rows
+
+
+def _notes(s: dict) -> list[str]:
+    notes = []
+    if s.get("errors_scaled"):
+        notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s['reduced_chi2']:.2f}): the quoted "
+                     "errors are scaled by sqrt(reduced chi^2).")
+    boot = s.get("bootstrap")
+    if boot and s["nu_err"] > 0 and not 0.7 < boot["nu_std"] / s["nu_err"] < 1.4:
+        notes.append(f"The bootstrap error of nu ({boot['nu_std']:.4f}) differs from the fit error "
+                     f"({s['nu_err']:.4f}) by more than 40 %: the per-shot errors or the model may be off.")
+    cons = s.get("direction_consistency")
+    if cons and np.isfinite(cons["z"]) and abs(cons["z"]) > 3:
+        notes.append(f"The two pump directions disagree: nu(+) = {cons['nu_plus']:.4f} +- {cons['nu_plus_err']:.4f}, "
+                     f"nu(-) = {cons['nu_minus']:.4f} +- {cons['nu_minus_err']:.4f} ({cons['z']:+.1f} sigma).")
+    best = s["models"][0] if s.get("models") else None
+    if best and best["model"] != s["fit_model"] and best["delta_bic"] == 0:
+        second = next((r for r in s["models"] if r["model"] == s["fit_model"]), None)
+        if second and second["delta_bic"] > 10:
+            notes.append(f"The {best['model']} model describes the data much better than the headline "
+                         f"{s['fit_model']} model (delta BIC = {second['delta_bic']:.1f}); consider fit.model: "
+                         f"{best['model']} or auto.")
+    if s.get("beta_vs_landau_zener_sigma") is not None:
+        beta = s["alternatives"]["efficiency"]["beta"]
+        notes.append(f"Non-adiabatic losses: the fitted efficiency per half cycle beta = {beta:.4f} is "
+                     f"{s['beta_vs_landau_zener_sigma']:+.1f} sigma from the first-order Landau-Zener estimate "
+                     f"{s['beta_landau_zener']:.4f} at the configured cycle period.")
+    for name, rep in s.get("differential", {}).items():
+        diff = (rep["nu"] - s["nu"]) / np.hypot(rep["nu_err"], s["nu_err"])
+        if abs(diff) > 3:
+            notes.append(f"The {rep['model']} analysis gives nu = {rep['nu']:.4f} +- {rep['nu_err']:.4f}, "
+                         f"{diff:+.1f} sigma from the headline: a drift of the cloud position is likely.")
+    return notes
+
+
+def _headline(s: dict) -> str:
+    return (f"The cloud moved nu = {s['nu']:.3f} +- {s['nu_err']:.3f} lattice constants per cycle "
+            f"({s['displacement_per_cycle_um']:.3f} +- {s['displacement_per_cycle_err_um']:.3f} um); the lowest "
+            f"band's Chern number is {s['chern_number']:+d} (predicted nu = {s['nu_theory']:.3f}, deviation "
+            f"{s['deviation_sigma']:+.1f} sigma).")
+
+
+def _cell(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _text_page(lines: list[str], *, title: str = ""):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.27, 11.69))
+    FigureCanvasAgg(fig)
+    if title:
+        fig.text(0.07, 0.95, title, fontsize=14, weight="bold", va="top")
+    fig.text(0.07, 0.91 if title else 0.95, "\n".join(lines), fontsize=8, family="monospace", va="top")
+    return fig
+
+
+def _wrap(text: str, width: int = 100) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width) or [""]
+
+
+def write_pdf_report(path: str | os.PathLike, *, title: str, summary: dict, drawn: dict, rejected: list,
+                     provenance: dict) -> None:
+    """Multi-page PDF: the summary, every figure (vector) with its caption, the tables and the provenance."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    lines = _wrap(_headline(summary)) + [""]
+    lines += [f"{name:<52} {_cell(value):<28} {unit}" for name, value, unit in _summary_rows(summary)]
+    lines += [""] + [w for note in _notes(summary) for w in _wrap("NOTE: " + note)]
+    lines += ["", "Models fitted to the same shots (sorted by BIC):",
+              f"{'model':<16}{'nu':>10}{'nu_err':>10}{'chi2_red':>10}{'dAIC':>8}{'dBIC':>8}"]
+    lines += [f"{r['model']:<16}{r['nu']:>10.4f}{r['nu_err']:>10.4f}{r['reduced_chi2']:>10.2f}{r['delta_aic']:>8.1f}"
+              f"{r['delta_bic']:>8.1f}" for r in summary.get("models", [])]
+    for rep in summary.get("differential", {}).values():
+        lines.append(f"{rep['model']:<24} nu = {rep['nu']:.4f} +- {rep['nu_err']:.4f}")
+    captions = {spec.name: spec for spec in FIGURES}
+    with atomic_path(path, suffix=".pdf") as tmp, PdfPages(tmp, metadata={"Creator": None, "Producer": None,
+                                                                          "CreationDate": None}) as pdf:
+        pdf.savefig(_text_page(lines, title=title))
+        for name, fig in drawn.items():
+            spec = captions[name]
+            fig.suptitle(spec.title, fontsize=10) if name != "raw_frames" else None
+            pdf.savefig(fig)
+        tail = [f"Rejected shots: {len(rejected)}"]
+        tail += [f"  {shot}: {reason}"[:110] for shot, reason in rejected[:_MAX_PDF_REJECTED]]
+        if len(rejected) > _MAX_PDF_REJECTED:
+            tail.append(f"  ... and {len(rejected) - _MAX_PDF_REJECTED} more (see the HTML report)")
+        tail += ["", "Provenance:"]
+        for key, value in provenance.items():
+            if key == "config":
+                tail += ["  config:"] + ["    " + ln for ln in str(value).splitlines()]
+            elif isinstance(value, dict):
+                tail += [f"  {key}:"] + [f"    {k}: {v}" for k, v in value.items()]
+            else:
+                tail.append(f"  {key}: {value}")
+        pdf.savefig(_text_page(tail[:110], title="Rejected shots and provenance"))
+
+
+def figures_stage(*, com_path, summary_path, fit_path, bands_path, wannier_path, reduced_path, shots_path,
+                  out_dir: str | os.PathLike, pdf_path: str | os.PathLike, provenance_path,
+                  title: str = "atompump report") -> None:
+    """Draw every catalogue figure into ``out_dir`` as ``<name>.png`` and ``<name>.pdf``, and the PDF report."""
+    from atompump.report.figures import save_figure
+
+    com = read_dataset(com_path)
+    summary = json.loads(Path(summary_path).read_text())
+    drawn = draw_figures(com=com, summary=summary, fit=read_dataset(fit_path), bands=read_dataset(bands_path),
+                         wannier=read_dataset(wannier_path), reduced=read_dataset(reduced_path),
+                         shots_path=shots_path)
+    for name, fig in drawn.items():
+        save_figure(fig, Path(out_dir) / f"{name}.png")
+        save_figure(fig, Path(out_dir) / f"{name}.pdf")
+    write_pdf_report(pdf_path, title=title, summary=summary, drawn=drawn, rejected=_rejected(com),
+                     provenance=json.loads(Path(provenance_path).read_text()))
+
+
+def _rejected(com: xr.Dataset) -> list[tuple[str, str]]:
+    return [(str(shot), str(reason)) for shot, reason in zip(com.shot.values, com.reject_reason.values) if reason]
+
+
+def provenance_stage(out_path: str | os.PathLike, out_checksums: str | os.PathLike, *, config: Config,
+                     shots_path: str | os.PathLike, manifest_path: str | os.PathLike | None,
+                     git_revision: str) -> dict:
+    """Write ``provenance.json`` (config, package versions, git revision, input checksums) and ``checksums.tsv``
+    (SHA-256 and size of every input file: the manifest and each frame file, once each, in run order)."""
     from atompump import __version__
+    from atompump.io.netcdf import read_variables
+    from atompump.report.provenance import combined_digest, file_sha256, package_versions
+
+    columns = [f"{name}_file" for name in ("atoms", "probe", "dark")]
+    values = read_variables(shots_path, columns)[0]
+    files: list[str] = []
+    seen: set[str] = set()
+    for row in zip(*(values[c] for c in columns)):
+        for name in row:
+            name = str(name)
+            if name and name not in seen:
+                seen.add(name)
+                files.append(name)
+    if manifest_path:
+        files.insert(0, str(manifest_path))
+    lines = ["file\tsha256\tbytes"]
+    digests = []
+    for name in files:
+        path = Path(name)
+        digest = file_sha256(path) if path.is_file() else "missing"
+        size = path.stat().st_size if path.is_file() else -1
+        digests.append((name, digest))
+        lines.append(f"{name}\t{digest}\t{size}")
+    write_text(out_checksums, "\n".join(lines) + "\n")
+    provenance = {
+        "atompump_version": __version__,
+        "git_revision": git_revision,
+        "packages": package_versions(),
+        "manifest": str(manifest_path) if manifest_path else "none (labscript shot files)",
+        "input_files": len(files),
+        "inputs_sha256": combined_digest(digests),
+        "checksums": Path(out_checksums).name,
+        "config": yaml.safe_dump(json.loads(json.dumps(dict(config), default=str)), sort_keys=True),
+    }
+    write_json(out_path, provenance)
+    return provenance
+
+
+def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures_dir: str | os.PathLike,
+                 provenance_path, truth_path: str | os.PathLike | None = None,
+                 theory_path: str | os.PathLike | None = None, title: str = "atompump report") -> str:
+    """Assemble the self-contained HTML report from the figures, the summary and the provenance."""
     from atompump.report.html import render_report
 
     s = json.loads(Path(summary_path).read_text())
     com = read_dataset(com_path)
-    headline = (f"The cloud moved nu = {s['nu']:.3f} +- {s['nu_err']:.3f} lattice constants per cycle "
-                f"({s['displacement_per_cycle_um']:.3f} +- {s['displacement_per_cycle_err_um']:.3f} um); the lowest "
-                f"band's Chern number is {s['chern_number']:+d} (predicted nu = {s['nu_theory']:.3f}, deviation "
-                f"{s['deviation_sigma']:+.1f} sigma).")
-    rows = [
-        ("nu (displacement per cycle / dl)", s["nu"], "1"), ("nu_err", s["nu_err"], "1"),
-        ("displacement per cycle", s["displacement_per_cycle_um"], "um"),
-        ("displacement per cycle error", s["displacement_per_cycle_err_um"], "um"),
-        ("dl", s["dl_um"], "um"), ("Chern numbers (lowest first)", str(s["chern_numbers"]), ""),
-        ("nu_theory", s["nu_theory"], "1"), ("deviation", s["deviation_sigma"], "sigma"),
-        ("reduced chi^2", s["reduced_chi2"], "1"), ("shots used / total", f"{s['n_used']} / {s['n_shots']}", ""),
-    ]
+    rows = [(n, v, u) for n, v, u in _summary_rows(s)]
     if theory_path is not None:
         rows += theory_rows(json.loads(Path(theory_path).read_text()))
     from atompump.stages.com import com_report_rows
 
     rows += com_report_rows(com)  # estimator, errors against the Cramer-Rao bound, rejections by cause
-    notes = []
-    if s.get("errors_scaled"):
-        notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s['reduced_chi2']:.2f}); the "
-                     "quoted errors are scaled by sqrt(reduced chi^2).")
     if truth_path is not None and Path(truth_path).is_file():
         truth = json.loads(Path(truth_path).read_text())
-        pull = (s["nu"] - truth["nu_true"]) / s["nu_err"]
         rows.append(("nu_true (simulation input)", truth["nu_true"], "1"))
-        rows.append(("recovered - true", pull, "sigma"))
-    captions = {
-        "example_od": "Optical density of an example shot; the line marks its centre of mass.",
-        "com_vs_cycle": "Centre of mass against pump cycles for both directions, with the fit (solid) and the "
-                        "Chern-number prediction nu_theory * dl (dashed).",
-        "residuals": "Residuals of the fit.",
-        "bands": "Lowest bands over one pump cycle (shaded: range over quasi-momentum) with their Chern numbers, "
-                 "and the hybrid Wannier centres, whose drift per cycle is C * dl.",
-    }
-    captions.update(THEORY_CAPTIONS)
-    rejected = [(str(sh), str(r)) for sh, r in zip(com.shot.values, com.reject_reason.values) if r]
-    provenance = {"atompump version": __version__}
-    if config is not None:
-        provenance["config"] = json.dumps(config, sort_keys=True, default=str)
-    text = render_report(title=title, headline=headline, summary_rows=rows,
-                         figures=[(figures[k], captions[k]) for k in captions if k in figures],
-                         rejected=rejected, notes=notes, provenance=provenance)
+        rows.append(("recovered - true", f"{(s['nu'] - truth['nu_true']) / s['nu_err']:+.2f}", "sigma"))
+    tables = [("Models fitted to the same shots",
+               ["model", "nu", "nu_err", "reduced chi^2", "delta AIC", "delta BIC", "parameters"],
+               [(r["model"], r["nu"], r["nu_err"], r["reduced_chi2"], r["delta_aic"], r["delta_bic"], r["n_params"])
+                for r in s.get("models", [])])]
+    extra = [(rep["model"], rep["nu"], rep["nu_err"], rep["reduced_chi2"], rep["n_points"])
+             for rep in s.get("differential", {}).values()]
+    if extra:
+        tables.append(("Differential analyses", ["analysis", "nu", "nu_err", "reduced chi^2", "pairs"], extra))
+    if s.get("correlations"):
+        tables.append(("Parameter correlations of the headline fit", ["parameters", "correlation"],
+                       list(s["correlations"].items())))
+    if s.get("skipped"):
+        tables.append(("Analyses not possible for this run", ["analysis", "reason"], list(s["skipped"].items())))
+    provenance = json.loads(Path(provenance_path).read_text())
+    figures = [(Path(figures_dir) / f"{spec.name}.png", spec.title, spec.caption) for spec in FIGURES]
+    text = render_report(title=title, headline=_headline(s), summary_rows=rows, notes=_notes(s), tables=tables,
+                         figures=figures, rejected=_rejected(com), provenance=provenance)
     write_text(out_html, text)
     return text

@@ -11,7 +11,7 @@ from atompump.errors import ConfigError
 from atompump.io.atomic import write_json
 from atompump.io.netcdf import write_dataset
 
-__all__ = ['theory_stage', 'theory_figures_stage']
+__all__ = ['theory_stage']
 
 Config = Mapping[str, Any]
 
@@ -42,17 +42,3 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
     write_dataset(prediction.wannier, out_wannier)
     write_json(out_json, prediction.summary)
     return prediction.summary
-
-
-def theory_figures_stage(*, bands_path: str | os.PathLike, wannier_path: str | os.PathLike,
-                         out: Mapping[str, str | os.PathLike]) -> None:
-    """Draw the theory figures: ``out`` maps 'band_structure', 'berry_curvature', 'wannier' to paths."""
-    from atompump.io.netcdf import read_dataset
-    from atompump.report.figures import save_figure
-    from atompump.report.theory_figures import band_structure_figure, berry_curvature_figure, wannier_figure
-
-    bands = read_dataset(bands_path)
-    wannier = read_dataset(wannier_path)
-    save_figure(band_structure_figure(bands), out["band_structure"])
-    save_figure(berry_curvature_figure(bands), out["berry_curvature"])
-    save_figure(wannier_figure(wannier, bands), out["wannier"])

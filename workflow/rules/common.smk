@@ -10,6 +10,7 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 
 from atompump.config import check_config, load_schema, planned_shot_count
+from atompump.report.provenance import git_revision
 
 _SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 
@@ -19,6 +20,7 @@ validate(config, _SCHEMA, set_default=True)
 
 SIMULATED = config["data"]["source"] == "simulated"
 N_SHOTS = planned_shot_count(config)
+GIT_REVISION = git_revision(workflow.basedir)
 BATCHES = [f"{i:04d}" for i in range(math.ceil(N_SHOTS / config["data"]["batch_size"]))]
 
 

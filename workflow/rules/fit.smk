@@ -5,6 +5,8 @@ rule fit:
     output:
         summary="results/fit/summary.json",
         fit="results/fit/fit.nc",
+    params:
+        fit=config["fit"],
     log:
         "logs/fit.log",
     conda:

@@ -1,31 +1,47 @@
+from atompump.report.catalog import FIGURES
+
+
+rule provenance:
+    input:
+        manifest=manifest_input,
+        shots="results/reduce/shots.nc",
+    output:
+        provenance="results/report/provenance.json",
+        checksums="results/report/checksums.tsv",
+    params:
+        config=config,
+        git_revision=GIT_REVISION,
+    log:
+        "logs/provenance.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/provenance.py"
+
+
 rule figures:
     input:
         com="results/com/com.nc",
         summary="results/fit/summary.json",
         fit="results/fit/fit.nc",
         bands="results/theory/bands.nc",
+        wannier="results/theory/wannier.nc",
         reduced=f"results/reduce/batch-{BATCHES[0]}.nc",
+        shots="results/reduce/shots.nc",
+        provenance="results/report/provenance.json",
     output:
-        example_od=report(
-            "results/figures/example_od.png",
-            caption="../report/example_od.rst",
-            category="Images",
-        ),
-        com_vs_cycle=report(
-            "results/figures/com_vs_cycle.png",
-            caption="../report/com_vs_cycle.rst",
-            category="Pump",
-        ),
-        residuals=report(
-            "results/figures/residuals.png",
-            caption="../report/residuals.rst",
-            category="Pump",
-        ),
-        bands=report(
-            "results/figures/bands.png",
-            caption="../report/bands.rst",
-            category="Theory",
-        ),
+        **{
+            spec.name: report(
+                f"results/figures/{spec.name}.png",
+                caption=f"../report/{spec.name}.rst",
+                category=spec.category,
+            )
+            for spec in FIGURES
+        },
+        **{f"{spec.name}_pdf": f"results/figures/{spec.name}.pdf" for spec in FIGURES},
+        pdf="results/report/report.pdf",
+    params:
+        title=config["report"]["title"],
     log:
         "logs/figures.log",
     conda:
@@ -34,51 +50,17 @@ rule figures:
         "../scripts/figures.py"
 
 
-rule theory_figures:
-    input:
-        bands="results/theory/bands.nc",
-        wannier="results/theory/wannier.nc",
-    output:
-        band_structure=report(
-            "results/figures/band_structure.png",
-            caption="../report/band_structure.rst",
-            category="Theory",
-        ),
-        berry_curvature=report(
-            "results/figures/berry_curvature.png",
-            caption="../report/berry_curvature.rst",
-            category="Theory",
-        ),
-        wannier=report(
-            "results/figures/wannier.png",
-            caption="../report/wannier.rst",
-            category="Theory",
-        ),
-    log:
-        "logs/theory_figures.log",
-    conda:
-        "../envs/atompump.yaml"
-    script:
-        "../scripts/theory_figures.py"
-
-
 rule report:
     input:
         summary="results/fit/summary.json",
         com="results/com/com.nc",
-        example_od=rules.figures.output.example_od,
-        com_vs_cycle=rules.figures.output.com_vs_cycle,
-        residuals=rules.figures.output.residuals,
-        bands=rules.figures.output.bands,
-        band_structure=rules.theory_figures.output.band_structure,
-        berry_curvature=rules.theory_figures.output.berry_curvature,
-        wannier=rules.theory_figures.output.wannier,
+        provenance="results/report/provenance.json",
+        figures=[f"results/figures/{spec.name}.png" for spec in FIGURES],
         theory="results/theory/theory.json",
         truth=truth_path,
     output:
         html="results/report/report.html",
     params:
-        config=config,
         title=config["report"]["title"],
     log:
         "logs/report.log",

@@ -1,4 +1,6 @@
-"""Adapter: draw the report figures."""
+"""Adapter: draw the report figures (PNG and PDF) and the PDF report."""
+import os
+
 import _checkout  # noqa: F401  (this checkout's library first)
 from atompump._logging import run_stage
 from atompump.stages import figures_stage
@@ -10,6 +12,11 @@ run_stage(
     summary_path=snakemake.input.summary,
     fit_path=snakemake.input.fit,
     bands_path=snakemake.input.bands,
+    wannier_path=snakemake.input.wannier,
     reduced_path=snakemake.input.reduced,
-    out=dict(snakemake.output.items()),
+    shots_path=snakemake.input.shots,
+    provenance_path=snakemake.input.provenance,
+    out_dir=os.path.dirname(snakemake.output[0]),
+    pdf_path=snakemake.output.pdf,
+    title=snakemake.params.title,
 )

@@ -10,4 +10,5 @@ run_stage(
     snakemake.input.theory,
     snakemake.output.summary,
     snakemake.output.fit,
+    fit=snakemake.params.fit,
 )

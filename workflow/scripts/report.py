@@ -1,4 +1,6 @@
 """Adapter: assemble the self-contained HTML report."""
+import os
+
 import _checkout  # noqa: F401  (this checkout's library first)
 from atompump._logging import run_stage
 from atompump.stages import report_stage
@@ -9,10 +11,9 @@ run_stage(
     snakemake.output.html,
     summary_path=snakemake.input.summary,
     com_path=snakemake.input.com,
-    figures={k: snakemake.input[k] for k in ("example_od", "com_vs_cycle", "residuals", "bands", "band_structure",
-                                             "berry_curvature", "wannier")},
+    figures_dir=os.path.dirname(snakemake.input.figures[0]),
+    provenance_path=snakemake.input.provenance,
     truth_path=snakemake.input.truth[0] if snakemake.input.truth else None,
     theory_path=snakemake.input.theory,
-    config=snakemake.params.config,
     title=snakemake.params.title,
 )

@@ -1,0 +1,380 @@
+"""Fits of the displacement per pump cycle, their errors, and comparisons between models.
+
+Every fit is weighted with the per-shot uncertainties. The reduced chi-square checks them against the scatter:
+when it exceeds 1 the parameter errors are multiplied by ``sqrt(reduced_chi2)`` (``errors_scaled``), when it is
+below 1 they are left as they are (never shrunk). A bootstrap over shots gives a second, model-independent
+opinion on the error of ``nu``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import lmfit
+import numpy as np
+from scipy import stats
+
+from atompump.fit.models import efficiency_displacement, make_model
+
+__all__ = [
+    "PumpData",
+    "FitReport",
+    "fit_model",
+    "fit_differential",
+    "reference_differences",
+    "direction_differences",
+    "bootstrap_nu",
+    "direction_consistency",
+    "compare_models",
+    "pull_statistics",
+]
+
+
+@dataclass(frozen=True)
+class PumpData:
+    """Centres of mass of the used shots.
+
+    Attributes
+    ----------
+    cycle, direction, x_um, x_err_um : ndarray, shape (n,)
+    order : ndarray, shape (n,)
+        Acquisition order (for drifts and pairing).
+    reference : ndarray of bool, shape (n,)
+        True for constant-phi reference sequences (not pumped: their ``cycle`` is 0).
+    shot : ndarray of str, shape (n,)
+    sequence : ndarray, shape (n,)
+        Length of each shot's sequence in pump cycles: ``cycle`` for pumped shots, that of the pumped shots it is
+        compared with for a reference shot. Pumped and reference shots are paired by equal ``sequence``.
+    """
+
+    cycle: np.ndarray
+    direction: np.ndarray
+    x_um: np.ndarray
+    x_err_um: np.ndarray
+    order: np.ndarray
+    reference: np.ndarray
+    shot: np.ndarray
+    sequence: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = np.asarray(self.x_um).size
+        for name in ("cycle", "direction", "x_um", "x_err_um", "order", "reference", "shot", "sequence"):
+            if np.asarray(getattr(self, name)).shape != (n,):
+                raise ValueError(f"PumpData.{name} must have shape ({n},)")
+        if not np.all(np.isfinite(self.x_um)) or not np.all(np.isfinite(self.x_err_um)):
+            raise ValueError("centres and their errors must be finite")
+        if np.any(np.asarray(self.x_err_um) <= 0):
+            raise ValueError("per-shot errors must be positive")
+
+    @classmethod
+    def from_arrays(cls, cycle, direction, x_um, x_err_um, *, order=None, reference=None, shot=None,
+                    sequence=None) -> PumpData:
+        """Build from arrays; ``order`` defaults to the position, ``sequence`` to ``cycle``."""
+        n = np.asarray(x_um).size
+        cycle = np.asarray(cycle, float)
+        return cls(cycle, np.asarray(direction, float), np.asarray(x_um, float),
+                   np.asarray(x_err_um, float), np.arange(n, dtype=float) if order is None else np.asarray(order, float),
+                   np.zeros(n, bool) if reference is None else np.asarray(reference, bool),
+                   np.array([str(i) for i in range(n)]) if shot is None else np.asarray(shot).astype(str),
+                   cycle.copy() if sequence is None else np.asarray(sequence, float))
+
+    def subset(self, mask: np.ndarray) -> PumpData:
+        return PumpData(*(np.asarray(getattr(self, f))[mask] for f in
+                          ("cycle", "direction", "x_um", "x_err_um", "order", "reference", "shot", "sequence")))
+
+    @property
+    def pumped(self) -> PumpData:
+        return self.subset(~self.reference)
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """Result of one fit.
+
+    Attributes
+    ----------
+    model : str
+    nu, nu_err : float
+        Displacement per cycle in units of dl, and its error (scaled when ``errors_scaled``).
+    params : dict[str, tuple[float, float]]
+        Every varied parameter: (value, error), errors scaled like ``nu_err``.
+    correlations : dict[str, float]
+        Correlation coefficients of varied parameter pairs, keyed 'a/b'.
+    chi2, reduced_chi2 : float
+    dof, n_points : int
+    aic, bic : float
+        Akaike and Bayesian information criteria from lmfit (computed from chi2, so comparable between models
+        fitted to the same points).
+    errors_scaled : bool
+    residuals_um, model_um, sigma_um : ndarray
+        Per point (in the order of the input data).
+    extra : dict
+        Model-specific numbers (e.g. the efficiency ``beta``).
+    """
+
+    model: str
+    nu: float
+    nu_err: float
+    params: dict
+    correlations: dict
+    chi2: float
+    reduced_chi2: float
+    dof: int
+    n_points: int
+    aic: float
+    bic: float
+    errors_scaled: bool
+    residuals_um: np.ndarray
+    model_um: np.ndarray
+    sigma_um: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """Plain-Python numbers for JSON."""
+        return {"model": self.model, "nu": self.nu, "nu_err": self.nu_err, "chi2": self.chi2,
+                "reduced_chi2": self.reduced_chi2, "dof": self.dof, "n_points": self.n_points, "aic": self.aic,
+                "bic": self.bic, "errors_scaled": self.errors_scaled,
+                "params": {k: {"value": v, "error": e} for k, (v, e) in self.params.items()},
+                "correlations": dict(self.correlations), **self.extra}
+
+
+def _check_lever(cycle, factor) -> None:
+    if np.ptp(np.asarray(cycle) * np.asarray(factor)) == 0:
+        raise ValueError("all points have the same direction * cycle: the displacement per cycle is not constrained")
+
+
+def _report(name: str, result: lmfit.model.ModelResult, n: int, *, nu: float, nu_err_raw: float,
+            extra: dict | None = None) -> FitReport:
+    dof = max(n - result.nvarys, 1)
+    chi2 = float(np.sum(result.residual**2))
+    redchi = chi2 / dof
+    scale = math.sqrt(redchi) if redchi > 1.0 else 1.0
+    params, correlations = {}, {}
+    for pname, par in result.params.items():
+        if not par.vary:
+            continue
+        err = float(par.stderr) if par.stderr is not None else math.nan
+        params[pname] = (float(par.value), err * scale)
+        for other, value in (par.correl or {}).items():
+            key = "/".join(sorted((pname, other)))
+            correlations[key] = float(value)
+    sigma = 1.0 / np.asarray(result.weights)
+    return FitReport(model=name, nu=float(nu), nu_err=float(nu_err_raw) * scale, params=params,
+                     correlations=dict(sorted(correlations.items())), chi2=chi2, reduced_chi2=redchi, dof=dof,
+                     n_points=n, aic=float(result.aic), bic=float(result.bic), errors_scaled=bool(redchi > 1.0),
+                     residuals_um=np.asarray(result.data - result.best_fit), model_um=np.asarray(result.best_fit),
+                     sigma_um=sigma, extra=extra or {})
+
+
+def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, chern_upper: int = -1,
+              step_width: float = 0.02) -> FitReport:
+    """Fit the pumped shots of ``data`` with the model ``name`` (see :mod:`atompump.fit.models`).
+
+    Reference shots are excluded (they are used by the differential analyses). For ``per_direction`` the
+    reported ``nu`` is the mean of the two directions; for ``efficiency`` it is the mean displacement per cycle
+    between 0 and the largest measured cycle, ``D(c_max) / c_max``, with its error propagated from ``beta``.
+
+    Raises
+    ------
+    ValueError
+        Fewer points than parameters + 1, no lever arm, or a model that needs both directions without them.
+    """
+    if dl_um <= 0:
+        raise ValueError(f"dl_um must be positive, got {dl_um}")
+    pumped = data.pumped
+    n = pumped.x_um.size
+    model = make_model(name)
+    n_free = sum(1 for p in model.make_params().values() if p.vary)
+    if n < n_free + 1:
+        raise ValueError(f"need at least {n_free + 1} used pumped shots for the {name} model, got {n}")
+    _check_lever(pumped.cycle, pumped.direction)
+    indep = {"cycle": pumped.cycle, "direction": pumped.direction, "dl": dl_um}
+    slope, intercept = np.polyfit(pumped.direction * pumped.cycle, pumped.x_um, 1)
+    params = model.make_params()
+    params["x0"].set(value=intercept)
+    if "nu" in params:
+        params["nu"].set(value=np.clip(slope / dl_um, -9.0, 9.0))
+    if name == "linear_drift":
+        indep["order"] = pumped.order
+        if np.ptp(pumped.order) == 0:
+            raise ValueError("the linear_drift model needs shots at different acquisition orders")
+    if name == "per_direction":
+        if not (np.any(pumped.direction > 0) and np.any(pumped.direction < 0)):
+            raise ValueError("the per_direction model needs shots of both pump directions")
+        for p in ("nu_plus", "nu_minus"):
+            params[p].set(value=np.clip(slope / dl_um, -9.0, 9.0))
+    if name == "efficiency":
+        params["chern_lower"].set(value=chern_lower, vary=False)
+        params["chern_upper"].set(value=chern_upper, vary=False)
+        params["step_width"].set(value=step_width, vary=False)
+        params["beta"].set(value=0.98 if slope * chern_lower >= 0 else 0.5)
+    result = model.fit(pumped.x_um, params, weights=1.0 / pumped.x_err_um, scale_covar=False, **indep)
+    if not result.success:
+        raise ValueError(f"the {name} fit did not converge: {result.message}")
+    extra: dict = {}
+    p = result.params
+    if name in ("linear", "linear_drift"):
+        nu, nu_err = p["nu"].value, p["nu"].stderr
+        if name == "linear_drift":
+            extra["drift_um_per_shot"] = float(p["drift"].value)
+    elif name == "per_direction":
+        cov = result.covar
+        names = result.var_names
+        i, j = names.index("nu_plus"), names.index("nu_minus")
+        nu = 0.5 * (p["nu_plus"].value + p["nu_minus"].value)
+        nu_err = 0.5 * math.sqrt(max(cov[i, i] + cov[j, j] + 2 * cov[i, j], 0.0))
+    else:  # efficiency
+        c_max = float(np.max(pumped.cycle))
+        if c_max <= 0:
+            raise ValueError("the efficiency model needs shots after at least part of a cycle")
+        beta, beta_err = p["beta"].value, p["beta"].stderr or 0.0
+        kwargs = dict(chern_lower=chern_lower, chern_upper=chern_upper, step_width=step_width)
+        nu = float(efficiency_displacement(np.array([c_max]), beta, **kwargs)[0]) / c_max
+        h = 1e-6
+        lo, hi = max(beta - h, 0.0), min(beta + h, 1.0)
+        derivative = (efficiency_displacement(np.array([c_max]), hi, **kwargs)[0]
+                      - efficiency_displacement(np.array([c_max]), lo, **kwargs)[0]) / (hi - lo) / c_max
+        nu_err = abs(derivative) * beta_err
+        extra["beta"] = float(beta)
+        extra["nu_definition"] = f"mean displacement per cycle over 0..{c_max:g} cycles"
+    if nu_err is None or not np.isfinite(nu_err):
+        raise ValueError(f"the {name} fit gave no error estimate (singular covariance)")
+    report = _report(name, result, n, nu=nu, nu_err_raw=nu_err, extra=extra)
+    if name == "efficiency":
+        report.extra["beta_err"] = report.params["beta"][1]
+    return report
+
+
+def _pair_nearest(first: np.ndarray, second: np.ndarray, key: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Pair indices of ``first`` with indices of ``second`` of equal ``key`` (cycles, or sequence length),
+    nearest-first in acquisition order, each index used at most once. Returns shape (n_pairs, 2), sorted."""
+    candidates = sorted((abs(order[i] - order[j]), order[i], i, j)
+                        for i in first for j in second[key[second] == key[i]])
+    used_first, used_second, pairs = set(), set(), []
+    for _, _, i, j in candidates:
+        if i not in used_first and j not in used_second:
+            used_first.add(i)
+            used_second.add(j)
+            pairs.append((i, j))
+    return np.array(sorted(pairs), dtype=int).reshape(-1, 2)
+
+
+def reference_differences(data: PumpData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pumped minus reference: each pumped shot paired with the nearest reference shot in acquisition order
+    whose sequence has the same length (``data.sequence``).
+
+    Returns ``(cycle, factor, dx_um, dx_err_um)``, ``factor`` being the pumped shot's direction. Each reference
+    shot is used at most once (pairs are formed nearest-first), so the differences are independent.
+    """
+    ref = np.flatnonzero(data.reference)
+    pumped = np.flatnonzero(~data.reference)
+    if ref.size == 0 or pumped.size == 0:
+        raise ValueError("the pumped-minus-reference analysis needs both pumped and reference shots")
+    pairs = _pair_nearest(pumped, ref, data.sequence, data.order)
+    if pairs.size == 0:
+        raise ValueError("no reference shot has a sequence as long as a pumped shot's (manifest column or global "
+                         "sequence_cycles)")
+    i, j = pairs.T
+    return (data.cycle[i], data.direction[i], data.x_um[i] - data.x_um[j],
+            np.hypot(data.x_err_um[i], data.x_err_um[j]))
+
+
+def direction_differences(data: PumpData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x(+) - x(-): pumped shots of opposite directions after the same cycles, paired nearest-first in
+    acquisition order. Returns ``(cycle, factor=2, dx_um, dx_err_um)``."""
+    pumped = data.pumped
+    pairs = _pair_nearest(np.flatnonzero(pumped.direction > 0), np.flatnonzero(pumped.direction < 0), pumped.cycle,
+                          pumped.order)
+    if pairs.size == 0:
+        raise ValueError("the x(+) - x(-) analysis needs shots of both directions after the same cycles")
+    i, j = pairs.T
+    return (pumped.cycle[i], np.full(i.size, 2.0), pumped.x_um[i] - pumped.x_um[j],
+            np.hypot(pumped.x_err_um[i], pumped.x_err_um[j]))
+
+
+def fit_differential(cycle, factor, dx_um, dx_err_um, *, dl_um: float, name: str) -> FitReport:
+    """Fit ``dx = factor * nu * dl * cycle`` (no offset: both members of a pair share it)."""
+    cycle, factor, dx_um, dx_err_um = (np.asarray(a, float) for a in (cycle, factor, dx_um, dx_err_um))
+    if dx_um.size < 2:
+        raise ValueError(f"need at least 2 pairs for the {name} analysis, got {dx_um.size}")
+    if np.all(cycle * factor == 0):
+        raise ValueError(f"the {name} analysis has no pairs after a non-zero number of cycles")
+    model = make_model("differential")
+    lever = factor * dl_um * cycle
+    guess = float(np.sum(lever * dx_um) / np.sum(lever**2))
+    params = model.make_params(nu=np.clip(guess, -9.0, 9.0))
+    result = model.fit(dx_um, params, cycle=cycle, factor=factor, dl=dl_um, weights=1.0 / dx_err_um,
+                       scale_covar=False)
+    return _report(name, result, dx_um.size, nu=result.params["nu"].value, nu_err_raw=result.params["nu"].stderr)
+
+
+def _weighted_linear_nu(cycle, direction, x, err, dl_um):
+    """Closed-form weighted least squares of x = x0 + direction * nu * dl * cycle (for the bootstrap)."""
+    w = 1.0 / err**2
+    lever = direction * dl_um * cycle
+    sw, sx, sy = w.sum(), (w * lever).sum(), (w * x).sum()
+    sxx, sxy = (w * lever**2).sum(), (w * lever * x).sum()
+    det = sw * sxx - sx**2
+    return (sw * sxy - sx * sy) / det if det > 0 else np.nan
+
+
+def bootstrap_nu(data: PumpData, *, dl_um: float, n_resamples: int = 1000, seed: int = 0) -> dict:
+    """Bootstrap over pumped shots of the linear model's ``nu`` (resampling shots with replacement).
+
+    Returns ``{"nu_std": ..., "nu_mean": ..., "n_resamples": ..., "seed": ...}``; the standard deviation is a
+    model-independent second opinion on ``nu_err``.
+    """
+    pumped = data.pumped
+    n = pumped.x_um.size
+    if n < 3:
+        raise ValueError("the bootstrap needs at least 3 pumped shots")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_resamples, n))
+    values = np.array([_weighted_linear_nu(pumped.cycle[i], pumped.direction[i], pumped.x_um[i], pumped.x_err_um[i],
+                                           dl_um) for i in idx])
+    values = values[np.isfinite(values)]
+    return {"nu_std": float(np.std(values, ddof=1)), "nu_mean": float(np.mean(values)),
+            "n_resamples": int(values.size), "seed": int(seed)}
+
+
+def direction_consistency(report: FitReport) -> dict:
+    """Test that the two pump directions move the cloud by the same amount (per_direction fit).
+
+    Returns ``z = (nu_plus - nu_minus) / error`` and its two-sided p-value; |z| > 3 flags a direction-dependent
+    systematic (e.g. a tilt of the trap, or a drift that correlates with the pump direction).
+    """
+    if report.model != "per_direction":
+        raise ValueError("direction_consistency needs a per_direction fit")
+    (a, ea), (b, eb) = report.params["nu_plus"], report.params["nu_minus"]
+    corr = report.correlations.get("nu_minus/nu_plus", 0.0)
+    err = math.sqrt(max(ea**2 + eb**2 - 2 * corr * ea * eb, 0.0))
+    z = (a - b) / err if err > 0 else math.nan
+    return {"nu_plus": a, "nu_plus_err": ea, "nu_minus": b, "nu_minus_err": eb, "z": z,
+            "p_value": float(2 * stats.norm.sf(abs(z))) if np.isfinite(z) else math.nan}
+
+
+def compare_models(reports: list[FitReport]) -> list[dict]:
+    """Table of fits to the same points, sorted by BIC, with delta-AIC and delta-BIC to the best model."""
+    if not reports:
+        return []
+    best_aic = min(r.aic for r in reports)
+    best_bic = min(r.bic for r in reports)
+    rows = [{"model": r.model, "nu": r.nu, "nu_err": r.nu_err, "reduced_chi2": r.reduced_chi2, "aic": r.aic,
+             "bic": r.bic, "delta_aic": r.aic - best_aic, "delta_bic": r.bic - best_bic,
+             "n_params": r.n_points - r.dof} for r in reports]
+    return sorted(rows, key=lambda row: row["bic"])
+
+
+def pull_statistics(pulls: np.ndarray) -> dict:
+    """Mean and standard deviation of pulls (with their standard errors), coverage and a KS test against N(0,1)."""
+    pulls = np.asarray(pulls, dtype=float)
+    pulls = pulls[np.isfinite(pulls)]
+    n = pulls.size
+    if n < 2:
+        raise ValueError("need at least 2 pulls")
+    std = float(np.std(pulls, ddof=1))
+    return {"n": int(n), "mean": float(np.mean(pulls)), "mean_err": std / math.sqrt(n), "std": std,
+            "std_err": std / math.sqrt(2 * (n - 1)), "coverage_1sigma": float(np.mean(np.abs(pulls) < 1)),
+            "coverage_2sigma": float(np.mean(np.abs(pulls) < 2)),
+            "ks_pvalue": float(stats.kstest(pulls, "norm").pvalue)}

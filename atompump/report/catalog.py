@@ -1,0 +1,57 @@
+"""The report's figures: one entry per figure, shared by the HTML report, the PDF report and the Snakemake
+report (whose caption files ``workflow/report/<name>.rst`` must carry the same caption; a test checks it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FigureSpec", "FIGURES", "figure_names"]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure of the report: file stem, section title, caption and Snakemake report category."""
+
+    name: str
+    title: str
+    caption: str
+    category: str
+
+
+FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec("raw_frames", "Raw frames of an example shot",
+               "Camera frames of the first used shot in counts (atoms, probe, dark) and the optical density computed "
+               "from them; axes in um in the object plane.", "Images"),
+    FigureSpec("example_od", "Optical density and centre of mass",
+               "Optical density of the first used shot; the line marks its centre of mass along the pump axis.",
+               "Images"),
+    FigureSpec("com_vs_cycle", "Centre of mass against pump cycles",
+               "Centre of mass (relative to the fitted offset x0) against pump cycles for both pump directions, with "
+               "the headline fit (solid) and the Chern-number prediction nu_theory * dl per cycle (dashed); rejected "
+               "shots are marked with crosses.", "Pump"),
+    FigureSpec("residuals", "Residuals and pulls",
+               "Residuals of the fit in um (top) and pulls, residual over its error (bottom), against pump cycles; "
+               "for honest errors the pulls scatter with unit width.", "Pump"),
+    FigureSpec("models", "Displacement per cycle by analysis",
+               "Displacement per cycle nu from every model fitted to the same shots, the differential analyses and "
+               "the bootstrap, with one-sigma errors; the dashed line is the theory value.", "Pump"),
+    FigureSpec("bands", "Bands and Wannier centres over the cycle",
+               "Lowest superlattice bands over one pump cycle (shaded: range over quasi-momentum) with their Chern "
+               "numbers, and the hybrid Wannier centres, whose drift per cycle is C times dl.", "Theory"),
+    FigureSpec("band_structure", "Band structure",
+               "Superlattice bands E_n(k) at four phases of the pump cycle, with each band's Chern number (physics.md "
+               "sign: C > 0 when the band's Wannier centre moves towards +x as phi increases).", "Theory"),
+    FigureSpec("berry_curvature", "Berry curvature",
+               "Berry curvature Omega_n(k, phi) of each band over the (k, phi) torus, in units of dl; its integral over "
+               "the torus divided by 2 pi is the band's Chern number, given in each title.", "Theory"),
+    FigureSpec("wannier", "Wannier centres and functions",
+               "Left: hybrid Wannier centres of the lowest bands over one pump cycle (shaded: the RMS spread from the "
+               "quantum metric); each drifts by C times dl. Right: the maximally localised Wannier functions of the "
+               "two lowest bands at phi = 0 (the double-well sites A and B of the Rice-Mele mapping) on the scaled "
+               "potential.", "Theory"),
+)
+
+
+def figure_names() -> list[str]:
+    """File stems of the catalogue's figures, in report order."""
+    return [spec.name for spec in FIGURES]

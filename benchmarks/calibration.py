@@ -1,0 +1,58 @@
+"""Injection-recovery calibration of the whole analysis chain (issue: calibrated errors).
+
+Runs N simulated runs (default 400) with known displacement per cycle, drawn from 0.80..1.05 dl, through the
+reduction, centre-of-mass and fit functions, and prints the pull distribution (nu - nu_true) / nu_err.
+Targets: mean within 0.1 of 0, standard deviation within [0.9, 1.1].
+
+    python benchmarks/calibration.py [--runs 400] [--model linear] [--figure docs/images/calibration_pulls.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from atompump.calibration import CalibrationRun, calibration_study  # noqa: E402
+from atompump.report.figures import pull_histogram_figure, save_figure  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=400)
+    parser.add_argument("--model", default="linear")
+    parser.add_argument("--seed", type=int, default=20161)
+    parser.add_argument("--figure", default=None, help="write the pull histogram here (PNG)")
+    parser.add_argument("--json", default=None, help="write the summary here")
+    args = parser.parse_args()
+
+    nu_values = np.linspace(0.80, 1.05, 11)
+    start = time.perf_counter()
+    study = calibration_study(CalibrationRun(), n_runs=args.runs, seed=args.seed, model=args.model,
+                              nu_true_values=nu_values)
+    elapsed = time.perf_counter() - start
+    p = study["pulls"]
+    mean_ok = abs(p["mean"]) <= 0.1
+    std_ok = 0.9 <= p["std"] <= 1.1
+    print(f"calibration: {p['n']} runs, model {args.model}, {elapsed:.1f} s ({elapsed / p['n'] * 1e3:.0f} ms/run)")
+    print(f"  pull mean  {p['mean']:+.3f} +- {p['mean_err']:.3f}   target |mean| <= 0.1   {'PASS' if mean_ok else 'FAIL'}")
+    print(f"  pull std   {p['std']:.3f} +- {p['std_err']:.3f}    target 0.9..1.1        {'PASS' if std_ok else 'FAIL'}")
+    print(f"  coverage   1 sigma {p['coverage_1sigma']:.3f} (0.683), 2 sigma {p['coverage_2sigma']:.3f} (0.954); "
+          f"KS p = {p['ks_pvalue']:.3f}")
+    if args.figure:
+        pulls = np.array([r["pull"] for r in study["runs"]])
+        save_figure(pull_histogram_figure(pulls, title=f"calibration: {p['n']} simulated runs"), args.figure)
+        print(f"  figure: {args.figure}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({k: v for k, v in study.items() if k != "runs"}, indent=2) + "\n")
+    return 0 if (mean_ok and std_ok) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
