@@ -55,9 +55,12 @@ from functools import lru_cache, partial
 import numpy as np
 
 __all__ = [
+    "ESTIMATORS",
     "PROFILE_MODELS",
     "CentreOfMass",
+    "CloudLocation",
     "ProfileFit",
+    "locate_cloud",
     "centre_of_mass",
     "cramer_rao_bound",
     "numerical_jacobian",
@@ -66,6 +69,7 @@ __all__ = [
 ]
 
 PROFILE_MODELS = ("gaussian", "thomas_fermi", "bimodal")
+ESTIMATORS = ("fit", "moment")
 
 
 @dataclass(frozen=True)
@@ -531,3 +535,46 @@ def fit_profile(
         reason = "profile fit failed: no uncertainty (the fit is degenerate)"
     return ProfileFit(x_um=float(centre.value), x_err_um=stderr, crb_um=crb, reduced_chi2=float(result.redchi),
                       model=model, reject_reason=reason)
+
+
+@dataclass(frozen=True)
+class CloudLocation:
+    """Both estimators of one shot and the chosen one (what the com stage stores per shot).
+
+    Attributes
+    ----------
+    moment : CentreOfMass
+    fit : ProfileFit
+    estimator : str
+        'fit' or 'moment': whose centre, error and rejection reason are ``x_um``, ``x_err_um``, ``reject_reason``.
+    """
+
+    moment: CentreOfMass
+    fit: ProfileFit
+    estimator: str
+
+    @property
+    def x_um(self) -> float:
+        return self.fit.x_um if self.estimator == "fit" else self.moment.x_um
+
+    @property
+    def x_err_um(self) -> float:
+        return self.fit.x_err_um if self.estimator == "fit" else self.moment.x_err_um
+
+    @property
+    def reject_reason(self) -> str:
+        return self.fit.reject_reason if self.estimator == "fit" else self.moment.reject_reason
+
+
+def locate_cloud(od: np.ndarray, *, pixel_size_um: float, pump_axis: str = "x", valid: np.ndarray | None = None,
+                 variance_factor: np.ndarray | None = None, estimator: str = "fit", model: str = "gaussian",
+                 window_widths: float = 3.0, max_masked_fraction: float = 0.05) -> CloudLocation:
+    """Centre of one shot by both estimators (:func:`centre_of_mass`, then :func:`fit_profile` started from it);
+    ``estimator`` chooses which one is reported."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {list(ESTIMATORS)}, got {estimator!r}")
+    common = dict(pixel_size_um=pixel_size_um, pump_axis=pump_axis, valid=valid, variance_factor=variance_factor,
+                  window_widths=window_widths)
+    moment = centre_of_mass(od, max_masked_fraction=max_masked_fraction, **common)
+    fit = fit_profile(od, model=model, moment=moment, **common)
+    return CloudLocation(moment=moment, fit=fit, estimator=estimator)

@@ -22,6 +22,11 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("raw_frames", "Raw frames of an example shot",
                "Camera frames of the first used shot in counts (atoms, probe, dark) and the optical density computed "
                "from them; axes in um in the object plane.", "Images"),
+    FigureSpec("fringe_removal", "Fringe removal before and after",
+               "Optical density of the first used shot over its region of interest with its own probe frame as the "
+               "reference (left), with the fringe-free reference fitted from the basis of the run's probe frames "
+               "outside the atoms (middle), and their difference (right): the fringes removed. The titles give the "
+               "RMS optical density of the pixels without atoms.", "Images"),
     FigureSpec("example_od", "Optical density and centre of mass",
                "Optical density of the first used shot; the line marks its centre of mass along the pump axis.",
                "Images"),

@@ -19,6 +19,7 @@ __all__ = [
     "PALETTE",
     "bands_figure",
     "com_vs_cycle_figure",
+    "fringe_removal_figure",
     "od_image_figure",
     "models_figure",
     "pull_histogram_figure",
@@ -245,4 +246,49 @@ def pull_histogram_figure(pulls: np.ndarray, *, title: str = "") -> Figure:
     ax.set_ylabel("probability density")
     ax.set_title(title or "injection-recovery calibration")
     ax.legend(loc="upper left")
+    return fig
+
+
+def fringe_removal_figure(od_own: np.ndarray, od_clean: np.ndarray | None, *, pixel_size_um: float,
+                          origin: tuple[int, int], background: np.ndarray, photon_limit: float | None,
+                          shot: str = "") -> Figure:
+    """Optical density of one shot with its own probe frame as reference, with the fringe-free reference, and
+    their difference (the fringes removed); the titles give the RMS OD over the background pixels.
+
+    Parameters
+    ----------
+    od_own, od_clean : ndarray, shape (ny, nx)
+        OD over the region of interest; ``od_clean`` None when fringe removal is off.
+    origin : (row, column)
+        Frame pixel of the region's corner (axes in um of the frame).
+    background : ndarray of bool, shape (ny, nx)
+        Pixels without atoms, for the RMS.
+    photon_limit : float or None
+        Expected RMS OD from photon shot noise alone over the background.
+    """
+    fig = _figure(8.4, 3.0)
+    panels = [(od_own, "own probe frame")]
+    if od_clean is not None:
+        panels += [(od_clean, "fringe-free reference"), (od_own - od_clean, "difference (fringes removed)")]
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharex=True, sharey=True))
+    ny, nx = od_own.shape
+    y0, x0 = origin
+    extent = ((x0 - 0.5) * pixel_size_um, (x0 + nx - 0.5) * pixel_size_um, (y0 + ny - 0.5) * pixel_size_um,
+              (y0 - 0.5) * pixel_size_um)
+    scale = float(np.nanpercentile(np.abs(od_own[background]), 99)) if background.any() else 0.1
+    for i, (ax, (image, label)) in enumerate(zip(axes, panels)):
+        rms = float(np.nanstd(image[background])) if background.any() else float("nan")
+        diff = i == 2
+        shown = ax.imshow(image, extent=extent, interpolation="nearest", cmap="RdBu_r" if diff else "viridis",
+                          vmin=-scale if diff else -scale, vmax=scale if diff else float(np.nanmax(od_own)))
+        ax.set_title(f"{label}\nbackground RMS OD {rms:.4f}", fontsize=8)
+        ax.set_xlabel("x (um)")
+        fig.colorbar(shown, ax=ax, shrink=0.8, label="OD")
+    axes[0].set_ylabel("y (um)")
+    note = f"shot {shot}" if shot else ""
+    if photon_limit is not None:
+        note += f"; photon-shot-noise limit of the background: RMS OD {photon_limit:.4f}"
+    if od_clean is None:
+        note += "; fringe removal is off (imaging.fringe_removal: false)"
+    fig.suptitle(note.strip("; "), fontsize=8)
     return fig

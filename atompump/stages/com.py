@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from atompump.com import centre_of_mass, fit_profile
+from atompump.com import ESTIMATORS, locate_cloud
 from atompump.config import cross_section_um2, species
 from atompump.errors import InputDataError
 from atompump.io.netcdf import read_dataset, write_dataset
@@ -32,7 +32,6 @@ __all__ = ["com_batch_stage", "com_report_rows", "gather_com_stage", "reject_ato
 
 Config = Mapping[str, Any]
 
-ESTIMATORS = ("fit", "moment")
 
 
 def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, imaging: Config, com: Config,
@@ -61,17 +60,17 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
     for i in range(n):
         if reasons[i]:
             continue
-        common = dict(pixel_size_um=pixel, pump_axis=axis, valid=ds.valid.values[i],
-                      variance_factor=None if factors is None else factors[i],
-                      window_widths=float(com["window_widths"]))
-        moment = centre_of_mass(ds.od.values[i], max_masked_fraction=float(com["max_masked_fraction"]), **common)
-        fit = fit_profile(ds.od.values[i], model=model, moment=moment, **common)
+        located = locate_cloud(ds.od.values[i], pixel_size_um=pixel, pump_axis=axis, valid=ds.valid.values[i],
+                               variance_factor=None if factors is None else factors[i], estimator=estimator,
+                               model=model, window_widths=float(com["window_widths"]),
+                               max_masked_fraction=float(com["max_masked_fraction"]))
+        moment, fit = located.moment, located.fit
         shift = offset_px * pixel
         out["x_moment_um"][i], out["x_moment_err_um"][i] = moment.x_um + shift, moment.x_err_um
         out["x_fit_um"][i], out["x_fit_err_um"][i] = fit.x_um + shift, fit.x_err_um
         out["crb_um"][i], out["fit_reduced_chi2"][i] = fit.crb_um, fit.reduced_chi2
         out["integrated"][i], out["masked"][i] = moment.integrated_od, moment.masked_fraction
-        reasons[i] = fit.reject_reason if estimator == "fit" else moment.reject_reason
+        reasons[i] = located.reject_reason
     atom_number = out["integrated"] * pixel**2 / sigma
     min_atoms = float(com["min_atom_number"])
     for i in range(n):

@@ -84,8 +84,29 @@ def _frames_of(shots_path: str | os.PathLike, shot: str) -> dict[str, np.ndarray
     return {"atoms": frames.atoms, "probe": frames.probe, "dark": frames.dark}
 
 
+def _fringe_panels(frames: dict[str, np.ndarray], basis_path: str | os.PathLike, imaging: Config):
+    """OD of one shot over the ROI with its own probe and with the fringe-free reference (None when off), the
+    ROI's corner, and a mask of pixels without atoms."""
+    from scipy.ndimage import uniform_filter
+
+    from atompump.reduce import reduce_shot
+    from atompump.stages.reduce import _imaging_kwargs, read_fringe_basis
+
+    roi, basis = read_fringe_basis(basis_path)
+    kwargs = _imaging_kwargs(imaging)
+    own = reduce_shot(frames["atoms"], frames["probe"], frames["dark"], roi=roi, basis=None, **kwargs)
+    clean = None if basis is None else reduce_shot(frames["atoms"], frames["probe"], frames["dark"], roi=roi,
+                                                   basis=basis, **kwargs)
+    smooth = uniform_filter(np.nan_to_num(own.od), size=5)
+    background = own.valid & (smooth < 0.05 * float(np.max(smooth)))
+    if clean is not None:
+        background &= clean.valid
+    return own.od, None if clean is None else clean.od, (roi[0], roi[2]), background
+
+
 def draw_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, bands: xr.Dataset, wannier: xr.Dataset,
-                 reduced: xr.Dataset, shots_path: str | os.PathLike) -> dict:
+                 reduced: xr.Dataset, shots_path: str | os.PathLike, basis_path: str | os.PathLike,
+                 imaging: Config) -> dict:
     """Every figure of the catalogue as a matplotlib Figure, keyed by name."""
     from atompump.report import figures as f
     from atompump.report import theory_figures as tf
@@ -97,8 +118,12 @@ def draw_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, bands: xr.D
     od = reduced.od.isel(shot=i).values
     head = summary["headline"]
     fit_label = f"{head['model']} fit: nu = {summary['nu']:.3f} +- {summary['nu_err']:.3f}"
+    frames = _frames_of(shots_path, shot)
+    od_own, od_clean, origin, background = _fringe_panels(frames, basis_path, imaging)
     drawn = {
-        "raw_frames": f.raw_frames_figure(_frames_of(shots_path, shot), od, pixel_size_um=pixel, shot=shot),
+        "raw_frames": f.raw_frames_figure(frames, od, pixel_size_um=pixel, shot=shot),
+        "fringe_removal": f.fringe_removal_figure(od_own, od_clean, pixel_size_um=pixel, origin=origin,
+                                                  background=background, photon_limit=None, shot=shot),
         "example_od": f.od_image_figure(reduced.od.isel(shot=i), pixel_size_um=pixel, x_com_um=x_com,
                                         pump_axis=str(reduced.attrs["pump_axis"]),
                                         title=f"optical density, shot {shot}"),
@@ -267,8 +292,8 @@ def write_pdf_report(path: str | os.PathLike, *, title: str, summary: dict, draw
 
 
 def figures_stage(*, com_path, summary_path, fit_path, bands_path, wannier_path, reduced_path, shots_path,
-                  out_dir: str | os.PathLike, pdf_path: str | os.PathLike, provenance_path,
-                  title: str = "atompump report") -> None:
+                  basis_path, imaging: Config, out_dir: str | os.PathLike, pdf_path: str | os.PathLike,
+                  provenance_path, title: str = "atompump report") -> None:
     """Draw every catalogue figure into ``out_dir`` as ``<name>.png`` and ``<name>.pdf``, and the PDF report."""
     from atompump.report.figures import save_figure
 
@@ -276,7 +301,7 @@ def figures_stage(*, com_path, summary_path, fit_path, bands_path, wannier_path,
     summary = json.loads(Path(summary_path).read_text())
     drawn = draw_figures(com=com, summary=summary, fit=read_dataset(fit_path), bands=read_dataset(bands_path),
                          wannier=read_dataset(wannier_path), reduced=read_dataset(reduced_path),
-                         shots_path=shots_path)
+                         shots_path=shots_path, basis_path=basis_path, imaging=imaging)
     for name, fig in drawn.items():
         save_figure(fig, Path(out_dir) / f"{name}.png")
         save_figure(fig, Path(out_dir) / f"{name}.pdf")

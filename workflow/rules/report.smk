@@ -28,6 +28,7 @@ rule figures:
         wannier="results/theory/wannier.nc",
         reduced=f"results/reduce/batch-{BATCHES[0]}.nc",
         shots="results/reduce/shots.nc",
+        basis="results/reduce/fringe_basis.nc",
         provenance="results/report/provenance.json",
     output:
         **{
@@ -42,6 +43,7 @@ rule figures:
         pdf="results/report/report.pdf",
     params:
         title=config["report"]["title"],
+        imaging=config["imaging"],
     log:
         "logs/figures.log",
     conda:

@@ -15,6 +15,8 @@ run_stage(
     wannier_path=snakemake.input.wannier,
     reduced_path=snakemake.input.reduced,
     shots_path=snakemake.input.shots,
+    basis_path=snakemake.input.basis,
+    imaging=snakemake.params.imaging,
     provenance_path=snakemake.input.provenance,
     out_dir=os.path.dirname(snakemake.output[0]),
     pdf_path=snakemake.output.pdf,
