@@ -150,10 +150,11 @@ def recover_workflow_run(config: dict, *, seed: int, nu_true: float, theory_json
         summary = run_analysis(cfg, work / "analysis", manifest=work / "run" / "manifest.csv", theory_json=theory_json)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    # the same fit on the simulator's true positions: its pull shows the run's own sampling fluctuation
+    # the same fit on the simulator's true positions (nominal errors far below the jitter, so the error comes from
+    # the scatter as in the real fit): its pull shows the run's own sampling fluctuation
     shots = [t for t in truth["shots"] if not t["reference"]]
     oracle = analyse_pump(PumpData.from_arrays([t["cycle"] for t in shots], [t["direction"] for t in shots],
-                                               [t["x_true_um"] for t in shots], np.ones(len(shots))),
+                                               [t["x_true_um"] for t in shots], np.full(len(shots), 1e-6)),
                           dl_um=float(truth["dl_um"]), chern_numbers=[1, -1], model="linear", n_bootstrap=0).headline
     return {"seed": seed, "nu_true": truth["nu_true"], "nu": summary["nu"], "nu_err": summary["nu_err"],
             "pull": (summary["nu"] - truth["nu_true"]) / summary["nu_err"], "reduced_chi2": summary["reduced_chi2"],
