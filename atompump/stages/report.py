@@ -7,6 +7,7 @@ the same bytes.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import xarray as xr
 import yaml
 
+from atompump._logging import Progress
 from atompump.fit.models import efficiency_displacement
 from atompump.io.atomic import atomic_path, write_json, write_text
 from atompump.io.netcdf import read_dataset
@@ -311,12 +313,14 @@ def provenance_stage(out_path: str | os.PathLike, out_checksums: str | os.PathLi
         files.insert(0, str(manifest_path))
     lines = ["file\tsha256\tbytes"]
     digests = []
+    progress = Progress(logging.getLogger(__name__), "provenance", len(files), unit="input files hashed")
     for name in files:
         path = Path(name)
         digest = file_sha256(path) if path.is_file() else "missing"
         size = path.stat().st_size if path.is_file() else -1
         digests.append((name, digest))
         lines.append(f"{name}\t{digest}\t{size}")
+        progress.update()
     write_text(out_checksums, "\n".join(lines) + "\n")
     provenance = {
         "atompump_version": __version__,
