@@ -188,3 +188,35 @@ def test_partial_files_of_a_killed_writer_are_removed(tmp_path):
     assert [p.name for p in removed] == left
     assert sorted(p.name for p in tmp_path.iterdir()) == [".batch-0001.nc.notes", ".batch-0002.nc.abcdefgh.nc",
                                                            "batch-0001.nc"]
+
+
+def _pair_by_listing_every_candidate(first, second, key, order):
+    """The definition of nearest-first pairing, in O(n^2): every candidate pair sorted, taken greedily."""
+    candidates = sorted((abs(order[i] - order[j]), order[i], i, j) for i in first for j in second[key[second] == key[i]])
+    used_first, used_second, pairs = set(), set(), []
+    for _, _, i, j in candidates:
+        if i not in used_first and j not in used_second:
+            used_first.add(i)
+            used_second.add(j)
+            pairs.append((i, j))
+    return np.array(sorted(pairs), dtype=int).reshape(-1, 2)
+
+
+def test_nearest_first_pairing_of_long_runs_matches_its_definition():
+    from atompump.fit.analyses import _pair_nearest
+
+    for seed in range(200):  # random sides, keys and acquisition orders, repeated orders included
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(1, 50))
+        key = rng.integers(0, 3, n).astype(float)
+        order = rng.integers(0, n // 2 + 2, n) if seed % 2 else rng.permutation(n)
+        side = rng.random(n) < rng.uniform(0.2, 0.8)
+        first, second = np.flatnonzero(side), np.flatnonzero(~side)
+        np.testing.assert_array_equal(_pair_nearest(first, second, key, order),
+                                      _pair_by_listing_every_candidate(first, second, key, order))
+    # 20,000 interleaved shots (+, - alternating, 5 cycles): every + shot pairs with its - neighbour of the same cycle
+    n = 20000
+    order = np.arange(n)
+    cycle = (order // 2 % 5).astype(float)
+    pairs = _pair_nearest(order[order % 2 == 0], order[order % 2 == 1], cycle, order)
+    assert pairs.shape == (10000, 2) and np.all(pairs[:, 1] - pairs[:, 0] == 1)
