@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -244,3 +249,91 @@ def test_labscript_folder_end_to_end_with_bad_shots_in_every_batch(repo_root, ti
     assert np.all(com.crb_um.values[used] > 0) and np.all(com.x_moment_err_um.values[used] > com.crb_um.values[used])
     html = (lab / "results/report/report.html").read_text()
     assert "rejected: NaN" in html and "Cramer-Rao" in html
+
+
+def _jobs(log: str) -> dict[str, list[list[str]]]:
+    """Jobs listed in Snakemake's output: rule -> the output files of each of its jobs."""
+    jobs: dict[str, list[list[str]]] = {}
+    for rule, body in re.findall(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", log, flags=re.M):
+        output = re.search(r"^    output: (.*)$", body, flags=re.M)
+        jobs.setdefault(rule, []).append(output.group(1).split(", ") if output else [])
+    return jobs
+
+
+def test_killed_run_resumes_redoing_only_unfinished_jobs_to_the_same_bytes(repo_root, tiny_run, tmp_path):
+    """SIGKILL the whole run (Snakemake and its jobs) once the first batch is reduced, then resume as the README
+    says (--unlock, then --rerun-incomplete): finished jobs are kept, only unfinished ones run again, and the results
+    equal those of the uninterrupted run byte for byte, with no temporary file left behind."""
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(yaml.safe_dump(TINY))
+    base = [sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d", str(workdir),
+            "--configfile", str(cfg)]
+    target = "results/com/com.nc"
+    with (tmp_path / "killed.log").open("w") as log:
+        proc = subprocess.Popen([*base, "--cores", "2", target], stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # its own process group, jobs included
+        deadline = time.monotonic() + 300
+        while not list((workdir / "results/reduce").glob("batch-*.nc")):
+            assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    results = workdir / "results"
+    marked = {base64.b64decode(f.name).decode() for f in (workdir / ".snakemake/incomplete").iterdir()}
+    finished = {str(p.relative_to(workdir)): (p.stat().st_ino, p.stat().st_mtime_ns) for p in results.rglob("*")
+                if p.is_file() and not p.name.startswith(".") and str(p.relative_to(workdir)) not in marked}
+    assert "results/reduce/shots.nc" in finished and "results/com/com.nc" not in finished
+
+    locked = subprocess.run([*base, "--cores", "2", "--rerun-incomplete", target], capture_output=True, text=True)
+    assert locked.returncode != 0 and "--unlock" in locked.stderr  # the killed run's lock stays until --unlock
+    assert subprocess.run([*base, "--unlock"], capture_output=True).returncode == 0
+    resumed = subprocess.run([*base, "--cores", "2", "--rerun-incomplete", target], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+
+    rerun = _jobs(resumed.stdout + resumed.stderr)
+    redone = {out for outputs in rerun.values() for job in outputs for out in job}
+    assert not redone & set(finished)  # nothing finished is redone ...
+    for name, (inode, mtime) in finished.items():  # ... or touched
+        stat = (workdir / name).stat()
+        assert (stat.st_ino, stat.st_mtime_ns) == (inode, mtime), name
+    expected_batches = {f"results/reduce/batch-{b:04d}.nc" for b in range(3)} - set(finished)
+    assert {job[0] for job in rerun.get("reduce_batch", [])} == expected_batches  # ... and every unfinished one is
+    assert len(rerun["com_batch"]) == 3 and "simulate" not in rerun and "shots" not in rerun
+    for folder in ("results/simulated", "results/reduce", "results/com"):
+        here = sorted(str(p.relative_to(workdir)) for p in (workdir / folder).rglob("*") if p.is_file())
+        there = sorted(str(p.relative_to(tiny_run)) for p in (tiny_run / folder).rglob("*") if p.is_file())
+        assert here == there, folder  # no temporary file of a killed job is left
+        for name in here:
+            assert (workdir / name).read_bytes() == (tiny_run / name).read_bytes(), name
+
+
+def _dry_run_resources(repo_root: Path, tmp_path: Path, config: dict) -> dict[str, dict[str, int]]:
+    proc = run_snakemake(repo_root, tmp_path, config, "-n", "--profile", str(repo_root / "workflow/profiles/default"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = {}
+    for rule, body in re.findall(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", proc.stdout + proc.stderr, flags=re.M):
+        resources = re.search(r"^    resources: (.*)$", body, flags=re.M)
+        threads = re.search(r"^    threads: (\d+)$", body, flags=re.M)
+        values = dict(item.split("=", 1) for item in resources.group(1).split(", ")) if resources else {}
+        out[rule] = {"threads": int(threads.group(1)) if threads else 1,
+                     **{k: int(values[k]) for k in ("mem_mb", "runtime") if k in values}}
+    return out
+
+
+def test_rules_declare_threads_memory_and_runtime(repo_root, tmp_path):
+    small = _dry_run_resources(repo_root, tmp_path / "small", TINY)  # 24 shots
+    large_config = {**TINY, "data": {"batch_size": 1000}, "simulation": {**TINY["simulation"], "repeats": 1250}}
+    large = _dry_run_resources(repo_root, tmp_path / "large", large_config)  # 10,000 shots
+    rules = {"simulate", "shots", "fringe_basis", "reduce_batch", "check_reduce", "com_batch", "gather_com", "theory",
+             "fit", "provenance", "figures", "report"}
+    assert set(small) - {"all"} == rules == set(large) - {"all"}
+    for rule in rules:
+        assert small[rule]["threads"] == 1 and small[rule]["mem_mb"] >= 1000 and small[rule]["runtime"] >= 5, rule
+        assert large[rule]["mem_mb"] == small[rule]["mem_mb"], rule  # every job streams: memory does not grow
+    # wall-time limits (minutes) grow with the run for the run-wide jobs: fixed + per 10,000 shots
+    assert (small["simulate"]["runtime"], large["simulate"]["runtime"]) == (21, 50)
+    assert (small["shots"]["runtime"], large["shots"]["runtime"]) == (11, 20)
+    assert small["reduce_batch"]["runtime"] == large["reduce_batch"]["runtime"] == 15

@@ -248,16 +248,81 @@ def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, 
 
 def _pair_nearest(first: np.ndarray, second: np.ndarray, key: np.ndarray, order: np.ndarray) -> np.ndarray:
     """Pair indices of ``first`` with indices of ``second`` of equal ``key`` (cycles, or sequence length),
-    nearest-first in acquisition order, each index used at most once. Returns shape (n_pairs, 2), sorted."""
-    candidates = sorted((abs(order[i] - order[j]), order[i], i, j)
-                        for i in first for j in second[key[second] == key[i]])
-    used_first, used_second, pairs = set(), set(), []
-    for _, _, i, j in candidates:
-        if i not in used_first and j not in used_second:
-            used_first.add(i)
-            used_second.add(j)
-            pairs.append((i, j))
+    nearest-first in acquisition order, each index used at most once. Returns shape (n_pairs, 2), sorted.
+
+    Greedy: of all pairs (i, j) with equal keys, the one with the smallest ``(|order_i - order_j|, order_i, i, j)``
+    whose members are both unpaired is taken, again and again. Each first index keeps in a heap only its nearest
+    unpaired candidate on either side in acquisition order (found by skipping paired ones, union-find style), so a
+    run of n shots costs O(n log n) time and O(n) memory, not the n^2 of listing every candidate pair.
+    """
+    first, second = np.asarray(first, dtype=int), np.asarray(second, dtype=int)
+    pairs: list[tuple[int, int]] = []
+    for value in np.unique(key[first]):
+        group = second[key[second] == value]
+        if group.size:
+            pairs += _pair_group(first[key[first] == value], group, order)
     return np.array(sorted(pairs), dtype=int).reshape(-1, 2)
+
+
+class _NextFree:
+    """Positions ``0 .. m-1``, each free or taken: ``find(k)`` is the first free position >= k (``m``: none).
+
+    Union-find with path halving: taking positions one by one and asking for the next free one costs nearly
+    constant time per call.
+    """
+
+    def __init__(self, m: int) -> None:
+        self.parent = list(range(m + 1))
+
+    def find(self, k: int) -> int:
+        parent = self.parent
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    def take(self, k: int) -> None:
+        self.parent[k] = k + 1
+
+
+def _pair_group(first: np.ndarray, second: np.ndarray, order: np.ndarray) -> list[tuple[int, int]]:
+    """:func:`_pair_nearest` for one key value, where every (first, second) pair is a candidate."""
+    import heapq
+
+    # Each side as a list in which the nearest candidate comes first, ties to the smaller index j:
+    # at or after order_i: sorted by (order, j); before order_i: sorted by (-order, j).
+    sides = []
+    for sign in (1, -1):
+        ranked = second[np.lexsort((second, sign * order[second]))]
+        sides.append((ranked, sign * order[ranked], {int(j): k for k, j in enumerate(ranked)},
+                      _NextFree(ranked.size)))
+    heap: list[tuple[int, int, int, int, int, int]] = []
+
+    def push(i: int, side: int, k: int) -> None:
+        ranked = sides[side][0]
+        if k < ranked.size:
+            j = int(ranked[k])
+            heapq.heappush(heap, (abs(int(order[i]) - int(order[j])), int(order[i]), i, j, side, k))
+
+    for i in (int(i) for i in first):
+        push(i, 0, int(np.searchsorted(sides[0][1], order[i], side="left")))  # order_j >= order_i
+        push(i, 1, int(np.searchsorted(sides[1][1], -order[i], side="right")))  # order_j < order_i
+    used_first: set[int] = set()
+    used_second: set[int] = set()
+    pairs: list[tuple[int, int]] = []
+    while heap and len(pairs) < min(first.size, second.size):
+        _, _, i, j, side, k = heapq.heappop(heap)
+        if i in used_first:
+            continue
+        if j in used_second:  # taken meanwhile: i's next free candidate on the same side
+            push(i, side, sides[side][3].find(k))
+            continue
+        used_first.add(i)
+        used_second.add(j)
+        pairs.append((i, j))
+        for _, _, position, free in sides:
+            free.take(position[j])
+    return pairs
 
 
 def reference_differences(data: PumpData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -330,9 +395,13 @@ def bootstrap_nu(data: PumpData, *, dl_um: float, n_resamples: int = 1000, seed:
     if n < 3:
         raise ValueError("the bootstrap needs at least 3 pumped shots")
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_resamples, n))
-    values = np.array([_weighted_linear_nu(pumped.cycle[i], pumped.direction[i], pumped.x_um[i], pumped.x_err_um[i],
-                                           dl_um) for i in idx])
+    block = max(1, 2**20 // n)  # resamples drawn at once: at most ~8 MB of indices, whatever the run's length
+    values = []
+    for start in range(0, n_resamples, block):
+        idx = rng.integers(0, n, size=(min(block, n_resamples - start), n))
+        values += [_weighted_linear_nu(pumped.cycle[i], pumped.direction[i], pumped.x_um[i], pumped.x_err_um[i],
+                                       dl_um) for i in idx]
+    values = np.array(values)
     values = values[np.isfinite(values)]
     return {"nu_std": float(np.std(values, ddof=1)), "nu_mean": float(np.mean(values)),
             "n_resamples": int(values.size), "seed": int(seed)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_json", "write_text", "write_bytes", "to_jsonable"]
+__all__ = ["atomic_path", "remove_partial_files", "write_json", "write_text", "write_bytes", "to_jsonable"]
 
 
 def _umask() -> int:
@@ -45,6 +46,27 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def remove_partial_files(paths: list[str | os.PathLike]) -> list[Path]:
+    """Delete the temporary files :func:`atomic_path` left next to ``paths`` when its process was killed.
+
+    A process killed while writing (SIGKILL, a cluster's time limit, power loss) cannot remove its temporary file
+    ``.<name>.<8 random characters><suffix>``. A workflow job calls this for its own outputs before it writes them
+    (``workflow/scripts/_checkout.py``), so that a resumed run leaves the same files as an uninterrupted one. Only
+    call it for paths no other running process is writing. Returns the files removed.
+    """
+    removed = []
+    for path in map(Path, paths):
+        if not path.parent.is_dir():
+            continue
+        pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}(\.[^./]+)?")
+        for entry in os.scandir(path.parent):
+            if entry.name.startswith(f".{path.name}.") and pattern.fullmatch(entry.name) and entry.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -7,6 +7,7 @@ identical bytes.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import xarray as xr
@@ -14,7 +15,7 @@ import xarray as xr
 from atompump.errors import InputDataError
 from atompump.io.atomic import atomic_path
 
-__all__ = ["write_dataset", "write_dataset_uncompressed", "read_dataset", "read_variables"]
+__all__ = ["write_dataset", "write_dataset_blocks", "write_dataset_uncompressed", "read_dataset", "read_variables"]
 
 
 def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = True) -> None:
@@ -63,6 +64,72 @@ def write_dataset_uncompressed(ds: xr.Dataset, path: str | os.PathLike) -> None:
                 attrs["coordinates"] = " ".join(c for c in extra_coords if set(ds[c].dims) <= set(var.dims))
             out.attrs.update({k: v for k, v in attrs.items() if v != ""})
         f.attrs.update(ds.attrs)
+
+
+def write_dataset_blocks(path: str | os.PathLike, template: xr.Dataset, blocks: Iterable[Mapping[str, np.ndarray]],
+                         *, size: int, dim: str = "shot", compress: bool = True, chunk: int = 8192) -> None:
+    """Write a Dataset of one dimension ``dim`` to ``path`` block by block, atomically: memory is one block.
+
+    For per-shot tables of long runs (``results/com/com.nc`` of a run of any length). ``template`` gives the
+    variables (all along ``dim``; its coordinates stay coordinates), their dtypes and attributes, and the global
+    attributes; its values are not written. Each block maps every variable name to a 1D array; the blocks follow
+    each other along ``dim`` and must add up to ``size`` rows. The file reads back with :func:`read_dataset` as the
+    concatenation of the blocks would be written by :func:`write_dataset` (numeric variables gzip-compressed in
+    chunks of ``chunk`` rows, booleans stored as int8 marked ``dtype = bool``, strings as variable-length UTF-8).
+
+    Raises
+    ------
+    ValueError
+        A variable not along ``dim`` alone, or blocks that do not add up to ``size`` rows.
+    """
+    import h5netcdf
+    import h5py
+
+    extra_coords = [name for name in template.coords if name != dim]
+    names = [*([dim] if dim in template.variables else []), *extra_coords, *template.data_vars]
+    with atomic_path(path, suffix=".nc") as tmp, h5netcdf.File(tmp, "w") as f:
+        f.dimensions = {dim: size}
+        out = {}
+        for name in names:
+            var = template[name].variable
+            if var.dims != (dim,):
+                raise ValueError(f"variable {name!r} has dimensions {var.dims}; only ({dim!r},) can be written in "
+                                 "blocks")
+            attrs = dict(var.attrs)
+            kind = var.dtype.kind
+            if kind in "UO":
+                dtype = h5py.string_dtype()
+            elif kind == "b":
+                dtype = np.int8
+                attrs["dtype"] = "bool"
+            else:
+                dtype = var.dtype
+            options = {}
+            if compress and kind in "fiub" and size > 0:
+                options = {"compression": "gzip", "compression_opts": 4, "chunks": (min(size, chunk),)}
+            out[name] = f.create_variable(name, (dim,), dtype=dtype, **options)
+            if name in template.data_vars and extra_coords:
+                attrs["coordinates"] = " ".join(extra_coords)
+            out[name].attrs.update({k: v for k, v in attrs.items() if not (isinstance(v, str) and v == "")})
+        start = 0
+        for block in blocks:
+            rows = {len(block[name]) for name in names}
+            if len(rows) != 1:
+                raise ValueError(f"a block's variables have different lengths {sorted(rows)}")
+            stop = start + rows.pop()
+            if stop > size:
+                raise ValueError(f"the blocks hold more than size = {size} rows")
+            for name, var in out.items():
+                values = np.asarray(block[name])
+                if values.dtype.kind == "b":
+                    values = values.astype(np.int8)
+                elif values.dtype.kind in "UO":
+                    values = values.astype(object)
+                var[start:stop] = values
+            start = stop
+        if start != size:
+            raise ValueError(f"the blocks hold {start} rows, not size = {size}")
+        f.attrs.update(template.attrs)
 
 
 def read_dataset(path: str | os.PathLike) -> xr.Dataset:

@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from atompump._logging import Progress
 from atompump.errors import ConfigError, InputDataError
 from atompump.io.formats import FrameKey, ImageFile, open_image
 from atompump.io.frames import check_frame
@@ -437,7 +438,7 @@ _TABLE_STRINGS = ("problem", "hdf5_group", *(f"{n}_{part}" for n in FRAME_NAMES 
 
 
 def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *, batch_size: int,
-                      chunk: int = 1024) -> tuple[int, int, tuple[int, int] | None]:
+                      chunk: int = 1024, total: int | None = None) -> tuple[int, int, tuple[int, int] | None]:
     """Check the shots (:func:`check_shots`) and write the run table (:func:`shots_table`) to ``path``, streaming.
 
     The shots are checked and written ``chunk`` at a time into an HDF5/netCDF file with an unlimited ``shot``
@@ -470,6 +471,7 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
             if var.dtype == bool:
                 variables[name].attrs["dtype"] = "bool"  # as xarray writes booleans
         n = 0
+        progress = Progress(log, "run table", total, unit="shots checked", every=chunk)
         for block in _chunks(records, chunk):
             checked = []
             for record in block:
@@ -483,6 +485,7 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
                 checked.append(record)
                 shapes.extend(shape)
                 bad.append(bool(record.problem))
+                progress.update()
             part = shots_table(checked, shape=None, batch_size=batch_size)
             f.resize_dimension("shot", n + len(checked))
             for name, var in variables.items():

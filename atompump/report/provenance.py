@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-__all__ = ["PACKAGES", "package_versions", "git_revision", "file_sha256", "combined_digest"]
+__all__ = ["PACKAGES", "CombinedDigest", "package_versions", "git_revision", "file_sha256", "combined_digest"]
 
 PACKAGES = ("atompump", "numpy", "scipy", "xarray", "h5netcdf", "h5py", "lmfit", "matplotlib", "tifffile",
             "astropy", "pyyaml", "jsonschema", "snakemake")
@@ -50,7 +50,21 @@ def file_sha256(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
 
 def combined_digest(items: Iterable[tuple[str, str]]) -> str:
     """One SHA-256 over ``(name, sha256)`` pairs, in the given order: a fingerprint of a whole run's inputs."""
-    digest = hashlib.sha256()
+    digest = CombinedDigest()
     for name, value in items:
-        digest.update(f"{name}\0{value}\n".encode())
+        digest.add(name, value)
     return digest.hexdigest()
+
+
+class CombinedDigest:
+    """:func:`combined_digest` built one pair at a time (a run's file list is never held whole)."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+
+    def add(self, name: str, value: str) -> None:
+        """Add the SHA-256 ``value`` of the file ``name``."""
+        self._digest.update(f"{name}\0{value}\n".encode())
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()

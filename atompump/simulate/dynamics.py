@@ -41,6 +41,7 @@ from typing import Protocol
 import numpy as np
 import xarray as xr
 
+from atompump._logging import Progress
 from atompump.constants import AMU, H_PLANCK
 from atompump.errors import ConfigError
 from atompump.theory.superlattice import SuperlatticeParams
@@ -440,6 +441,7 @@ def _evolve(model: PumpModel, states: np.ndarray, protocol: PumpProtocol, sample
     out = []
     t = 0.0
     steppers: dict[float, object] = {}
+    progress = Progress(log, "pump dynamics", times.size, unit="time samples")
     for target in times:
         span = target - t
         if span > 0:
@@ -453,6 +455,7 @@ def _evolve(model: PumpModel, states: np.ndarray, protocol: PumpProtocol, sample
                 psi = step(psi, float(protocol.phi(t + (i + 0.5) * dt)))
             t = target
         out.append(psi.copy())
+        progress.update()
     return out
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from atompump._logging import Progress
 from atompump.constants import H_PLANCK, SPECIES
 from atompump.errors import ConfigError
 from atompump.io.atomic import write_json
@@ -360,6 +361,7 @@ def _simulate_run(out_dir: Path, params: SimulationParams) -> dict:
 
     writer = RunWriter(out_dir, fmt=params.format)
     truth_shots = []
+    progress = Progress(log, "simulate", len(design), unit="shots imaged and written")
     for entry in design:
         key = (entry["cycle"], entry["direction"])
         order = int(entry["order"])
@@ -381,6 +383,7 @@ def _simulate_run(out_dir: Path, params: SimulationParams) -> dict:
                             "reference": entry["reference"], "repeat": entry["repeat"],
                             "sequence_cycles": entry["sequence_cycles"], "displacement_um": x_dyn[key],
                             "drift_um": drift, "jitter_um": jitter})
+        progress.update()
     writer.close()
     truth = {
         "nu_true": nu_true,

@@ -12,6 +12,7 @@ Quality cuts, each with its reason in ``reject_reason`` (nothing is dropped sile
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections import Counter
@@ -21,14 +22,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from atompump._logging import Progress
 from atompump.com import ESTIMATORS, locate_cloud
 from atompump.config import cross_section_um2, species
 from atompump.errors import InputDataError
-from atompump.io.netcdf import read_dataset, write_dataset
+from atompump.io.netcdf import read_dataset, read_variables, write_dataset, write_dataset_blocks
 
 log = logging.getLogger(__name__)
 
-__all__ = ["com_batch_stage", "com_report_rows", "gather_com_stage", "reject_atom_number_outliers"]
+__all__ = ["atom_number_outliers", "com_batch_stage", "com_report_rows", "gather_com_stage",
+           "reject_atom_number_outliers"]
 
 Config = Mapping[str, Any]
 
@@ -105,77 +108,148 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
     return result
 
 
-def reject_atom_number_outliers(atom_number: np.ndarray, used: np.ndarray, reasons: list[str], *,
-                                max_mads: float | None) -> list[str]:
-    """Reasons with atom-number outliers of the used shots added (robust z-score above ``max_mads``)."""
-    reasons = list(reasons)
+def atom_number_outliers(atom_number: np.ndarray, used: np.ndarray, *, max_mads: float | None) -> dict[int, str]:
+    """Atom-number outliers among the used shots (robust z-score above ``max_mads``): index -> reason.
+
+    The robust z-score is ``(N - median) / (1.4826 MAD)`` over the used shots; no cut with ``max_mads=None``, fewer
+    than 5 used shots, or a zero MAD.
+    """
     if max_mads is None:
-        return reasons
+        return {}
+    used = np.asarray(used, dtype=bool)
     values = atom_number[used]
     if values.size < 5:
-        return reasons
+        return {}
     median = float(np.median(values))
     spread = 1.4826 * float(np.median(np.abs(values - median)))
     if spread <= 0:
-        return reasons
+        return {}
+    out = {}
     for i in np.flatnonzero(used):
         z = (atom_number[i] - median) / spread
         if abs(z) > max_mads:
-            reasons[i] = (f"atom number {atom_number[i]:.0f} is an outlier: {z:+.1f} robust standard deviations from "
-                          f"the run's median {median:.0f} (com.atom_number_outlier_mads = {max_mads:g})")
+            out[int(i)] = (f"atom number {atom_number[i]:.0f} is an outlier: {z:+.1f} robust standard deviations "
+                           f"from the run's median {median:.0f} (com.atom_number_outlier_mads = {max_mads:g})")
+    return out
+
+
+def reject_atom_number_outliers(atom_number: np.ndarray, used: np.ndarray, reasons: list[str], *,
+                                max_mads: float | None) -> list[str]:
+    """Reasons with atom-number outliers of the used shots added (:func:`atom_number_outliers`)."""
+    reasons = list(reasons)
+    for i, reason in atom_number_outliers(atom_number, used, max_mads=max_mads).items():
+        reasons[i] = reason
     return reasons
 
 
+def _read_batch(path: str | os.PathLike, names: Sequence[str]) -> dict[str, np.ndarray]:
+    return read_variables(path, list(names))[0]  # InputDataError naming the file when it cannot be read
+
+
+def _shot_hash(shot: object) -> int:
+    """A 64-bit hash of a shot id (the same in every process, unlike :func:`hash`)."""
+    return int.from_bytes(hashlib.blake2b(str(shot).encode(), digest_size=8).digest(), "little")
+
+
+_GATHER_FIRST_PASS = ("shot", "atom_number", "used", "crb_um", "x_moment_err_um", "x_fit_err_um")
+
+
 def gather_com_stage(batch_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike, *,
-                     com: Config | None = None) -> xr.Dataset:
-    """Concatenate per-batch centre-of-mass files into one per-shot Dataset (``results/com/com.nc``), applying the
-    run-level atom-number outlier cut."""
+                     com: Config | None = None) -> dict:
+    """Concatenate per-batch centre-of-mass files into one per-shot table (``results/com/com.nc``), applying the
+    run-level atom-number outlier cut (:func:`atom_number_outliers`).
+
+    Streams, so that memory does not grow with the run: a first pass reads the few per-shot numbers the run-level cut
+    and summaries need (atom number, used, bound and errors: 33 bytes per shot, plus an 8-byte hash of each shot id
+    to find repeated ids); a second pass copies one batch at a time into the output
+    (:func:`atompump.io.netcdf.write_dataset_blocks`), with the cut applied.
+
+    Returns
+    -------
+    dict
+        ``n_shots``, ``n_used``, ``n_outliers`` and the file's attributes (estimator summaries, see
+        :func:`_efficiency_attrs`).
+
+    Raises
+    ------
+    InputDataError
+        No batch, an unreadable batch file, or a shot id in more than one batch.
+    """
     if not batch_paths:
         raise InputDataError("no centre-of-mass batches to gather")
-    # one batch at a time: only the per-shot columns are kept, never all batch Datasets at once
-    columns: dict[str, list[np.ndarray]] = {}
-    template = None
+    try:
+        with xr.open_dataset(batch_paths[0], engine="h5netcdf") as part:  # variables, dtypes and attributes
+            template = part.isel(shot=slice(0, 0)).load()
+    except (OSError, ValueError) as exc:
+        raise InputDataError(f"{batch_paths[0]}: cannot read as netCDF ({exc}); delete it and rerun the step that "
+                             "made it") from exc
+    progress = Progress(log, "gather, pass 1 of 2 (run-level cut)", len(batch_paths), unit="batch files")
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in _GATHER_FIRST_PASS if name != "shot"}
+    digests: list[np.ndarray] = []
+    sizes = []
     for path in batch_paths:
-        try:
-            with xr.open_dataset(path, engine="h5netcdf") as part:
-                if template is None:
-                    template = part.isel(shot=slice(0, 0)).load()
-                for name in part.variables:
-                    columns.setdefault(name, []).append(part[name].values)
-        except (OSError, ValueError) as exc:
-            raise InputDataError(f"{path}: cannot read as netCDF ({exc}); delete it and rerun the step that made "
-                                 "it") from exc
-    arrays = {name: np.concatenate(parts) for name, parts in columns.items()}
-    ds = xr.Dataset({name: ("shot", arrays[name], template[name].attrs) for name in template.data_vars},
-                    coords={name: ("shot", arrays[name], template[name].attrs) for name in template.coords},
-                    attrs=template.attrs)
-    shots = ds.shot.values
-    unique, counts = np.unique(shots, return_counts=True)
-    if np.any(counts > 1):
-        raise InputDataError(f"shot ids repeat across batches: {unique[counts > 1].tolist()}")
+        values = _read_batch(path, _GATHER_FIRST_PASS)
+        sizes.append(values["shot"].size)
+        digests.append(np.array([_shot_hash(s) for s in values["shot"]], dtype=np.uint64))
+        for name in columns:
+            columns[name].append(values[name])
+        progress.update()
+    first = {name: np.concatenate(parts) for name, parts in columns.items()}
+    _check_unique_shots(np.concatenate(digests), batch_paths, sizes)
     max_mads = (com or {}).get("atom_number_outlier_mads")
-    reasons = reject_atom_number_outliers(ds.atom_number.values, ds.used.values.astype(bool),
-                                          [str(r) for r in ds.reject_reason.values],
-                                          max_mads=None if max_mads is None else float(max_mads))
-    ds["reject_reason"] = ("shot", np.array(reasons, dtype=object), ds.reject_reason.attrs)
-    ds["used"] = ("shot", np.array([not r for r in reasons]), ds.used.attrs)
-    ds.attrs.update(_efficiency_attrs(ds))
-    write_dataset(ds, out_path)
-    return ds
+    outliers = atom_number_outliers(first["atom_number"], first["used"].astype(bool),
+                                    max_mads=None if max_mads is None else float(max_mads))
+    used = first["used"].astype(bool)
+    used[list(outliers)] = False
+    attrs = {**template.attrs, **_efficiency_attrs(used, first["crb_um"], first["x_moment_err_um"],
+                                                   first["x_fit_err_um"])}
+    names = list(template.variables)
+    progress = Progress(log, "gather, pass 2 of 2 (write com.nc)", len(batch_paths), unit="batch files")
+
+    def blocks():
+        start = 0
+        for path, size in zip(batch_paths, sizes):
+            block = _read_batch(path, names)
+            for i in [i for i in outliers if start <= i < start + size]:
+                block["reject_reason"][i - start] = outliers[i]
+                block["used"][i - start] = False
+            start += size
+            yield block
+            progress.update()
+
+    write_dataset_blocks(out_path, template.assign_attrs(attrs), blocks(), size=int(sum(sizes)))
+    log.info("gathered %d shots from %d batch files: %d used, %d atom-number outliers rejected", sum(sizes),
+             len(batch_paths), int(used.sum()), len(outliers))
+    return {"n_shots": int(sum(sizes)), "n_used": int(used.sum()), "n_outliers": len(outliers), **attrs}
 
 
-def _efficiency_attrs(ds: xr.Dataset) -> dict:
-    """Run summaries of the estimators: median error, median bound, expected efficiency (bound/error)^2."""
-    used = ds.used.values.astype(bool)
-    attrs = {}
-    if not used.any() or "crb_um" not in ds:
-        return attrs
-    crb = ds.crb_um.values[used]
-    attrs["median_crb_um"] = float(np.nanmedian(crb))
-    for name in ("moment", "fit"):
-        err = ds[f"x_{name}_err_um"].values[used]
-        attrs[f"median_{name}_err_um"] = float(np.nanmedian(err))
-        attrs[f"efficiency_{name}"] = float(np.nanmedian((crb / err) ** 2))
+def _check_unique_shots(digests: np.ndarray, batch_paths: Sequence[str | os.PathLike], sizes: Sequence[int]) -> None:
+    """Raise InputDataError naming the shot ids found in more than one row (compared by hash, then by id)."""
+    unique, counts = np.unique(digests, return_counts=True)
+    suspects = set(unique[counts > 1].tolist())
+    if not suspects:
+        return
+    rows: Counter = Counter()
+    for path, size in zip(batch_paths, sizes):  # only on the error path: read the ids again
+        shots = _read_batch(path, ["shot"])["shot"]
+        for s in shots:
+            if _shot_hash(s) in suspects:
+                rows[str(s)] += 1
+    repeated = sorted(s for s, c in rows.items() if c > 1)
+    if repeated:
+        raise InputDataError(f"shot ids repeat across batches: {repeated}")
+
+
+def _efficiency_attrs(used: np.ndarray, crb: np.ndarray, moment_err: np.ndarray, fit_err: np.ndarray) -> dict:
+    """Run summaries of the estimators over the used shots: median error, median Cramer-Rao bound, and the expected
+    efficiency median((bound/error)^2)."""
+    if not used.any():
+        return {}
+    crb = crb[used]
+    attrs = {"median_crb_um": float(np.nanmedian(crb))}
+    for name, err in (("moment", moment_err), ("fit", fit_err)):
+        attrs[f"median_{name}_err_um"] = float(np.nanmedian(err[used]))
+        attrs[f"efficiency_{name}"] = float(np.nanmedian((crb / err[used]) ** 2))
     return attrs
 
 

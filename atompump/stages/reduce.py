@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from atompump._logging import Progress
 from atompump.errors import BadShotsError, InputDataError
 from atompump.io.atomic import write_json
 from atompump.io.manifest import FRAME_NAMES, ShotRecord
 from atompump.io.netcdf import read_variables, write_dataset, write_dataset_uncompressed
-from atompump.io.shots import iter_run_shots, protocol_variables, read_shot, shots_from_table, write_shots_table
+from atompump.io.shots import (count_run_shots, iter_run_shots, protocol_variables, read_shot, shots_from_table,
+                               write_shots_table)
 from atompump.reduce import Box, FringeBasis, build_fringe_basis, find_roi, grow_box, optical_density, reduce_shot
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,11 @@ def shots_stage(out_path: str | os.PathLike, *, data: Config, batch_size: int,
     """
     if manifest is not None:
         data = {**data, "manifest": str(manifest), "shots": None}
-    n, bad, shape = write_shots_table(iter_run_shots(data), out_path, batch_size=batch_size)
+    try:
+        total = count_run_shots(data)  # for the progress lines only
+    except InputDataError:
+        total = None  # reported by iter_run_shots below
+    n, bad, shape = write_shots_table(iter_run_shots(data), out_path, batch_size=batch_size, total=total)
     log.info("%d shots, %d with problems found in the headers; frame shape %s", n, bad, shape)
     return {**read_variables(out_path, [])[1], "n_shots": int(n), "n_bad": int(bad)}
 
@@ -137,7 +143,9 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
     probes = np.zeros((len(picks), box[1] - box[0], box[3] - box[2]), dtype=np.float32)
     valid = np.ones(probes.shape[1:], dtype=bool)
     n = 0
+    progress = Progress(log, "fringe basis", len(picks), unit="probe frames read")
     for record in picks:
+        progress.update()
         try:
             frames = read_shot(record, region=box)
         except InputDataError as exc:
@@ -154,8 +162,12 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
         probes[n] = probe
         valid &= lit
         n += 1
+    log.info("fringe basis: decomposing %d probe frames of %d x %d pixels (imaging.fringe_max_frames = %d)", n,
+             probes.shape[1], probes.shape[2], int(imaging["fringe_max_frames"]))
     basis = build_fringe_basis(probes[:n], roi=roi, box=box, valid=valid,
                                n_components=imaging.get("fringe_basis_size"))
+    log.info("fringe basis: %d components kept (%s)", basis.n_components,
+             "imaging.fringe_basis_size" if imaging.get("fringe_basis_size") else "automatic")
     ds = xr.Dataset(
         {
             "components": (("component", "by", "bx"), basis.components,

@@ -7,6 +7,7 @@ the same bytes.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import xarray as xr
 import yaml
 
+from atompump._logging import Progress
 from atompump.fit.models import efficiency_displacement
 from atompump.io.atomic import atomic_path, write_json, write_text
 from atompump.io.netcdf import read_dataset
@@ -317,39 +319,51 @@ def provenance_stage(out_path: str | os.PathLike, out_checksums: str | os.PathLi
                      shots_path: str | os.PathLike, manifest_path: str | os.PathLike | None,
                      git_revision: str) -> dict:
     """Write ``provenance.json`` (config, package versions, git revision, input checksums) and ``checksums.tsv``
-    (SHA-256 and size of every input file: the manifest and each frame file, once each, in run order)."""
+    (SHA-256 and size of every input file: the manifest and each frame file, once each, in run order).
+
+    Streams: the run table's file names are read and hashed a block of shots at a time, and the lines are written
+    as they come; what grows with the run is only the set of file names already listed.
+    """
     from atompump import __version__
     from atompump.io.netcdf import read_variables
-    from atompump.report.provenance import combined_digest, file_sha256, package_versions
+    from atompump.report.provenance import CombinedDigest, file_sha256, package_versions
 
     columns = [f"{name}_file" for name in ("atoms", "probe", "dark")]
-    values = read_variables(shots_path, columns)[0]
-    files: list[str] = []
+    n_shots = len(read_variables(shots_path, ["batch"])[0]["batch"])
+    progress = Progress(logging.getLogger(__name__), "provenance", n_shots, unit="shots' input files hashed")
+    combined = CombinedDigest()
     seen: set[str] = set()
-    for row in zip(*(values[c] for c in columns)):
-        for name in row:
-            name = str(name)
-            if name and name not in seen:
-                seen.add(name)
-                files.append(name)
-    if manifest_path:
-        files.insert(0, str(manifest_path))
-    lines = ["file\tsha256\tbytes"]
-    digests = []
-    for name in files:
-        path = Path(name)
-        digest = file_sha256(path) if path.is_file() else "missing"
-        size = path.stat().st_size if path.is_file() else -1
-        digests.append((name, digest))
-        lines.append(f"{name}\t{digest}\t{size}")
-    write_text(out_checksums, "\n".join(lines) + "\n")
+
+    def files():
+        if manifest_path:
+            yield str(manifest_path)
+        for start in range(0, n_shots, 4096):
+            values = read_variables(shots_path, columns, rows=slice(start, start + 4096))[0]
+            for row in zip(*(values[c] for c in columns)):
+                for name in row:
+                    name = str(name)
+                    if name and name not in seen:
+                        seen.add(name)
+                        yield name
+                progress.update()
+
+    n_files = 0
+    with atomic_path(out_checksums) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as out:
+        out.write("file\tsha256\tbytes\n")
+        for name in files():
+            path = Path(name)
+            digest = file_sha256(path) if path.is_file() else "missing"
+            size = path.stat().st_size if path.is_file() else -1
+            combined.add(name, digest)
+            out.write(f"{name}\t{digest}\t{size}\n")
+            n_files += 1
     provenance = {
         "atompump_version": __version__,
         "git_revision": git_revision,
         "packages": package_versions(),
         "manifest": str(manifest_path) if manifest_path else "none (labscript shot files)",
-        "input_files": len(files),
-        "inputs_sha256": combined_digest(digests),
+        "input_files": n_files,
+        "inputs_sha256": combined.hexdigest(),
         "checksums": Path(out_checksums).name,
         "config": yaml.safe_dump(json.loads(json.dumps(dict(config), default=str)), sort_keys=True),
     }

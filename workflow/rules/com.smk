@@ -8,6 +8,10 @@ rule com_batch:
         imaging=config["imaging"],
         com=config["com"],
         atom=config["atom"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=minutes(15),
     log:
         "logs/com/batch-{batch}.log",
     conda:
@@ -23,6 +27,10 @@ rule gather_com:
         com="results/com/com.nc",
     params:
         com=config["com"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=minutes(5, per_10k_shots=5),
     log:
         "logs/com/gather.log",
     conda:

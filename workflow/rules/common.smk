@@ -47,3 +47,16 @@ def run_input_files(wildcards=None):
 def truth_path(wildcards=None):
     """truth.json of a simulated run (an empty list for measured data)."""
     return ["results/simulated/truth.json"] if SIMULATED else []
+
+
+# --- cluster resources ---------------------------------------------------------------------------------------------
+# The rules declare threads (every job is single-threaded), mem_mb (peak memory with a margin of about two over
+# what benchmarks/scaling.py measures) and runtime (SLURM's wall-time limit, in minutes). Memory does not grow with
+# the run's length (every job streams); time does for the run-wide jobs, hence a part per 10,000 shots. For unusual
+# data (e.g. 2048 x 2048 frames) raise them on the command line, e.g. --set-resources reduce_batch:mem_mb=8000.
+SIMULATE_FIXED_MINUTES = 120 if config["simulation"]["dynamics"] == "continuum" else 20
+
+
+def minutes(fixed, per_10k_shots=0):
+    """Wall-time limit of a job in minutes: ``fixed`` plus ``per_10k_shots`` per 10,000 shots of the run."""
+    return math.ceil(fixed + per_10k_shots * N_SHOTS / 10_000)

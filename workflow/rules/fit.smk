@@ -7,6 +7,10 @@ rule fit:
         fit="results/fit/fit.nc",
     params:
         fit=config["fit"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=minutes(15, per_10k_shots=15),
     log:
         "logs/fit.log",
     conda:

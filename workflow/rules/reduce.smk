@@ -12,6 +12,10 @@ rule shots:
         data=config["data"],
         batch_size=config["data"]["batch_size"],
         simulated=SIMULATED,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=minutes(10, per_10k_shots=10),
     log:
         "logs/reduce/shots.log",
     conda:
@@ -27,6 +31,10 @@ rule fringe_basis:
         basis="results/reduce/fringe_basis.nc",
     params:
         imaging=config["imaging"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=minutes(15),
     log:
         "logs/reduce/fringe_basis.log",
     conda:
@@ -43,6 +51,10 @@ rule reduce_batch:
         reduced="results/reduce/batch-{batch}.nc",
     params:
         imaging=config["imaging"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=minutes(15),
     log:
         "logs/reduce/batch-{batch}.log",
     conda:
@@ -58,6 +70,10 @@ rule check_reduce:
         check="results/reduce/input_check.json",
     params:
         on_bad_shot=config["data"]["on_bad_shot"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=minutes(5, per_10k_shots=5),
     log:
         "logs/reduce/check.log",
     conda:

@@ -11,6 +11,10 @@ rule provenance:
     params:
         config=config,
         git_revision=GIT_REVISION,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=minutes(5, per_10k_shots=10),
     log:
         "logs/provenance.log",
     conda:
@@ -44,6 +48,10 @@ rule figures:
     params:
         title=config["report"]["title"],
         imaging=config["imaging"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=minutes(15, per_10k_shots=5),
     log:
         "logs/figures.log",
     conda:
@@ -64,6 +72,10 @@ rule report:
         html="results/report/report.html",
     params:
         title=config["report"]["title"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=minutes(10, per_10k_shots=5),
     log:
         "logs/report.log",
     conda:

@@ -9,6 +9,10 @@ rule simulate:
         imaging=config["imaging"],
         lattice=config["lattice"],
         atom=config["atom"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=minutes(SIMULATE_FIXED_MINUTES, per_10k_shots=30),
     log:
         "logs/simulate.log",
     conda:

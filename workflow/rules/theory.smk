@@ -7,6 +7,10 @@ rule theory:
         lattice=config["lattice"],
         theory=config["theory"],
         atom=config["atom"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=minutes(30),
     log:
         "logs/theory.log",
     conda:
