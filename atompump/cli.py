@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -62,11 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args.handler(args)
     except (AtompumpError, ValueError) as exc:
         parser.exit(2, f"atompump: error: {str(exc).splitlines()[0]}\n")
-    if getattr(args, "json", False):
-        json.dump(result, sys.stdout, indent=2, sort_keys=True)
-        print()
-    else:
-        print(format_table(result))
+    text = json.dumps(result, indent=2, sort_keys=True) if getattr(args, "json", False) else format_table(result)
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (`atompump theory ... | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from atompump.errors import BadShotsError
+from atompump.errors import BadShotsError, InputDataError
 from atompump.io import read_dataset, write_manifest
 from atompump.io.shots import check_shots, read_shot, run_shots
 from atompump.stages import check_reduce_stage, fringe_basis_stage, reduce_batch_stage, shots_stage
@@ -128,3 +128,29 @@ def test_reject_records_every_bad_shot_and_goes_on(bad_run):
     batch = read_dataset(paths[0])
     assert batch.bad_input.values.tolist() == [False, True, False, True, True]
     assert np.isnan(batch.od.values[1]).all() and np.isfinite(batch.od.values[0][batch.valid.values[0]]).all()
+
+
+def test_roi_from_config_overrides_the_search_and_is_checked(tmp_path):
+    """imaging.roi replaces the automatic search (the reduced OD is cut to it); a box outside the frames is refused
+    naming the key and the frame size."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for i in range(6):
+        np.savez(tmp_path / f"s{i}.npz", **good_frames(rng))
+        rows.append({"shot": f"s{i}", "file": f"s{i}.npz", "cycle": float(i % 3), "direction": 1})
+    write_manifest(tmp_path / "manifest.csv", rows)
+    shots_stage(tmp_path / "shots.nc", data={"manifest": str(tmp_path / "manifest.csv")}, batch_size=6)
+    found = fringe_basis_stage(tmp_path / "shots.nc", tmp_path / "found.nc", imaging=IMAGING)
+    override = [2, 30, 5, 45]
+    assert list(found.attrs["roi"]) != override
+    basis = fringe_basis_stage(tmp_path / "shots.nc", tmp_path / "basis.nc", imaging={**IMAGING, "roi": override})
+    assert list(basis.attrs["roi"]) == override
+    batch = reduce_batch_stage(tmp_path / "shots.nc", tmp_path / "basis.nc", tmp_path / "batch-0.nc", batch=0,
+                               imaging={**IMAGING, "roi": override})
+    assert batch.od.shape == (6, 28, 40)
+    # the cloud (peak OD 1 at the frame centre, row 16 and column 24) sits in the cut at row 14, column 19
+    mean_od = np.nanmean(batch.od.values, axis=0)
+    assert np.unravel_index(np.nanargmax(mean_od), mean_od.shape) in {(r, c) for r in (13, 14, 15) for c in (18, 19, 20)}
+    with pytest.raises(InputDataError, match=r"config key 'imaging.roi': \[0, 40, 0, 48\] is not inside the frames of "
+                                        r"32 rows x 48 columns"):
+        fringe_basis_stage(tmp_path / "shots.nc", tmp_path / "bad.nc", imaging={**IMAGING, "roi": [0, 40, 0, 48]})

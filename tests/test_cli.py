@@ -35,3 +35,20 @@ def test_bad_parameter_is_one_line_and_exit_2():
 def test_version(capsys):
     assert main(["version"]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_installed_console_script_runs_the_theory_command():
+    """The `atompump` console script that `pip install` puts next to the interpreter (pyproject [project.scripts])."""
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "atompump"
+    assert script.is_file(), f"{script} missing: install the package (pip install -e '.[test]')"
+    proc = subprocess.run([str(script), "theory", "rice-mele", "--J", "1", "--dJ", "0.5", "--Delta", "0.5", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["chern_numbers"] == [1, -1]  # physics.md sign, cross-checked against PythTB in the theory tests
+    # a reader that stops early (| head) is not an error
+    head = subprocess.run(f"'{script}' theory rice-mele --json | head -1", shell=True, capture_output=True,
+                          text=True, timeout=120)
+    assert head.stdout == "{\n" and "Traceback" not in head.stderr

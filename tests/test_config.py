@@ -106,3 +106,28 @@ def test_measured_source_takes_a_manifest_or_labscript_shots(schema, default_con
         h5py.File(tmp_path / "shots" / f"{i}.h5", "w").close()
     check_config(config, schema)
     assert planned_shot_count(config) == 7  # counted from the file names, nothing opened
+
+
+def test_every_key_is_typed_and_commented_in_config_yaml(schema, repo_root):
+    """Every schema key has a type (or enum); numbers that must be positive say so; every key of config.yaml
+    carries a comment on its line (section headers excepted: their keys carry the comments)."""
+    import re
+
+    def leaves(spec, path=()):
+        if "properties" in spec:
+            for key, sub in spec["properties"].items():
+                yield from leaves(sub, (*path, key))
+        else:
+            yield ".".join(path), spec
+
+    for key, spec in leaves(schema):
+        assert "type" in spec or "enum" in spec, f"{key} has no type"
+    assert schema["properties"]["imaging"]["properties"]["pixel_size_um"]["exclusiveMinimum"] == 0
+    assert schema["properties"]["data"]["properties"]["batch_size"]["minimum"] == 1
+    lines = (repo_root / "config" / "config.yaml").read_text().splitlines()
+    for i, line in enumerate(lines):
+        match = re.match(r"^(\s*)(\w+):(.*)$", line)
+        if not match or "#" in line:
+            continue
+        is_section = match.group(3).strip() == ""  # a section header: its keys carry the comments
+        assert is_section, f"config/config.yaml line {i + 1}: key {match.group(2)!r} has no comment"

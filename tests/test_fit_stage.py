@@ -59,3 +59,30 @@ def test_auto_model_picks_the_efficiency_model_for_curved_data(tmp_path):
     s = run(tmp_path, model="auto")
     assert s["fit_model"] == "efficiency" and s["fit_model_requested"] == "auto"
     assert s["headline"]["beta"] == pytest.approx(0.96, abs=3 * s["headline"]["beta_err"])
+
+
+def test_scatter_above_the_errors_scales_them_and_the_report_says_so(tmp_path):
+    """Per-shot errors half the true scatter: reduced chi^2 ~ 4, errors scaled by its square root (Birge), the
+    efficiency error is nu_err / |C|, the correlations of the fitted parameters are reported, and the report's
+    summary box carries the note."""
+    from atompump.stages.report import _notes
+
+    rng = np.random.default_rng(5)
+    cycle = np.tile(np.repeat([0.0, 1, 2, 3], 2), 50)
+    direction = np.tile([1.0, -1.0], 200)
+    x = 20 + direction * DL * cycle + rng.normal(0, 0.04, cycle.size)  # pumped from x0 = 20 um, C = 1
+    write_inputs(tmp_path, x=x, cycle=cycle, direction=direction, err=np.full(cycle.size, 0.02),
+                 theory_extra={"chern_numbers": [-1, 1, -1], "nu_theory": -1.0})
+    s = run(tmp_path, n_bootstrap=0)
+    assert s["reduced_chi2"] == pytest.approx(4.0, rel=0.2) and s["errors_scaled"]
+    # the unscaled error of nu for this design: sigma / (dl * sqrt(sum of (direction * cycle - mean)^2))
+    design = direction * cycle
+    unscaled = 0.02 / (DL * np.sqrt(np.sum((design - design.mean()) ** 2)))
+    assert s["nu_err"] == pytest.approx(unscaled * np.sqrt(s["reduced_chi2"]), rel=1e-3)
+    assert s["chern_number"] == -1 and s["efficiency"] == pytest.approx(-s["nu"])
+    assert s["efficiency_err"] == pytest.approx(s["nu_err"])
+    assert s["deviation_sigma"] == pytest.approx((s["nu"] + 1.0) / s["nu_err"])
+    # both directions and cycles balanced: x0 and nu are uncorrelated
+    assert list(s["correlations"]) == ["nu/x0"] and abs(s["correlations"]["nu/x0"]) < 0.05
+    note = f"(reduced chi^2 = {s['reduced_chi2']:.2f}): the quoted errors are scaled by sqrt(reduced chi^2)."
+    assert any(note in text for text in _notes(s))

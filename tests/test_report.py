@@ -32,3 +32,59 @@ def test_provenance_helpers(tmp_path, repo_root):
     assert versions["numpy"] == np.__version__ and versions["surely-not-a-package"] == "not installed"
     assert git_revision(tmp_path) == "unknown"
     assert git_revision(repo_root) != "unknown"
+
+
+def test_report_lists_every_rejected_shot_with_its_reason_and_counts_them_by_cause(tmp_path):
+    """Quality cuts (a failed profile fit, a masked cloud window, an atom-number outlier found by the run-level cut)
+    appear in the report's table of rejected shots with their reasons, and counted by cause in the summary."""
+    import json
+    from html import escape
+
+    import xarray as xr
+
+    from atompump.io.netcdf import write_dataset
+    from atompump.stages.com import atom_number_outliers
+    from atompump.stages.fit import fit_stage
+    from atompump.stages.report import report_stage
+
+    rng = np.random.default_rng(3)
+    n = 40
+    cycle = np.tile([0.0, 1.0, 2.0, 3.0], n // 4)
+    direction = np.repeat([1.0, -1.0], n // 2)
+    x = 30 + direction * 0.767 * cycle + rng.normal(0, 0.02, n)
+    atoms = rng.normal(3000, 60, n)
+    atoms[7] = 900.0
+    used = np.ones(n, bool)
+    reasons = [""] * n
+    reasons[3] = "profile fit failed: fewer than 8 columns with data"
+    reasons[12] = "62.0% of the cloud window is masked (limit 30%)"
+    used[[3, 12]] = False
+    outliers = atom_number_outliers(atoms, used, max_mads=5.0)
+    assert list(outliers) == [7] and "is an outlier" in outliers[7]
+    reasons[7], used[7] = outliers[7], False
+    com = xr.Dataset(
+        {"x_com_um": ("shot", x, {"units": "um"}), "x_com_err_um": ("shot", np.full(n, 0.02), {"units": "um"}),
+         "atom_number": ("shot", atoms), "used": ("shot", used), "reject_reason": ("shot", np.array(reasons, object))},
+        coords={"shot": [f"s{i:03d}" for i in range(n)], "cycle": ("shot", cycle), "direction": ("shot", direction),
+                "reference": ("shot", np.zeros(n, bool))})
+    write_dataset(com, tmp_path / "com.nc")
+    (tmp_path / "theory.json").write_text(json.dumps({"chern_numbers": [1, -1, 1], "nu_theory": 1.0, "dl_um": 0.767}))
+    summary = fit_stage(tmp_path / "com.nc", tmp_path / "theory.json", tmp_path / "summary.json", tmp_path / "fit.nc",
+                        fit={"n_bootstrap": 0})
+    assert summary["n_used"] == n - 3 and summary["n_rejected"] == 3
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(1, 1))
+    for spec in FIGURES:
+        save_figure(fig, figures / f"{spec.name}.png")
+    plt.close(fig)
+    (tmp_path / "provenance.json").write_text(json.dumps({"git_revision": "test", "config": ""}))
+    html = report_stage(tmp_path / "report.html", summary_path=tmp_path / "summary.json", com_path=tmp_path / "com.nc",
+                        figures_dir=figures, provenance_path=tmp_path / "provenance.json")
+    assert "Rejected shots (3)" in html
+    for i in (3, 7, 12):
+        assert f"<td>s{i:03d}</td><td>{escape(reasons[i])}</td>" in html
+    for cause in ("rejected: profile fit failed", "rejected: is an outlier", "rejected: of the cloud window is masked"):
+        assert cause in html, cause

@@ -219,3 +219,32 @@ def test_tight_binding_couplings_are_checked_against_the_lattice(caplog):
     with caplog.at_level("WARNING"):
         assert _check_couplings(_model(deep, 1.0), deep.lattice()) > 0.1
     assert "set simulation.tight_binding" in caplog.text
+
+
+def test_jitter_drift_and_atom_number_fluctuations_have_the_configured_statistics(tmp_path):
+    """500 shots: the position jitter is N(0, 0.3 um), the atom number N(3000, 5 %), the drift follows
+    per_shot * order + amplitude * sin(2 pi order / period), and the true centre is their sum on the pumped motion."""
+    from atompump.simulate.run import cloud_drift_um
+
+    params = SimulationParams(cycles=(0, 1), directions=(1, -1), repeats=125, image_shape=(16, 32),
+                              position_jitter_um=0.3, atom_number_jitter=0.05, drift_um_per_shot=0.001,
+                              drift_amplitude_um=0.2, drift_period_shots=40, noise_model="fast", nu_true=0.9,
+                              cloud_sigma_um=(3.0, 3.0), seed=11)
+    truth = simulate_run(tmp_path, params)
+    shots = truth["shots"]
+    assert len(shots) == 500
+    jitter = np.array([s["jitter_um"] for s in shots])
+    atoms = np.array([s["atom_number"] for s in shots])
+    # sample standard deviations within 4 standard errors (sigma / sqrt(2 n))
+    assert abs(jitter.std(ddof=1) - 0.3) < 4 * 0.3 / np.sqrt(1000) and abs(jitter.mean()) < 4 * 0.3 / np.sqrt(500)
+    assert abs(atoms.std(ddof=1) / 3000 - 0.05) < 4 * 0.05 / np.sqrt(1000)
+    assert abs(atoms.mean() - 3000) < 4 * 150 / np.sqrt(500)
+    order = np.array([s["order"] for s in shots])
+    np.testing.assert_allclose([s["drift_um"] for s in shots],
+                               0.001 * order + 0.2 * np.sin(2 * np.pi * order / 40), atol=1e-12)
+    np.testing.assert_allclose([s["drift_um"] for s in shots],
+                               cloud_drift_um(order, per_shot_um=0.001, amplitude_um=0.2, period_shots=40))
+    centre = 15.5 * params.true_pixel_um
+    expected = [centre + s["direction"] * 0.9 * params.dl_um * s["cycle"] + s["drift_um"] + s["jitter_um"]
+                for s in shots]
+    np.testing.assert_allclose([s["x_true_um"] for s in shots], expected, atol=1e-9)

@@ -127,6 +127,39 @@ def test_measured_data_path_with_relative_manifest(repo_root, tiny_run, tmp_path
     assert not (tmp_path / "lab/results/simulated").exists()
 
 
+def test_measured_data_with_absolute_paths_from_another_directory(repo_root, tiny_run, tmp_path):
+    # An absolute manifest path in a config file kept elsewhere, run with -d from a third directory.
+    shutil.copytree(tiny_run / "results/simulated", tmp_path / "lab" / "run1")
+    config = {**TINY, "data": {"source": "measured", "manifest": str(tmp_path / "lab/run1/manifest.csv"),
+                               "batch_size": 8}}
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs/my.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "elsewhere").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d",
+                           str(tmp_path / "out"), "--configfile", str(tmp_path / "configs/my.yaml"), "--cores", "2"],
+                          capture_output=True, text=True, cwd=tmp_path / "elsewhere", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    measured = json.loads((tmp_path / "out/results/fit/summary.json").read_text())
+    simulated = json.loads((tiny_run / "results/fit/summary.json").read_text())
+    assert measured["nu"] == simulated["nu"] and measured["nu_err"] == simulated["nu_err"]
+    assert not list((tmp_path / "elsewhere").iterdir())  # nothing written in the directory snakemake ran from
+
+
+def test_default_config_recovers_the_simulated_pump(repo_root, tmp_path):
+    """The README's first command on the default config (Lohse-like lattice Vs = 10 Er,s, Vl = 20 Er,l,
+    lambda_l = 1534 nm; tight-binding dynamics, realistic camera and probe fringes): nu within 3 nu_err of the
+    simulator's nu_true, and the lowest band's Chern number +1."""
+    proc = run_snakemake(repo_root, tmp_path / "default")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    summary = json.loads((tmp_path / "default/results/fit/summary.json").read_text())
+    truth = json.loads((tmp_path / "default/results/simulated/truth.json").read_text())
+    assert summary["chern_number"] == 1 and summary["dl_um"] == pytest.approx(0.767)
+    assert 0.9 < truth["nu_true"] <= 1.0  # the dynamics' own non-adiabatic deficit
+    assert abs(summary["nu"] - truth["nu_true"]) < 3 * summary["nu_err"]
+    assert summary["nu_err"] < 0.05 and summary["n_used"] >= 0.95 * summary["n_shots"]
+    assert (tmp_path / "default/results/report/report.html").stat().st_size > 100_000
+
+
 def test_bad_shots_stop_the_run_or_are_rejected(repo_root, tiny_run, tmp_path):
     run = tmp_path / "lab" / "run1"
     shutil.copytree(tiny_run / "results/simulated", run)
