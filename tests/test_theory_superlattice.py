@@ -21,6 +21,22 @@ def test_recoil_energy_of_rb87_short_lattice():
     assert SuperlatticeParams().recoil_s_hz == pytest.approx(3902, rel=2e-3)
 
 
+@pytest.mark.parametrize("species", ["K40", "Li6"])
+def test_other_atoms_same_bands_in_recoil_units_and_recoil_scales_inversely_with_mass(species):
+    """With depths in each lattice's own recoil energy the Hamiltonian in Er,s is mass-independent (Chern numbers
+    and gaps in Er,s identical); Er,s = h^2 / (8 m ds^2) scales as 1/m and as 1/lambda^2."""
+    from atompump.constants import SPECIES
+
+    mass = SPECIES[species].mass_amu
+    rb = SuperlatticeParams(Vs_Er=10, Vl_Er=20, lambda_l_nm=1064)
+    other = SuperlatticeParams(Vs_Er=10, Vl_Er=20, lambda_l_nm=1064, mass_amu=mass)
+    assert other.recoil_s_hz == pytest.approx(rb.recoil_s_hz * SPECIES["Rb87"].mass_amu / mass, rel=1e-12)
+    assert rb.recoil_s_hz == pytest.approx(SuperlatticeParams().recoil_s_hz * (1534 / 1064) ** 2, rel=1e-12)
+    a, b = superlattice_topology(rb), superlattice_topology(other)
+    assert b.chern_number.values.tolist() == a.chern_number.values.tolist() == [1, -1, 1]
+    np.testing.assert_allclose(b.min_gap_above.values, a.min_gap_above.values, rtol=1e-10)
+
+
 def test_sliding_lattice_limit_every_band_plus_one():
     ds = superlattice_topology(SuperlatticeParams(Vs_Er=0.0, Vl_Er=20))
     assert ds.chern_number.values.tolist() == [1, 1, 1]
