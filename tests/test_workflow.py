@@ -209,6 +209,8 @@ def test_snakemake_report_has_the_figures(repo_root, tiny_run):
     html = (tiny_run / "smk-report.html").read_text()
     for spec in FIGURES:
         assert f"{spec.name}.png" in html, spec.name
+        words = " ".join((repo_root / "workflow/report" / f"{spec.name}.rst").read_text().split()[:5])
+        assert f'"caption": "<p>{words}' in html, spec.name  # the caption itself, rendered by Snakemake
 
 
 def to_labscript(run: Path, shots: Path) -> None:
@@ -370,3 +372,45 @@ def test_rules_declare_threads_memory_and_runtime(repo_root, tmp_path):
     assert (small["simulate"]["runtime"], large["simulate"]["runtime"]) == (21, 50)
     assert (small["shots"]["runtime"], large["shots"]["runtime"]) == (11, 20)
     assert small["reduce_batch"]["runtime"] == large["reduce_batch"]["runtime"] == 15
+
+
+def test_figures_have_labelled_axes_with_units_and_colour_blind_safe_colours(repo_root, tiny_run, monkeypatch):
+    """Every figure of the catalogue, drawn from the tiny run: each has labelled x and y axes, every label names its
+    unit (or is a ratio or a count), lines and markers use the Okabe-Ito palette, images perceptually uniform or
+    diverging colour maps."""
+    import matplotlib
+    from matplotlib.colors import to_hex
+
+    from atompump.report.figures import PALETTE
+    from atompump.stages.report import draw_figures
+
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tiny_run)  # the run table's frame paths are relative to the working directory
+    results = Path("results")
+    imaging = {**yaml.safe_load((repo_root / "config/config.yaml").read_text())["imaging"], **TINY["imaging"]}
+    drawn = draw_figures(com=read_dataset(results / "com/com.nc"),
+                         summary=json.loads((results / "fit/summary.json").read_text()),
+                         fit=read_dataset(results / "fit/fit.nc"), bands=read_dataset(results / "theory/bands.nc"),
+                         wannier=read_dataset(results / "theory/wannier.nc"),
+                         reduced=read_dataset(results / "reduce/batch-0000.nc"),
+                         shots_path=results / "reduce/shots.nc", basis_path=results / "reduce/fringe_basis.nc",
+                         imaging=imaging)
+    assert sorted(drawn) == sorted(spec.name for spec in FIGURES)
+    palette = {value.lower() for value in PALETTE.values()}
+    dimensionless = {"pump cycles", "optical density", "OD"}
+    for name, fig in drawn.items():
+        plots = [ax for ax in fig.axes if not hasattr(ax, "_colorbar")]
+        assert any(ax.get_xlabel() for ax in plots), name
+        # the models figure names its rows (one per analysis) with y tick labels instead of a y label
+        assert any(ax.get_ylabel() for ax in plots) or (
+            name == "models" and all(t.get_text() for t in plots[0].get_yticklabels())), name
+        for ax in fig.axes:
+            for label in (ax.get_xlabel(), ax.get_ylabel()):
+                assert not label or label in dimensionless or re.search(r"\(.+\)| / ", label), (name, label)
+        for ax in plots:
+            colours = {to_hex(line.get_color()) for line in ax.get_lines()}
+            for collection in ax.collections:
+                colours |= {to_hex(c) for c in collection.get_facecolor()} | {to_hex(c) for c in
+                                                                              collection.get_edgecolor()}
+            assert colours <= palette, (name, colours - palette)
+            assert {im.get_cmap().name for im in ax.images} <= {"viridis", "cividis", "gray", "RdBu_r"}, name
