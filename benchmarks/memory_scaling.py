@@ -63,8 +63,14 @@ def child(job: str, folder: Path, n: int, batch_size: int) -> dict:
     import resource
     import tracemalloc
 
-    from atompump.stages import (check_reduce_stage, com_batch_stage, fringe_basis_stage, gather_com_stage,
-                                 reduce_batch_stage, shots_stage)
+    from atompump.stages import (
+        check_reduce_stage,
+        com_batch_stage,
+        fringe_basis_stage,
+        gather_com_stage,
+        reduce_batch_stage,
+        shots_stage,
+    )
 
     out = folder / "results"
     batches = range((n + batch_size - 1) // batch_size)

@@ -11,8 +11,16 @@ from atompump.errors import InputDataError
 from atompump.io import read_frame
 from atompump.io.formats import detect_format, open_image
 from atompump.io.manifest import scan_manifest, write_manifest
-from atompump.io.shots import (check_shots, count_run_shots, read_shot, run_input_files, run_shots,
-                               scan_labscript_shots, shots_from_table, shots_table)
+from atompump.io.shots import (
+    check_shots,
+    count_run_shots,
+    read_shot,
+    run_input_files,
+    run_shots,
+    scan_labscript_shots,
+    shots_from_table,
+    shots_table,
+)
 
 
 def triplet(shape=(12, 16), dtype=np.uint16, seed=0):

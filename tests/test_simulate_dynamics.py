@@ -5,9 +5,19 @@ import numpy as np
 import pytest
 
 from atompump.errors import ConfigError
-from atompump.simulate.dynamics import (ContinuumModel, InitialEnsemble, PumpProtocol, ensemble_weights, evolve,
-                                        initial_ensemble, landau_zener_displacement, landau_zener_probability,
-                                        many_body_position, run_pump, trap_curvature)
+from atompump.simulate.dynamics import (
+    ContinuumModel,
+    InitialEnsemble,
+    PumpProtocol,
+    ensemble_weights,
+    evolve,
+    initial_ensemble,
+    landau_zener_displacement,
+    landau_zener_probability,
+    many_body_position,
+    run_pump,
+    trap_curvature,
+)
 from atompump.simulate.tight_binding import RiceMeleCouplings, TightBindingModel
 from atompump.theory import SuperlatticeParams, superlattice_topology
 

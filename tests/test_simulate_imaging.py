@@ -8,9 +8,19 @@ from scipy.special import j0, ndtr
 
 from atompump.errors import ConfigError
 from atompump.reduce import optical_density
-from atompump.simulate.imaging import (CloudImager, LineProfile, PointSpreadFunction, ProbeBeam, airy_otf, airy_psf,
-                                       camera_counts, dark_frame, gaussian_psf_sigma, transmitted_intensity,
-                                       transmitted_intensity_fast)
+from atompump.simulate.imaging import (
+    CloudImager,
+    LineProfile,
+    PointSpreadFunction,
+    ProbeBeam,
+    airy_otf,
+    airy_psf,
+    camera_counts,
+    dark_frame,
+    gaussian_psf_sigma,
+    transmitted_intensity,
+    transmitted_intensity_fast,
+)
 
 LAMBDA, NA = 0.780, 0.3
 

@@ -14,7 +14,7 @@ from atompump.theory.aubry_andre import (
     pumped_charge_per_gap,
 )
 from atompump.theory.berry import wannier_centres
-from atompump.theory.disorder import disordered_pump, disorder_transition
+from atompump.theory.disorder import disorder_transition, disordered_pump
 from atompump.theory.dot_pump import DotLoop, brouwer_charges, dot_occupation, dot_pump, winding_number
 from atompump.theory.hofstadter import (
     HofstadterParams,

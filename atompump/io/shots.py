@@ -56,8 +56,7 @@ from atompump._logging import Progress
 from atompump.errors import ConfigError, InputDataError
 from atompump.io.formats import FrameKey, ImageFile, open_image
 from atompump.io.frames import check_frame
-from atompump.io.manifest import (FRAME_NAMES, ShotRecord, count_manifest_rows, iter_manifest, parse_bool,
-                                  scan_manifest)
+from atompump.io.manifest import FRAME_NAMES, ShotRecord, count_manifest_rows, iter_manifest, parse_bool, scan_manifest
 
 __all__ = [
     "ShotFrames",

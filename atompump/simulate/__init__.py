@@ -10,10 +10,25 @@ formats        manifest + TIFF, or labscript-style HDF5 shot files
 run            a whole simulated run with truth.json
 """
 
-from atompump.simulate.dynamics import (ContinuumModel, InitialEnsemble, PumpProtocol, initial_ensemble,
-                                        landau_zener_displacement, landau_zener_probability, run_pump)
-from atompump.simulate.imaging import (CloudImager, LineProfile, PointSpreadFunction, ProbeBeam, camera_counts,
-                                       dark_frame, gaussian_column_density, transmitted_intensity)
+from atompump.simulate.dynamics import (
+                                        ContinuumModel,
+                                        InitialEnsemble,
+                                        PumpProtocol,
+                                        initial_ensemble,
+                                        landau_zener_displacement,
+                                        landau_zener_probability,
+                                        run_pump,
+)
+from atompump.simulate.imaging import (
+                                        CloudImager,
+                                        LineProfile,
+                                        PointSpreadFunction,
+                                        ProbeBeam,
+                                        camera_counts,
+                                        dark_frame,
+                                        gaussian_column_density,
+                                        transmitted_intensity,
+)
 from atompump.simulate.run import DynamicsParams, SimulationParams, design_run, simulate_run
 from atompump.simulate.tight_binding import RiceMeleCouplings, TightBindingModel
 

@@ -36,8 +36,15 @@ from atompump.io.atomic import write_json
 from atompump.io.netcdf import write_dataset
 from atompump.simulate.design import ORDERS, design_shots, shot_count
 from atompump.simulate.formats import FORMATS, RunWriter
-from atompump.simulate.imaging import (CloudImager, LineProfile, PointSpreadFunction, ProbeBeam, camera_counts,
-                                       dark_frame, transmitted_intensity_fast)
+from atompump.simulate.imaging import (
+    CloudImager,
+    LineProfile,
+    PointSpreadFunction,
+    ProbeBeam,
+    camera_counts,
+    dark_frame,
+    transmitted_intensity_fast,
+)
 
 __all__ = ["DynamicsParams", "SimulationParams", "cloud_drift_um", "design_run", "planned_shot_count",
            "pump_dynamics", "simulate_run"]

@@ -27,8 +27,14 @@ from atompump.errors import BadShotsError, InputDataError
 from atompump.io.atomic import write_json
 from atompump.io.manifest import FRAME_NAMES, ShotRecord
 from atompump.io.netcdf import read_variables, write_dataset, write_dataset_uncompressed
-from atompump.io.shots import (count_run_shots, iter_run_shots, protocol_variables, read_shot, shots_from_table,
-                               write_shots_table)
+from atompump.io.shots import (
+    count_run_shots,
+    iter_run_shots,
+    protocol_variables,
+    read_shot,
+    shots_from_table,
+    write_shots_table,
+)
 from atompump.reduce import Box, FringeBasis, build_fringe_basis, find_roi, grow_box, optical_density, reduce_shot
 
 log = logging.getLogger(__name__)

@@ -31,8 +31,12 @@ def _superlattice(args: argparse.Namespace) -> dict:
 
 
 def _rice_mele(args: argparse.Namespace) -> dict:
-    from atompump.theory.rice_mele import RiceMeleParams, hybrid_wannier_centres, rice_mele_topology, \
-        winding_chern_number
+    from atompump.theory.rice_mele import (
+        RiceMeleParams,
+        hybrid_wannier_centres,
+        rice_mele_topology,
+        winding_chern_number,
+    )
 
     model = RiceMeleParams(J=args.J, dJ=args.dJ, Delta=args.Delta)
     topo = rice_mele_topology(model)
@@ -63,8 +67,7 @@ def _grouped(topo) -> dict:
 
 
 def _aubry_andre(args: argparse.Namespace) -> dict:
-    from atompump.theory.aubry_andre import AubryAndreParams, aubry_andre_topology, diophantine_t, \
-        pumped_charge_per_gap
+    from atompump.theory.aubry_andre import AubryAndreParams, aubry_andre_topology, diophantine_t, pumped_charge_per_gap
 
     params = AubryAndreParams(J=args.J, V=args.V, p=args.p, q=args.q)
     topo = aubry_andre_topology(params)
@@ -80,8 +83,13 @@ def _aubry_andre(args: argparse.Namespace) -> dict:
 
 
 def _hofstadter(args: argparse.Namespace) -> dict:
-    from atompump.theory.hofstadter import HofstadterParams, hall_conductance, hofstadter_topology, \
-        laughlin_flux_insertion, tknn_hall_conductance
+    from atompump.theory.hofstadter import (
+        HofstadterParams,
+        hall_conductance,
+        hofstadter_topology,
+        laughlin_flux_insertion,
+        tknn_hall_conductance,
+    )
 
     params = HofstadterParams(p=args.p, q=args.q)
     topo = hofstadter_topology(params)

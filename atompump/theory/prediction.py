@@ -15,8 +15,13 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import brentq
 
-from atompump.theory.populations import (PopulationError, band_populations, displacement_moments, kT_in_energy_unit,
-                                         landau_zener_loss)
+from atompump.theory.populations import (
+    PopulationError,
+    band_populations,
+    displacement_moments,
+    kT_in_energy_unit,
+    landau_zener_loss,
+)
 from atompump.theory.rice_mele import SampledRiceMele, direct_gap, rice_mele_from_superlattice, winding_chern_number
 from atompump.theory.superlattice import SuperlatticeParams, bloch_states_at
 from atompump.theory.topology import expected_displacement, superlattice_topology
