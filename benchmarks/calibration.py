@@ -8,7 +8,7 @@ distribution (nu - nu_true) / nu_err. Targets: mean within 0.1 of 0, standard de
 --chain workflow (200 runs): the simulator's whole imaging chain (Airy point-spread function, probe fringes that
     change from shot to shot, camera noise, drift, jitter, reference shots, random order), written to disk, and
     the workflow's analysis chain (run table, fringe basis and removal, reduction, centre of mass, fit), with the
-    default config's settings for a 72-shot run.
+    default config's settings for a run of 56 shots (32 pumped, 24 reference).
 
     python benchmarks/calibration.py [--chain images|workflow] [--runs N] [--figure PNG]
 """

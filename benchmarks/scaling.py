@@ -192,9 +192,10 @@ def run_workflow(workdir: Path, config: dict, *extra: str, cores: int | None = N
     total = re.search(r"^total\s+(\d+)\s*$", text, flags=re.M)
     rules, cpu = sampler.by_rule()
     jobs_rss = {k: v for k, v in rules.items() if k != "snakemake"}
-    largest = max(jobs_rss, key=jobs_rss.get)
+    # under SLURM the jobs run below slurmd, not below this Snakemake process: no per-job figures then
+    largest = max(jobs_rss, key=jobs_rss.get) if jobs_rss else "(outside the process tree)"
     return {"seconds": seconds, "jobs": int(total.group(1)) if total else -1, "rules": rules, "cpu": cpu,
-            "largest_job": largest, "largest_job_mb": jobs_rss[largest],
+            "largest_job": largest, "largest_job_mb": jobs_rss.get(largest, float("nan")),
             "snakemake_mb": rules.get("snakemake", 0.0), "total_mb": sampler.total_peak_kb / 1024,
             "submitted": len(re.findall(r"has been submitted with SLURM jobid", text))}
 
