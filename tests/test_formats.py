@@ -81,6 +81,15 @@ def test_png_bmp_8_and_16_bit(tmp_path):
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "colour.png")
     with pytest.raises(InputDataError, match="colour.png: colour image \\(mode RGB\\); camera frames must be grey"):
         read_frame(tmp_path / "colour.png")
+    # a 16-bit BMP holds RGB 5-5-5 colour, not grey levels: refused, naming the file
+    import struct
+
+    rows = b"".join(np.arange(4, dtype="<u2").tobytes() for _ in range(2))
+    (tmp_path / "f16.bmp").write_bytes(b"BM" + struct.pack("<IHHI", 54 + len(rows), 0, 0, 54)
+                                       + struct.pack("<IiiHHIIiiII", 40, 4, 2, 1, 16, 0, len(rows), 2835, 2835, 0, 0)
+                                       + rows)
+    with pytest.raises(InputDataError, match="f16.bmp: colour image \\(mode RGB\\)"):
+        read_frame(tmp_path / "f16.bmp")
 
 
 def test_npz_named_and_npy(tmp_path):

@@ -149,15 +149,16 @@ def test_default_config_recovers_the_simulated_pump(repo_root, tmp_path):
     """The README's first command on the default config (Lohse-like lattice Vs = 10 Er,s, Vl = 20 Er,l,
     lambda_l = 1534 nm; tight-binding dynamics, realistic camera and probe fringes): nu within 3 nu_err of the
     simulator's nu_true, and the lowest band's Chern number +1."""
-    proc = run_snakemake(repo_root, tmp_path / "default")
+    # (not a folder named "default" beside the working directory: Snakemake would take it for a profile)
+    proc = run_snakemake(repo_root, tmp_path / "lohse")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    summary = json.loads((tmp_path / "default/results/fit/summary.json").read_text())
-    truth = json.loads((tmp_path / "default/results/simulated/truth.json").read_text())
+    summary = json.loads((tmp_path / "lohse/results/fit/summary.json").read_text())
+    truth = json.loads((tmp_path / "lohse/results/simulated/truth.json").read_text())
     assert summary["chern_number"] == 1 and summary["dl_um"] == pytest.approx(0.767)
     assert 0.9 < truth["nu_true"] <= 1.0  # the dynamics' own non-adiabatic deficit
     assert abs(summary["nu"] - truth["nu_true"]) < 3 * summary["nu_err"]
     assert summary["nu_err"] < 0.05 and summary["n_used"] >= 0.95 * summary["n_shots"]
-    assert (tmp_path / "default/results/report/report.html").stat().st_size > 100_000
+    assert (tmp_path / "lohse/results/report/report.html").stat().st_size > 100_000
 
 
 def test_bad_shots_stop_the_run_or_are_rejected(repo_root, tiny_run, tmp_path):
