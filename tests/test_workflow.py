@@ -136,7 +136,8 @@ def test_measured_data_with_absolute_paths_from_another_directory(repo_root, tin
     (tmp_path / "configs/my.yaml").write_text(yaml.safe_dump(config))
     (tmp_path / "elsewhere").mkdir()
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d",
-                           str(tmp_path / "out"), "--configfile", str(tmp_path / "configs/my.yaml"), "--cores", "2"],
+                           str(tmp_path / "out"), "--configfile", str(tmp_path / "configs/my.yaml"), "--cores", "2",
+                           "results/fit/summary.json"],
                           capture_output=True, text=True, cwd=tmp_path / "elsewhere", timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     measured = json.loads((tmp_path / "out/results/fit/summary.json").read_text())
