@@ -9,7 +9,7 @@ is the largest batch's, and any growth from batch to batch would show.
 
 Target: memory flat in shots (the per-shot tables grow by some bytes per shot; the images never accumulate).
 
-    python benchmarks/memory_scaling.py [--small 1000] [--large 10000] [--batch-size 100]
+    python benchmarks/memory_scaling.py [--small 1000] [--large 10000] [--batch-size 100] [--shape 32 48]
 """
 
 from __future__ import annotations
@@ -46,9 +46,13 @@ def write_run(folder: Path, n: int) -> None:
     rows = []
     (folder / "frames").mkdir(parents=True)
     i_in = np.full(SHAPE, 3000.0)
+    # a cloud at the frame centre, 3 px RMS in the default 32 x 48 frames, growing with larger frames (same peak OD)
+    sigma = max(3.0, SHAPE[0] / 32)
+    atoms = 800 * (sigma / 3.0) ** 2
     for i in range(n):
-        od = 0.2907 * gaussian_column_density(SHAPE, atom_number=800, centre_um=(23.5 + 0.3 * rng.normal(), 15.5),
-                                              sigma_um=(3.0, 3.0), pixel_size_um=1.0)
+        od = 0.2907 * gaussian_column_density(SHAPE, atom_number=atoms,
+                                              centre_um=((SHAPE[1] - 1) / 2 + 0.3 * rng.normal(), (SHAPE[0] - 1) / 2),
+                                              sigma_um=(sigma, sigma), pixel_size_um=1.0)
         row = {"shot": f"s{i:05d}"}
         for name, intensity in (("atoms", transmitted_intensity(i_in, od)), ("probe", i_in),
                                 ("dark", np.zeros(SHAPE))):
@@ -114,12 +118,16 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--large", type=int, default=10000)
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--shape", type=int, nargs=2, default=list(SHAPE), metavar=("ROWS", "COLUMNS"),
+                        help="frame size in pixels (default 32 48; e.g. 1024 1024 with --small 200 --large 1000)")
     parser.add_argument("--child", nargs=4, metavar=("JOB", "FOLDER", "N", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         job, folder, n, batch = args.child
         print(json.dumps(child(job, Path(folder), int(n), int(batch))))
         return
+    global SHAPE
+    SHAPE = tuple(args.shape)
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
         for n in (args.small, args.large):

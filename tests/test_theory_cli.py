@@ -24,6 +24,22 @@ def test_superlattice_json_has_the_contract_and_the_extras(capsys):
     assert out["rice_mele"]["chern_number"] == 1
     assert 0 < out["non_adiabatic"]["loss_per_cycle"] < 0.01  # 400 ms is slower than the 1 % period
     assert out["non_adiabatic"]["period_for_1pct_loss_ms"] < 400
+    # quantum geometry: the lowest band's Wannier spread (from the quantum metric) is the prepared cloud's expected
+    # single-particle spread; it is below half a short-lattice spacing (ds / 2 = 0.192 um), and pumping a full band
+    # has no variance in the pumped charge
+    spreads = out["wannier_spread_um"]
+    assert len(spreads) == 3 and out["position_spread_um"] == pytest.approx(spreads[0])
+    assert 0.1 < spreads[0] < 0.767 / 4 and all(m >= s for m, s in zip(out["wannier_spread_max_um"], spreads))
+    assert out["displacement_variance_dl2"] == pytest.approx(0.0)
+
+
+def test_thermal_position_spread_is_the_population_weighted_band_spread(capsys):
+    out = run_json(capsys, "superlattice", "--temperature-nK", "10", "--statistics", "fermi", "--filling", "1")
+    p, spreads = out["band_populations"], out["wannier_spread_um"]
+    assert out["position_spread_um"] == pytest.approx(sum(pn * s**2 for pn, s in zip(p, spreads)) ** 0.5)
+    # variance of the pumped charge per cycle: sum p C^2 - (sum p C)^2 with C = +1, -1, +1
+    mean = p[0] - p[1] + p[2]
+    assert out["displacement_variance_dl2"] == pytest.approx(sum(p) - mean**2)
 
 
 def test_superlattice_thermal_populations(capsys):
