@@ -114,6 +114,7 @@ def measure(folder: Path, n: int, batch_size: int) -> dict[str, dict]:
 
 
 def main() -> None:
+    global SHAPE
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--large", type=int, default=10000)
@@ -126,7 +127,6 @@ def main() -> None:
         job, folder, n, batch = args.child
         print(json.dumps(child(job, Path(folder), int(n), int(batch))))
         return
-    global SHAPE
     SHAPE = tuple(args.shape)
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
