@@ -34,7 +34,7 @@ COM = {"window_widths": 3.0, "max_masked_fraction": 0.05, "min_atom_number": 10,
 JOBS = ("shots", "fringe_basis", "reduce_batches", "check_reduce", "com_batches", "gather_com")
 
 
-def write_run(folder: Path, n: int) -> None:
+def write_run(folder: Path, n: int, shape: tuple[int, int] = SHAPE) -> None:
     import numpy as np
     import tifffile
 
@@ -45,17 +45,17 @@ def write_run(folder: Path, n: int) -> None:
     cam = dict(rng=rng, gain=1.0, offset_counts=100.0, read_noise_counts=4.0)
     rows = []
     (folder / "frames").mkdir(parents=True)
-    i_in = np.full(SHAPE, 3000.0)
+    i_in = np.full(shape, 3000.0)
     # a cloud at the frame centre, 3 px RMS in the default 32 x 48 frames, growing with larger frames (same peak OD)
-    sigma = max(3.0, SHAPE[0] / 32)
+    sigma = max(3.0, shape[0] / 32)
     atoms = 800 * (sigma / 3.0) ** 2
     for i in range(n):
-        od = 0.2907 * gaussian_column_density(SHAPE, atom_number=atoms,
-                                              centre_um=((SHAPE[1] - 1) / 2 + 0.3 * rng.normal(), (SHAPE[0] - 1) / 2),
+        od = 0.2907 * gaussian_column_density(shape, atom_number=atoms,
+                                              centre_um=((shape[1] - 1) / 2 + 0.3 * rng.normal(), (shape[0] - 1) / 2),
                                               sigma_um=(sigma, sigma), pixel_size_um=1.0)
         row = {"shot": f"s{i:05d}"}
         for name, intensity in (("atoms", transmitted_intensity(i_in, od)), ("probe", i_in),
-                                ("dark", np.zeros(SHAPE))):
+                                ("dark", np.zeros(shape))):
             tifffile.imwrite(folder / "frames" / f"s{i:05d}_{name}.tif", camera_counts(intensity, **cam))
             row[name] = f"frames/s{i:05d}_{name}.tif"
         rows.append({**row, "cycle": float(i % 5), "direction": 1 if i % 2 else -1})
@@ -114,7 +114,6 @@ def measure(folder: Path, n: int, batch_size: int) -> dict[str, dict]:
 
 
 def main() -> None:
-    global SHAPE
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--large", type=int, default=10000)
@@ -127,15 +126,15 @@ def main() -> None:
         job, folder, n, batch = args.child
         print(json.dumps(child(job, Path(folder), int(n), int(batch))))
         return
-    SHAPE = tuple(args.shape)
+    shape = tuple(args.shape)
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
         for n in (args.small, args.large):
             folder = Path(tmp) / f"run{n}"
-            write_run(folder, n)
+            write_run(folder, n, shape)
             results[n] = measure(folder, n, args.batch_size)
         small, large = results[args.small], results[args.large]
-        print(f"peak memory per job, {args.small} vs {args.large} shots of {SHAPE[0]}x{SHAPE[1]} pixels, "
+        print(f"peak memory per job, {args.small} vs {args.large} shots of {shape[0]}x{shape[1]} pixels, "
               f"batches of {args.batch_size} (each job kind in its own process)")
         print(f"  {'job':16s} {'RSS (MB)':>20s} {'ratio':>6s} {'traced (MB)':>22s} {'ratio':>6s} {'time (s)':>16s}")
         worst = 0.0

@@ -61,8 +61,12 @@ def config_for(n_shots: int, batch_size: int) -> dict:
 
 # --- process-tree sampling --------------------------------------------------------------------------------------
 
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _process_table() -> dict[int, tuple[int, float]]:
+    """Every process: pid -> (parent pid, user + system CPU seconds so far), from one read of /proc/PID/stat."""
+    table: dict[int, tuple[int, float]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -71,21 +75,8 @@ def _children_map() -> dict[int, list[int]]:
                 fields = fh.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    return children
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
+        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK)
+    return table
 
 
 def _status_kb(pid: int) -> tuple[int, int]:
@@ -136,7 +127,10 @@ class TreeSampler(threading.Thread):
             self._halt.wait(self.interval)
 
     def sample(self) -> None:
-        children = _children_map()
+        table = _process_table()
+        children: dict[int, list[int]] = {}
+        for pid, (parent, _) in table.items():
+            children.setdefault(parent, []).append(pid)
         pids, stack = [], [self.root]
         while stack:
             pid = stack.pop()
@@ -148,7 +142,7 @@ class TreeSampler(threading.Thread):
             total += rss
             if hwm:
                 self.peak_kb[pid] = max(self.peak_kb.get(pid, 0), hwm)
-                self.cpu_s[pid] = max(self.cpu_s.get(pid, 0.0), _cpu_seconds(pid))
+                self.cpu_s[pid] = max(self.cpu_s.get(pid, 0.0), table[pid][1] if pid in table else 0.0)
                 if pid not in self.names or self.names[pid] in ("other", "?"):
                     self.names[pid] = _job_name(pid, self.root)
         self.total_peak_kb = max(self.total_peak_kb, total)
