@@ -262,3 +262,29 @@ def test_simulator_hdf5_run_reads_with_the_default_config(tmp_path):
     assert shape == (12, 16) and [r.problem for r in records] == ["", "", ""]
     assert records[2].metadata == {} and records[2].order == 2 and records[2].sequence_cycles == 2.0
     np.testing.assert_array_equal(read_shot(records[2]).atoms, triplet(seed=2)[0])
+
+
+def test_oqtant_job_result_is_an_od_image(repo_root, tmp_path):
+    # a real job result of the Oqtant cloud service (tests/data/real/oqtant-insitu, CC0): JSON, one in-situ OD image
+    path = repo_root / "tests/data/real/oqtant-insitu/LongOnlyExpt_rep_0.txt"
+    assert detect_format(path) == "oqtant"
+    with open_image(path) as image:
+        assert image.names == ["it_plot"]
+        assert image.check(None) == (148, 503)
+        od = image.read("it_plot")
+        assert image.attributes() == {"pixcal/it_plot": 0.344}
+    assert od.dtype == np.float64 and od.shape == (148, 503)
+    assert 1.4 < od.max() < 1.7 and abs(np.median(od)) < 0.05  # peak OD ~1.5 on an OD ~0 background
+    row, col = np.unravel_index(np.argmax(od), od.shape)
+    assert 60 < row < 85 and 200 < col < 300  # the elongated cloud in the middle
+    text = path.read_text()
+    (tmp_path / "cut.txt").write_text(text[: len(text) // 2])
+    with pytest.raises(InputDataError, match=r"cut\.txt: cannot read as Oqtant JSON .*truncated"):
+        open_image(tmp_path / "cut.txt")
+    (tmp_path / "other.json").write_text('{"name": "not a job"}')
+    with pytest.raises(InputDataError, match=r"other\.json: a JSON file but not an Oqtant job result"):
+        open_image(tmp_path / "other.json")
+    (tmp_path / "short.json").write_text('{"inputs": [{"output": {"values": {"it_plot": '
+                                         '{"pixels": [1, 2, 3], "rows": 2, "columns": 2}}}}]}')
+    with pytest.raises(InputDataError, match=r"short\.json: the image holds 3 pixels, not rows x columns"):
+        open_image(tmp_path / "short.json").read(None)

@@ -21,6 +21,11 @@ NPY       ``\\x93NUMPY``; .npy                             one 2D frame, or the 
 HDF5      HDF5 signature (h5py); .h5 .hdf5 .hdf          labscript layout: the 2D datasets of the group
                                                          ``/images/<orientation>/<label>``, named by dataset name;
                                                          or the planes of a 3D dataset at that path
+Oqtant    a JSON object (``{``); .json .txt               a job result of the Oqtant cloud BEC service: every image
+                                                         of ``inputs[i].output.values`` (``pixels``, ``rows``,
+                                                         ``columns``, ``pixcal``), named by its key (``it_plot``:
+                                                         the in-situ optical density), ``<key>/<i>`` when the job
+                                                         has several inputs; float64 (already an OD)
 ========  =============================================  =========================================================
 
 Frame keys
@@ -61,8 +66,9 @@ FrameKey = int | str | None
 _EXTENSIONS = {
     ".tif": "tiff", ".tiff": "tiff", ".fits": "fits", ".fit": "fits", ".fts": "fits", ".png": "png",
     ".bmp": "bmp", ".npz": "npz", ".npy": "npy", ".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5",
+    ".json": "oqtant", ".txt": "oqtant",
 }
-FORMATS = ("tiff", "fits", "png", "bmp", "npz", "npy", "hdf5")
+FORMATS = ("tiff", "fits", "png", "bmp", "npz", "npy", "hdf5", "oqtant")
 _MAGIC = (
     (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"II+\x00", "tiff"), (b"MM\x00+", "tiff"),
     (b"SIMPLE  =", "fits"), (b"\x89PNG\r\n\x1a\n", "png"), (b"BM", "bmp"), (b"PK\x03\x04", "npz"),
@@ -96,6 +102,8 @@ def detect_format(path: str | os.PathLike) -> str:
     for magic, fmt in _MAGIC:
         if head.startswith(magic):
             return fmt
+    if head.lstrip()[:1] == b"{" and path.suffix.lower() in (".json", ".txt"):
+        return "oqtant"
     try:
         import h5py
 
@@ -106,7 +114,8 @@ def detect_format(path: str | os.PathLike) -> str:
     fmt = _EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
         raise InputDataError(f"{path}: unsupported frame format '{path.suffix.lower()}' (content not recognised); "
-                             f"supported: TIFF, FITS, PNG, BMP, NPZ, NPY, HDF5 ({', '.join(sorted(_EXTENSIONS))})")
+                             f"supported: TIFF, FITS, PNG, BMP, NPZ, NPY, HDF5, Oqtant JSON "
+                             f"({', '.join(sorted(_EXTENSIONS))})")
     # the extension names a format whose signature is missing: the file is corrupt or truncated at its start
     raise InputDataError(f"{path}: cannot read as {fmt.upper()}: its first bytes are not a {fmt.upper()} header; "
                          "the file may be truncated or corrupt")
@@ -548,6 +557,51 @@ class _Hdf5(ImageFile):
             self._h5 = None
 
 
+class _Oqtant(ImageFile):
+    """A job result of the Oqtant cloud BEC service (JSON): the images of each input's ``output.values``."""
+
+    format = "oqtant"
+
+    def __init__(self, path: Path) -> None:
+        import json
+
+        super().__init__(path)
+        try:
+            job = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InputDataError(f"{path}: cannot read as Oqtant JSON ({type(exc).__name__}: {exc}); the file may be "
+                                 "truncated") from exc
+        inputs = job.get("inputs") if isinstance(job, dict) else None
+        if not isinstance(inputs, list):
+            raise InputDataError(f"{path}: a JSON file but not an Oqtant job result (no 'inputs' list)")
+        images = []
+        for i, entry in enumerate(inputs):
+            values = ((entry or {}).get("output") or {}).get("values") or {}
+            for key, image in values.items():
+                if isinstance(image, dict) and {"pixels", "rows", "columns"} <= set(image):
+                    images.append((key if len(inputs) == 1 else f"{key}/{i}", image))
+        if not images:
+            raise InputDataError(f"{path}: the Oqtant job holds no image (no output value with pixels, rows and "
+                                 "columns); was the job complete?")
+        self.frames = [(name, image) for name, image in images]
+        self._pixcal = {name: image.get("pixcal") for name, image in images}
+
+    def _shape_dtype(self, locator):
+        return (int(locator["rows"]), int(locator["columns"])), np.dtype(np.float64)
+
+    def _read(self, locator) -> np.ndarray:
+        rows, cols = int(locator["rows"]), int(locator["columns"])
+        pixels = np.asarray(locator["pixels"], dtype=np.float64)
+        if pixels.size != rows * cols:
+            raise InputDataError(f"{self.path}: the image holds {pixels.size} pixels, not rows x columns = "
+                                 f"{rows} x {cols}; the file is truncated or corrupt")
+        return pixels.reshape(rows, cols)
+
+    def attributes(self) -> dict[str, Any]:
+        """``pixcal`` of each image (the service's pixel calibration, um per pixel in the object plane)."""
+        return {f"pixcal/{name}": value for name, value in self._pixcal.items() if value is not None}
+
+
 def open_image(path: str | os.PathLike, *, hdf5_group: str | None = None) -> ImageFile:
     """Open an image file of any supported format (see the module docstring).
 
@@ -576,6 +630,8 @@ def open_image(path: str | os.PathLike, *, hdf5_group: str | None = None) -> Ima
             return _Npz(path)
         if fmt == "npy":
             return _Npy(path)
+        if fmt == "oqtant":
+            return _Oqtant(path)
         return _Hdf5(path, hdf5_group)
     except InputDataError:
         raise
