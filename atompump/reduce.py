@@ -31,11 +31,12 @@ so gain, read noise and any residual fringes are included without being known.
 
 Region of interest
 ------------------
-:func:`find_roi` finds the region that holds the atoms in a mean OD image: the connected region above a threshold
-around the peak (smoothed by a Gaussian of 2 pixels; threshold the larger of 10% of the peak and 3 robust standard
-deviations of the background), grown on each side by ``margin`` (default 0.5) times its size, so that the cloud's
-wings and its motion over the run stay inside (for a Gaussian cloud: +-4.3 RMS widths), and clipped to the rows and
-columns that have probe light (in more than 20% of their pixels). The OD is computed and stored only inside the ROI.
+:func:`locate_run_cloud` finds the atoms in a mean OD image of the run with the cloud finder of the centre-of-mass
+stage (:func:`atompump.com.support.find_cloud`: any shape, lumps kept together, residual fringes not taken for atoms):
+the cloud's *extent* (the cloud, its detectable wings and a margin) is where the run's atoms may be; the ROI is the
+extent's bounding box grown on each side by ``margin`` (default 0.5) times its size, so that the cloud's motion over
+the run stays inside and atom-free pixels around it measure each shot's noise, clipped to the rows and columns that
+have probe light (in more than 20% of their pixels). The OD is computed and stored only inside the ROI.
 
 Fringe removal
 --------------
@@ -45,7 +46,9 @@ pixels without atoms (Ockeloen et al., PRA 82, 061606 (2010)), with the basis re
 (Niu et al., Opt. Express 26, 30720 (2018)). Here (:func:`build_fringe_basis`):
 
 * the fit region is the valid pixels of the ROI grown by its own size on each side (clipped to the frame), minus
-  the ROI; pixels are weighted by ``1/sqrt(mean probe)`` so that photon noise is uniform (weighted least squares);
+  the cloud's extent (:func:`locate_run_cloud`; with a hand-set ROI, minus the whole ROI), so that the atom-free
+  pixels inside the ROI (around a small cloud, inside a ring) pin the reference where it matters; pixels are
+  weighted by ``1/sqrt(mean probe)`` so that photon noise is uniform (weighted least squares);
 * the basis is the singular value decomposition of the ``M`` sampled probe frames (dark subtracted) on the fit
   region; each component is extended over the ROI with the same combination of frames;
 * the number of components ``K`` is chosen automatically with the optimal hard threshold of Gavish & Donoho (IEEE
@@ -73,6 +76,7 @@ __all__ = [
     "build_fringe_basis",
     "find_roi",
     "gavish_donoho_rank",
+    "locate_run_cloud",
     "grow_box",
     "od_from_intensities",
     "od_variance_factor",
@@ -233,7 +237,19 @@ def grow_box(box: Box, factor: float, shape: tuple[int, int]) -> Box:
 
 def find_roi(od: np.ndarray, *, valid: np.ndarray | None = None, margin: float = 0.5,
              smoothing_px: float = 2.0) -> Box:
-    """The region of a (mean) OD image that holds the atoms (see the module docstring).
+    """The region of a (mean) OD image that holds the atoms: the first part of :func:`locate_run_cloud`."""
+    return locate_run_cloud(od, valid=valid, margin=margin, smoothing_px=smoothing_px)[0]
+
+
+def locate_run_cloud(od: np.ndarray, *, valid: np.ndarray | None = None, margin: float = 0.5,
+                     smoothing_px: float = 2.0) -> tuple[Box, np.ndarray]:
+    """The region of interest and the pixels where atoms may be, from a (mean) OD image (see the module docstring).
+
+    The cloud is found by :func:`atompump.com.support.find_cloud` (any shape: lumps of one cloud are kept together,
+    residual fringes are not taken for atoms); its extent (the cloud, its detectable wings and a margin) is where the
+    run's atoms may be, which the fringe removal leaves out of its fit and the centre-of-mass stage takes as the
+    run's cloud region. The ROI is the extent's bounding box grown by ``margin`` times its size on each side (room for
+    the atom-free pixels that measure each shot's noise), clipped to the rows and columns that have probe light.
 
     Parameters
     ----------
@@ -242,47 +258,43 @@ def find_roi(od: np.ndarray, *, valid: np.ndarray | None = None, margin: float =
     valid : ndarray of bool, optional
         Pixels to use (default: finite ``od``).
     margin : float
-        Growth on each side in units of the detected region's size.
+        Growth on each side in units of the extent's size.
     smoothing_px : float
         RMS width of the Gaussian smoothing, pixels.
+
+    Returns
+    -------
+    roi : Box
+    atoms : ndarray of bool, shape (ny, nx)
+        The cloud's extent.
 
     Raises
     ------
     InputDataError
         No cloud stands out of the noise; set the ROI by hand (``imaging.roi``).
     """
-    from scipy import ndimage
+    from atompump.com.support import find_cloud
 
     od = np.asarray(od, dtype=np.float64)
     valid = np.isfinite(od) if valid is None else (np.asarray(valid, bool) & np.isfinite(od))
     if valid.sum() < 16:
         raise InputDataError("cannot find the region of interest: fewer than 16 pixels have probe light; "
                              "check imaging.min_probe_counts or set imaging.roi")
-    filled = np.where(valid, od, 0.0)
-    weight = ndimage.gaussian_filter(valid.astype(float), smoothing_px)
-    smooth = ndimage.gaussian_filter(filled, smoothing_px) / np.maximum(weight, 1e-12)
-    inside = valid & (weight > 0.5)
-    values = smooth[inside]
-    background = float(np.median(values))
-    noise = float(1.4826 * np.median(np.abs(values - background)))
-    signal = np.where(inside, smooth - background, -np.inf)
-    peak_index = np.unravel_index(int(np.argmax(signal)), signal.shape)
-    peak = float(signal[peak_index])
-    if not peak > 5.0 * noise:
+    support = find_cloud(od, valid, smoothing_px=smoothing_px, frame_edges=(False, False, False, False))
+    if not support.region.any():
         raise InputDataError(f"cannot find the region of interest: no cloud stands out of the noise (peak OD "
-                             f"{peak:.3g} above background, noise {noise:.3g}); set imaging.roi to "
-                             "[row_start, row_stop, col_start, col_stop]")
-    above = signal > max(0.1 * peak, 3.0 * noise)
-    labels, _ = ndimage.label(above)
-    rows, cols = np.nonzero(labels == labels[peak_index])
-    box = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
-    roi = grow_box(box, margin, od.shape)
+                             f"{support.peak:.3g} above background, noise {support.noise:.3g}); set imaging.roi "
+                             "to [row_start, row_stop, col_start, col_stop]")
+    atoms = support.extent & valid
+    rows, cols = np.flatnonzero(atoms.any(axis=1)), np.flatnonzero(atoms.any(axis=0))
+    core = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+    roi = grow_box(core, margin, od.shape)
     # no further than the lit part of the frame: an OD is not stored where there is no probe light
     lit_rows, lit_cols = np.flatnonzero(valid.mean(axis=1) > 0.2), np.flatnonzero(valid.mean(axis=0) > 0.2)
     roi = (max(roi[0], int(lit_rows[0])), min(roi[1], int(lit_rows[-1]) + 1),
            max(roi[2], int(lit_cols[0])), min(roi[3], int(lit_cols[-1]) + 1))
-    log.info("region of interest: rows %d:%d, columns %d:%d (cloud core %s)", *roi, box)
-    return roi
+    log.info("region of interest: rows %d:%d, columns %d:%d (cloud with its wings %s)", *roi, core)
+    return roi, support.extent
 
 
 # --- fringe removal -----------------------------------------------------------------------------------------------
@@ -404,7 +416,7 @@ class FringeBasis:
 
 
 def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndarray,
-                       n_components: int | None = None) -> FringeBasis:
+                       n_components: int | None = None, atoms: np.ndarray | None = None) -> FringeBasis:
     """Basis for fringe removal from ``M`` dark-subtracted probe frames cut to ``box``.
 
     Parameters
@@ -417,6 +429,8 @@ def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndar
         Pixels with probe light and no saturation in every sampled frame.
     n_components : int, optional
         Number of components; None chooses it automatically (Gavish–Donoho, see the module docstring).
+    atoms : ndarray of bool, shape of ``box``, optional
+        Pixels where the run's atoms may be (:func:`cloud_mask`), excluded from the fit; default: the whole ROI.
 
     Raises
     ------
@@ -433,7 +447,10 @@ def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndar
     rows = slice(roi[0] - box[0], roi[1] - box[0])
     cols = slice(roi[2] - box[2], roi[3] - box[2])
     fit_mask = np.asarray(valid, bool).copy()
-    fit_mask[rows, cols] = False
+    if atoms is None:
+        fit_mask[rows, cols] = False
+    else:
+        fit_mask &= ~np.asarray(atoms, bool)
     n_fit = int(fit_mask.sum())
     if n_fit < max(4 * m, 64):
         raise InputDataError(f"fringe removal: only {n_fit} valid pixels lie outside the region of interest "

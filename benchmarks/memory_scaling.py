@@ -29,7 +29,7 @@ SHAPE = (32, 48)
 IMAGING = {"pixel_size_um": 1.0, "pump_axis": "x", "alpha": 1.0, "isat_counts": None, "min_probe_counts": 50,
            "saturation_counts": 65535, "cross_section_um2": 0.2907, "roi": None, "roi_sample_shots": 20,
            "fringe_removal": True, "fringe_max_frames": 100, "fringe_basis_size": None}
-COM = {"window_widths": 3.0, "max_masked_fraction": 0.05, "min_atom_number": 10, "estimator": "fit",
+COM = {"window_margin": 0.5, "max_masked_fraction": 0.05, "min_atom_number": 10, "estimator": "fit",
        "profile_model": "gaussian", "atom_number_outlier_mads": 5.0}
 JOBS = ("shots", "fringe_basis", "reduce_batches", "check_reduce", "com_batches", "gather_com")
 

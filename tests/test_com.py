@@ -163,7 +163,7 @@ def test_moment_is_the_true_centre_of_mass_of_an_asymmetric_cloud():
     profile = od.sum(axis=0)
     true_com = (np.arange(SHAPE[1]) * profile).sum() / profile.sum()
     assert true_com == pytest.approx(40.0 + 7.0 * 0.3 * 6.0 / (0.8 * 4.0 + 0.3 * 6.0), abs=0.01)
-    result = centre_of_mass(od, pixel_size_um=1.0, window_widths=4.0)
+    result = centre_of_mass(od, pixel_size_um=1.0, window_margin=1.0)
     assert result.x_um == pytest.approx(true_com, abs=0.02)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from atompump.errors import InputDataError
-from atompump.reduce import build_fringe_basis, find_roi, gavish_donoho_rank, grow_box, reduce_shot
+from atompump.reduce import build_fringe_basis, find_roi, gavish_donoho_rank, grow_box, locate_run_cloud, reduce_shot
 from atompump.simulate.imaging import camera_counts
 
 SHAPE = (96, 96)
@@ -99,14 +99,32 @@ def test_cloud_od_and_noise_model_with_fringe_removal(basis):
 def test_roi_is_found_around_the_cloud():
     rng = np.random.default_rng(3)
     od = cloud_od(centre=(30.0, 60.0)) + rng.normal(0, 0.02, SHAPE)
-    r0, r1, c0, c1 = find_roi(od)
-    # the core above 10% of the peak of the image smoothed by 2 px (+-2.146 sqrt(3^2 + 2^2) px), grown by half its
-    # size on each side: twice the core's half-width
-    half = 2.146 * np.hypot(3.0, 2.0)
-    assert r0 == pytest.approx(60 - 2 * half, abs=1.5) and r1 == pytest.approx(61 + 2 * half, abs=1.5)
-    assert c0 == pytest.approx(30 - 2 * half, abs=1.5) and c1 == pytest.approx(31 + 2 * half, abs=1.5)
+    (r0, r1, c0, c1), atoms = locate_run_cloud(od)
+    # the cloud's extent: its detectable wings (smoothed signal above twice its noise: about 3.5 RMS widths here) and a
+    # margin of three smoothing widths; the ROI grows it by half its size on each side
+    assert atoms[60, 30] and atoms[60, 30 + 12] and not atoms[60, 30 + 24] and not atoms[60 + 24, 30]
+    assert (r0, r1, c0, c1) == find_roi(od)
+    rows, cols = np.flatnonzero(atoms.any(axis=1)), np.flatnonzero(atoms.any(axis=0))
+    half = (rows[-1] + 1 - rows[0]) / 2
+    assert r0 == pytest.approx(max(rows[0] - half, 0), abs=1) and r1 == pytest.approx(min(rows[-1] + 1 + half, 96),
+                                                                                      abs=1)
+    assert c0 == pytest.approx(max(cols[0] - half, 0), abs=1) and c1 == pytest.approx(cols[-1] + 1 + half, abs=1)
     with pytest.raises(InputDataError, match="no cloud stands out of the noise .*; set imaging.roi"):
         find_roi(rng.normal(0, 0.02, SHAPE))
+
+
+def test_roi_of_a_ring_a_lumpy_and_a_bimodal_cloud_holds_all_of_it():
+    rng = np.random.default_rng(5)
+    r = np.hypot(X - 48.0, Y - 48.0)
+    clouds = {
+        "ring": 0.8 * np.exp(-0.5 * ((r - 25.0) / 3.0) ** 2),
+        "lumps": sum(0.6 * np.exp(-((X - x0) ** 2 / 18.0 + (Y - 48.0) ** 2 / 8.0)) for x0 in (28.0, 40.0, 52.0, 64.0)),
+        "two clouds": cloud_od(centre=(30.0, 48.0)) + 0.7 * cloud_od(centre=(66.0, 48.0)),
+    }
+    for name, od in clouds.items():
+        _, atoms = locate_run_cloud(od + rng.normal(0, 0.02, SHAPE))
+        assert atoms[od > 0.05 * od.max()].all(), name  # every part of the cloud, not only the brightest lump
+        assert not atoms[:8, :8].any(), name  # the corner stays atom-free (noise is not taken for atoms)
 
 
 def test_gavish_donoho_rank_of_low_rank_plus_noise():

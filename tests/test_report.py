@@ -57,7 +57,7 @@ def test_report_lists_every_rejected_shot_with_its_reason_and_counts_them_by_cau
     used = np.ones(n, bool)
     reasons = [""] * n
     reasons[3] = "profile fit failed: fewer than 8 columns with data"
-    reasons[12] = "62.0% of the cloud window is masked (limit 30%)"
+    reasons[12] = "62.0% of the cloud is masked: no probe light or a saturated camera there (com.max_masked_fraction = 30%)"
     used[[3, 12]] = False
     outliers = atom_number_outliers(atoms, used, max_mads=5.0)
     assert list(outliers) == [7] and "is an outlier" in outliers[7]
@@ -86,5 +86,5 @@ def test_report_lists_every_rejected_shot_with_its_reason_and_counts_them_by_cau
     assert "Rejected shots (3)" in html
     for i in (3, 7, 12):
         assert f"<td>s{i:03d}</td><td>{escape(reasons[i])}</td>" in html
-    for cause in ("rejected: profile fit failed", "rejected: is an outlier", "rejected: of the cloud window is masked"):
+    for cause in ("rejected: profile fit failed", "rejected: is an outlier", "rejected: of the cloud is masked"):
         assert cause in html, cause

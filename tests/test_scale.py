@@ -21,7 +21,7 @@ from atompump.io import read_dataset
 from atompump.io.atomic import remove_partial_files
 from atompump.io.netcdf import read_variables, write_dataset, write_dataset_blocks
 from atompump.stages import gather_com_stage, run_analysis, simulate_stage
-from atompump.stages.com import reject_atom_number_outliers
+from atompump.stages.com import choose_estimator, reject_atom_number_outliers
 
 log = logging.getLogger("atompump.test_scale")
 
@@ -95,13 +95,25 @@ def _com_batch(shots: list[str], atom_number: np.ndarray, rng, *, reasons: list[
     n = len(shots)
     reasons = reasons or [""] * n
     err = rng.uniform(0.01, 0.02, n)
+    x = rng.normal(30, 1, n)
+    nan = np.full(n, np.nan)
     return xr.Dataset(
         {
-            "x_com_um": ("shot", rng.normal(30, 1, n), {"units": "um", "long_name": "centre"}),
+            "x_com_um": ("shot", x, {"units": "um", "long_name": "centre"}),
             "x_com_err_um": ("shot", err, {"units": "um"}),
+            "x_moment_um": ("shot", x + rng.normal(0, 0.01, n), {"units": "um"}),
             "x_moment_err_um": ("shot", 1.5 * err, {"units": "um"}),
+            "x_fit_um": ("shot", x, {"units": "um"}),
             "x_fit_err_um": ("shot", err, {"units": "um"}),
+            "x_template_um": ("shot", nan, {"units": "um"}),
+            "x_template_err_um": ("shot", nan, {"units": "um"}),
+            "x_moment_white_err_um": ("shot", 0.5 * err, {"units": "um"}),
+            "x_fit_white_err_um": ("shot", 0.4 * err, {"units": "um"}),
+            "x_template_white_err_um": ("shot", nan, {"units": "um"}),
             "crb_um": ("shot", 0.9 * err, {"units": "um"}),
+            "crb_template_um": ("shot", nan, {"units": "um"}),
+            "fit_problem": ("shot", np.array([""] * n, dtype=object)),
+            "template_problem": ("shot", np.array(["no template for this run"] * n, dtype=object)),
             "atom_number": ("shot", atom_number, {"units": "1"}),
             "used": ("shot", np.array([not r for r in reasons]), {"long_name": "used"}),
             "reject_reason": ("shot", np.array(reasons, dtype=object), {"long_name": "why"}),
@@ -111,7 +123,7 @@ def _com_batch(shots: list[str], atom_number: np.ndarray, rng, *, reasons: list[
                 "direction": ("shot", np.where(np.arange(n) % 2, 1, -1).astype(np.int8)),
                 "reference": ("shot", np.zeros(n, bool)),
                 "atoms_file": ("shot", np.array([f"frames/{s}_atoms.tif" for s in shots], dtype=object))},
-        attrs={"pixel_size_um": 0.5, "pump_axis": "x", "estimator": "fit"},
+        attrs={"pixel_size_um": 0.5, "pump_axis": "x", "estimator": "fit", "estimator_requested": "fit"},
     )
 
 
@@ -138,13 +150,21 @@ def test_gather_streams_batches_into_the_same_table_with_the_run_level_cut(tmp_p
     expected["used"] = ("shot", np.array([not r for r in cut]), expected.used.attrs)
     used = expected.used.values
     crb, fit_err = expected.crb_um.values[used], expected.x_fit_err_um.values[used]
-    expected.attrs.update(median_crb_um=float(np.median(crb)), median_fit_err_um=float(np.median(fit_err)),
+    columns = {name: expected[name].values for name in expected.variables}
+    _, why, consistency = choose_estimator("fit", columns, used)
+    expected.attrs.update(median_crb_um=float(np.median(crb)), crb_of="fit",
+                          median_fit_err_um=float(np.median(fit_err)),
+                          median_fit_white_err_um=float(np.median(0.4 * fit_err)),
                           efficiency_fit=float(np.median((crb / fit_err) ** 2)),
                           median_moment_err_um=float(np.median(expected.x_moment_err_um.values[used])),
-                          efficiency_moment=float(np.median((crb / expected.x_moment_err_um.values[used]) ** 2)))
+                          median_moment_white_err_um=float(np.median(expected.x_moment_white_err_um.values[used])),
+                          efficiency_moment=float(np.median((crb / expected.x_moment_err_um.values[used]) ** 2)),
+                          estimator_reason=why, estimator_consistency=json.dumps(consistency, sort_keys=True))
+    expected["x_com_um"].attrs["long_name"] = "centre of mass along the pump axis (fit)"
     com = read_dataset(tmp_path / "com.nc")
     xr.testing.assert_identical(com, expected.load())
     assert com.efficiency_fit == pytest.approx(0.81) and com.efficiency_moment == pytest.approx(0.36)
+    assert com.estimator == "fit" and "set in the config" in com.estimator_reason
     assert "atom number 1200 is an outlier" in str(com.reject_reason.values[7])
     assert com.reject_reason.values[20] == "profile fit failed" and not com.used.values[33]
     assert _messages(caplog, "gather, pass 1 of 2 (run-level cut):")[-1].endswith("4/4 batch files (100 %)")

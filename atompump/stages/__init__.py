@@ -5,7 +5,7 @@ call them directly. Config sections are passed as plain mappings, already valida
 the workflow.
 """
 
-from atompump.stages.com import com_batch_stage, gather_com_stage
+from atompump.stages.com import com_batch_stage, gather_com_stage, template_stage
 from atompump.stages.fit import fit_stage
 from atompump.stages.pipeline import run_analysis
 from atompump.stages.reduce import check_reduce_stage, fringe_basis_stage, reduce_batch_stage, shots_stage
@@ -26,5 +26,6 @@ __all__ = [
     "run_analysis",
     "shots_stage",
     "simulate_stage",
+    "template_stage",
     "theory_stage",
 ]

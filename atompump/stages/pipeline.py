@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from atompump.stages.com import com_batch_stage, gather_com_stage
+from atompump.stages.com import com_batch_stage, gather_com_stage, template_stage
 from atompump.stages.fit import fit_stage
 from atompump.stages.reduce import check_reduce_stage, fringe_basis_stage, reduce_batch_stage, shots_stage
 from atompump.stages.theory import theory_stage
@@ -46,9 +46,11 @@ def run_analysis(config: Mapping[str, Any], out_dir: str | os.PathLike, *, manif
     for b, path in enumerate(reduced):
         reduce_batch_stage(out / "shots.nc", out / "fringe_basis.nc", path, batch=b, imaging=config["imaging"])
     check_reduce_stage(reduced, out / "input_check.json", on_bad_shot=config["data"]["on_bad_shot"])
+    template_stage(reduced, out / "fringe_basis.nc", out / "template.nc", com=config["com"])
     located = [out / f"com-{b:04d}.nc" for b in range(n_batches)]
     for path_in, path_out in zip(reduced, located):
-        com_batch_stage(path_in, path_out, imaging=config["imaging"], com=config["com"], atom=config["atom"])
+        com_batch_stage(path_in, path_out, imaging=config["imaging"], com=config["com"], atom=config["atom"],
+                        basis_path=out / "fringe_basis.nc", template_path=out / "template.nc")
     gather_com_stage(located, out / "com.nc", com=config["com"])
     if theory_json is None:
         theory_json = out / "theory.json"

@@ -35,12 +35,20 @@ from atompump.io.shots import (
     shots_from_table,
     write_shots_table,
 )
-from atompump.reduce import Box, FringeBasis, build_fringe_basis, find_roi, grow_box, optical_density, reduce_shot
+from atompump.reduce import (
+    Box,
+    FringeBasis,
+    build_fringe_basis,
+    grow_box,
+    locate_run_cloud,
+    optical_density,
+    reduce_shot,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["check_reduce_stage", "fringe_basis_stage", "read_fringe_basis", "reduce_batch_stage", "sample_indices",
-           "shots_stage"]
+__all__ = ["check_reduce_stage", "fringe_basis_stage", "read_fringe_basis", "read_run_cloud", "reduce_batch_stage",
+           "sample_indices", "shots_stage"]
 
 Config = Mapping[str, Any]
 
@@ -107,41 +115,68 @@ def _check_roi(roi: Sequence[int], shape: tuple[int, int]) -> Box:
     return r0, r1, c0, c1
 
 
-def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLike, *, imaging: Config) -> xr.Dataset:
-    """Region of interest and fringe-removal basis of a run (``results/reduce/fringe_basis.nc``).
+def _mean_od(shots_path: str | os.PathLike, shape: tuple[int, int], imaging: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Mean OD (own probe frames) of up to ``imaging.roi_sample_shots`` shots spread over the run, and the pixels
+    with probe light in at least half of them."""
+    kwargs = _imaging_kwargs(imaging)
+    total = np.zeros(shape)
+    count = np.zeros(shape)
+    used = 0
+    for record in _sampled_shots(shots_path, int(imaging["roi_sample_shots"])):
+        try:
+            frames = read_shot(record)
+        except InputDataError as exc:  # reported by the batch that holds the shot
+            log.warning("ROI sample: skipped shot %s: %s", record.shot, exc)
+            continue
+        result = optical_density(frames.atoms, frames.probe, frames.dark, **kwargs)
+        total += np.where(result.valid, result.od, 0.0)
+        count += result.valid
+        used += 1
+    if used == 0:
+        raise InputDataError("cannot find the region of interest: no sampled shot could be read; see the "
+                             "problems listed by the reduce step, or set imaging.roi")
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan), count >= max(1, used // 2)
 
-    The ROI is ``imaging.roi`` or found (:func:`atompump.reduce.find_roi`) in the mean OD of up to
-    ``imaging.roi_sample_shots`` shots spread over the run. The basis (with ``imaging.fringe_removal``) is built from
-    the probe frames of up to ``imaging.fringe_max_frames`` shots spread over the run, cut to the basis region:
-    memory ``4 * fringe_max_frames * (basis region pixels)`` bytes, whatever the run's length.
+
+def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLike, *, imaging: Config) -> xr.Dataset:
+    """Region of interest, the run's cloud and the fringe-removal basis of a run (``results/reduce/fringe_basis.nc``).
+
+    The cloud's extent (where the run's atoms may be: :func:`atompump.reduce.locate_run_cloud`) is found in the mean
+    OD of up to ``imaging.roi_sample_shots`` shots spread over the run, and the ROI around it (or ``imaging.roi``).
+    The extent inside the ROI is written as ``cloud`` (the centre-of-mass stage's run region) with the mean OD; the
+    basis (with ``imaging.fringe_removal``) is built from the probe frames of up to ``imaging.fringe_max_frames``
+    shots spread over the run, cut to the basis region, and fitted on its pixels outside the extent (with a hand-set
+    ROI and no cloud found: outside the ROI). Memory ``4 * fringe_max_frames * (basis region pixels)`` bytes,
+    whatever the run's length.
     """
     shape = tuple(int(v) for v in read_variables(shots_path, [])[1]["frame_shape"])
     kwargs = _imaging_kwargs(imaging)
+    mean, lit = _mean_od(shots_path, shape, imaging)
     if imaging.get("roi") is not None:
         roi = _check_roi(imaging["roi"], shape)
         log.info("region of interest from imaging.roi: %s", roi)
+        try:
+            atoms = np.zeros(shape, bool)
+            inside = (slice(roi[0], roi[1]), slice(roi[2], roi[3]))
+            atoms[inside] = locate_run_cloud(mean[inside], valid=lit[inside])[1]
+        except InputDataError as exc:
+            log.warning("no cloud found in the run's mean OD inside imaging.roi (%s); the fringe removal leaves the "
+                        "whole ROI out of its fit", exc)
+            atoms = None
     else:
-        total = np.zeros(shape)
-        count = np.zeros(shape)
-        used = 0
-        for record in _sampled_shots(shots_path, int(imaging["roi_sample_shots"])):
-            try:
-                frames = read_shot(record)
-            except InputDataError as exc:  # reported by the batch that holds the shot
-                log.warning("ROI sample: skipped shot %s: %s", record.shot, exc)
-                continue
-            result = optical_density(frames.atoms, frames.probe, frames.dark, **kwargs)
-            total += np.where(result.valid, result.od, 0.0)
-            count += result.valid
-            used += 1
-        if used == 0:
-            raise InputDataError("cannot find the region of interest: no sampled shot could be read; see the "
-                                 "problems listed by the reduce step, or set imaging.roi")
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        roi = find_roi(mean, valid=count >= max(1, used // 2))
+        roi, atoms = locate_run_cloud(mean, valid=lit)
+    rows, cols = slice(roi[0], roi[1]), slice(roi[2], roi[3])
     attrs = {"roi": list(roi), "frame_shape": list(shape), "fringe_removal": int(bool(imaging["fringe_removal"]))}
+    cloud = {
+        "cloud": (("y", "x"), (np.zeros(shape, bool) if atoms is None else atoms)[rows, cols],
+                  {"long_name": "where the run's atoms may be: the mean cloud with its wings and a margin"}),
+        "mean_od": (("y", "x"), mean[rows, cols].astype(np.float32),
+                    {"units": "1", "long_name": "mean optical density of the sampled shots (own probe frames)"}),
+    }
+    coords = {"y": ("y", np.arange(roi[0], roi[1]), {"long_name": "frame row (pixel)"}),
+              "x": ("x", np.arange(roi[2], roi[3]), {"long_name": "frame column (pixel)"})}
     if not imaging["fringe_removal"]:
-        ds = xr.Dataset(attrs={**attrs, "n_components": 0})
+        ds = xr.Dataset(cloud, coords=coords, attrs={**attrs, "n_components": 0})
         write_dataset(ds, out_path)
         return ds
     box = grow_box(roi, 1.0, shape)
@@ -158,24 +193,26 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
             log.warning("fringe basis: skipped shot %s: %s", record.shot, exc)
             continue
         probe = frames.probe - frames.dark
-        lit = probe >= kwargs["min_probe_counts"]
+        lit_box = probe >= kwargs["min_probe_counts"]
         if kwargs["saturation_counts"] is not None:
-            lit &= (frames.probe < kwargs["saturation_counts"]) & (frames.atoms < kwargs["saturation_counts"])
-        if lit.mean() < 0.5:  # no probe light: a bad shot (reported by its batch), not a reference
+            lit_box &= (frames.probe < kwargs["saturation_counts"]) & (frames.atoms < kwargs["saturation_counts"])
+        if lit_box.mean() < 0.5:  # no probe light: a bad shot (reported by its batch), not a reference
             log.warning("fringe basis: skipped shot %s: only %.0f%% of the basis region has probe light", record.shot,
-                        100 * lit.mean())
+                        100 * lit_box.mean())
             continue
         probes[n] = probe
-        valid &= lit
+        valid &= lit_box
         n += 1
     log.info("fringe basis: decomposing %d probe frames of %d x %d pixels (imaging.fringe_max_frames = %d)", n,
              probes.shape[1], probes.shape[2], int(imaging["fringe_max_frames"]))
     basis = build_fringe_basis(probes[:n], roi=roi, box=box, valid=valid,
-                               n_components=imaging.get("fringe_basis_size"))
+                               n_components=imaging.get("fringe_basis_size"),
+                               atoms=None if atoms is None else atoms[box[0]:box[1], box[2]:box[3]])
     log.info("fringe basis: %d components kept (%s)", basis.n_components,
              "imaging.fringe_basis_size" if imaging.get("fringe_basis_size") else "automatic")
     ds = xr.Dataset(
         {
+            **cloud,
             "components": (("component", "by", "bx"), basis.components,
                            {"units": "counts", "long_name": "fringe basis images (orthonormal on the fit region "
                                                             "after weighting)"}),
@@ -184,12 +221,22 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
             "singular_values": ("frame", basis.singular_values,
                                 {"long_name": "singular values of the weighted probe frames on the fit region"}),
         },
+        coords=coords,
         attrs={**attrs, "box": list(box), "n_components": basis.n_components, "n_frames": basis.n_frames,
                "threshold": basis.threshold, "reference_noise_ratio": basis.reference_noise_ratio,
                "criterion": "Gavish-Donoho optimal hard threshold, unknown noise"},
     )
     write_dataset(ds, out_path)
     return ds
+
+
+def read_run_cloud(path: str | os.PathLike) -> tuple[np.ndarray | None, np.ndarray, list[int], list[int]]:
+    """The run's cloud region and mean OD over the ROI (region None when no cloud was found), the ROI and the frame
+    shape, from the file written by :func:`fringe_basis_stage`."""
+    values, attrs = read_variables(path, ["cloud", "mean_od"])
+    cloud = np.asarray(values["cloud"], bool)
+    return ((cloud if cloud.any() else None), np.asarray(values["mean_od"], float), [int(v) for v in attrs["roi"]],
+            [int(v) for v in attrs["frame_shape"]])
 
 
 def read_fringe_basis(path: str | os.PathLike) -> tuple[Box, FringeBasis | None]:
@@ -259,7 +306,9 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
         },
         coords=coords,
         attrs={"pixel_size_um": float(imaging["pixel_size_um"]), "pump_axis": str(imaging["pump_axis"]),
-               "batch": int(batch), "roi": list(roi), "fringe_removal": int(basis is not None),
+               "batch": int(batch), "roi": list(roi),
+               "frame_shape": list(read_variables(basis_path, [])[1]["frame_shape"]),
+               "fringe_removal": int(basis is not None),
                "fringe_components": basis.n_components if basis is not None else 0},
     )
     # ODs are intermediate: stored uncompressed (noisy floats barely compress, and gzip would cost more than reading)

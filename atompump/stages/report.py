@@ -382,9 +382,9 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
     rows = [(n, v, u) for n, v, u in _summary_rows(s)]
     if theory_path is not None:
         rows += theory_rows(json.loads(Path(theory_path).read_text()))
-    from atompump.stages.com import com_report_rows
+    from atompump.stages.com import com_report_rows, estimator_table
 
-    rows += com_report_rows(com)  # estimator, errors against the Cramer-Rao bound, rejections by cause
+    rows += com_report_rows(com)  # estimator and why, errors against the Cramer-Rao bound, rejections by cause
     if truth_path is not None and Path(truth_path).is_file():
         truth = json.loads(Path(truth_path).read_text())
         rows.append(("nu_true (simulation input)", truth["nu_true"], "1"))
@@ -402,6 +402,9 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
                        list(s["correlations"].items())))
     if s.get("skipped"):
         tables.append(("Analyses not possible for this run", ["analysis", "reason"], list(s["skipped"].items())))
+    consistency = estimator_table(com)
+    if consistency is not None:
+        tables.append(consistency)
     provenance = json.loads(Path(provenance_path).read_text())
     figures = [(Path(figures_dir) / f"{spec.name}.png", spec.title, spec.caption) for spec in FIGURES]
     text = render_report(title=title, headline=_headline(s), summary_rows=rows, notes=_notes(s), tables=tables,

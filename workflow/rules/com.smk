@@ -1,7 +1,30 @@
+rule template:
+    input:
+        batches=expand("results/reduce/batch-{batch}.nc", batch=BATCHES),
+        check="results/reduce/input_check.json",
+        basis="results/reduce/fringe_basis.nc",
+    output:
+        template="results/com/template.nc",
+    params:
+        com=config["com"],
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=minutes(15),
+    log:
+        "logs/com/template.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/template.py"
+
+
 rule com_batch:
     input:
         reduced="results/reduce/batch-{batch}.nc",
         check="results/reduce/input_check.json",
+        basis="results/reduce/fringe_basis.nc",
+        template="results/com/template.nc",
     output:
         com="results/com/batch-{batch}.nc",
     params:

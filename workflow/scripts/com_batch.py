@@ -11,4 +11,6 @@ run_stage(
     imaging=snakemake.params.imaging,
     com=snakemake.params.com,
     atom=snakemake.params.atom,
+    basis_path=snakemake.input.basis,
+    template_path=snakemake.input.template,
 )
