@@ -31,7 +31,7 @@ from atompump.io.netcdf import read_dataset, read_variables, write_dataset, writ
 log = logging.getLogger(__name__)
 
 __all__ = ["atom_number_outliers", "com_batch_stage", "com_report_rows", "gather_com_stage",
-           "reject_atom_number_outliers"]
+           "reject_atom_number_outliers", "rejections_by_cause"]
 
 Config = Mapping[str, Any]
 
@@ -102,7 +102,8 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
         },
         coords={name: ds.coords[name] for name in ds.coords if ds.coords[name].dims == ("shot",)},
         attrs={"pixel_size_um": pixel, "pump_axis": axis, "cross_section_um2": sigma, "estimator": estimator,
-               "profile_model": model},
+               "profile_model": model,
+               "input": str(ds.attrs.get("input", "frames"))},  # od: no reduction, errors from the noise measured
     )
     write_dataset(result, out_path)
     return result
@@ -253,15 +254,40 @@ def _efficiency_attrs(used: np.ndarray, crb: np.ndarray, moment_err: np.ndarray,
     return attrs
 
 
+# causes of bad input named by the reduction (atompump.diagnose, atompump.io), checked before the generic markers
+_INPUT_CAUSES = ("camera saturated in the atoms frame", "camera saturated in the probe frame",
+                 "dark frame brighter than the probe frame", "atoms frame brighter than the probe frame",
+                 "no light in the atoms frame", "negative optical density", "no probe light", "no finite pixel",
+                 "are infinite", "has a finite OD", "is not an optical density", "both od and", "never a mix",
+                 "data.frames.od")
+
+
 def _cause(reason: str) -> str:
     """A reason without its numbers, to count rejections by cause."""
-    for marker in (" is an outlier", " below com.min_atom_number", " of the cloud window is masked",
+    for marker in (*_INPUT_CAUSES, " is an outlier", " below com.min_atom_number", " of the cloud window is masked",
                    "profile fit failed", "touches the image edge", "did not converge", "does not exist",
                    "cannot read", "NaN", "all zero", "probe light", "different shapes", "differs from the run",
                    "duplicate shot id", "unexpected dtype"):
         if marker in reason:
             return marker.strip()
     return reason.split(":")[0][:60]
+
+
+def rejections_by_cause(shots: Sequence[object], reasons: Sequence[object]) -> list[tuple[str, list[str], list[str]]]:
+    """The rejected shots grouped by cause (:func:`_cause`), the most frequent cause first (ties by name).
+
+    Returns
+    -------
+    list of (cause, shots, reasons)
+        The shots of each cause in run order, with their full reasons.
+    """
+    groups: dict[str, tuple[list[str], list[str]]] = {}
+    for shot, reason in zip(shots, reasons):
+        if str(reason):
+            members = groups.setdefault(_cause(str(reason)), ([], []))
+            members[0].append(str(shot))
+            members[1].append(str(reason))
+    return [(cause, *groups[cause]) for cause in sorted(groups, key=lambda c: (-len(groups[c][0]), c))]
 
 
 def com_report_rows(com: xr.Dataset) -> list[tuple[str, object, str]]:
