@@ -18,6 +18,7 @@ from atompump.errors import BadShotsError, InputDataError
 from atompump.io import read_dataset, read_manifest, write_manifest
 from atompump.io.shots import check_shots, read_od, run_shots
 from atompump.stages import check_reduce_stage, fringe_basis_stage, reduce_batch_stage, run_analysis, shots_stage
+from atompump.stages.com import _cause
 
 DL = 0.767
 NU = 0.96
@@ -181,6 +182,7 @@ def test_manifest_rows_that_mix_od_and_frames_are_named_by_line(tmp_path):
                                             "image (column od) or as camera frames")
     assert "line 4: gives camera frames (atoms, probe, dark) while line 2 gives an optical-density image (column " \
            "od); a run is either OD images or camera frames, never a mix" in records["s2"].problem
+    assert (_cause(records["s1"].problem), _cause(records["s2"].problem)) == ("both od and", "never a mix")
     with pytest.raises(BadShotsError, match=r"(?s)2 bad shot\(s\):.*shot s1: manifest .* line 3: both od and"):
         read_manifest(tmp_path / "m.csv")
 
@@ -211,6 +213,7 @@ def bad_od_run(tmp_path_factory):
     return folder
 
 
+# shot -> its reason (regex) and its cause in the report's count
 BAD_OD = {
     "s1": r"od .*s1.npy does not exist",
     "s2": r"od image .*s2.npy: no finite pixel \(every pixel is NaN, i.e. masked\)",
@@ -220,6 +223,10 @@ BAD_OD = {
     "s5": r"od image .*s5.npy: 1 pixel\(s\) are infinite; an optical-density image holds finite values, and NaN",
     "s6": r"negative optical density \(a dip, not a cloud\): .*od image .*s6.npy\); check the sign convention",
 }
+
+
+BAD_OD_CAUSES = {"s1": "does not exist", "s2": "no finite pixel", "s3": "differs from the run",
+                 "s4": "is not an optical density", "s5": "are infinite", "s6": "negative optical density"}
 
 
 def run_reduce(folder, on_bad_shot):
@@ -240,6 +247,7 @@ def test_bad_od_input_is_named_with_its_shot_and_file(bad_od_run):
     assert set(problems) == set(BAD_OD)
     for shot, pattern in BAD_OD.items():
         assert re.search(pattern, problems[shot]), (shot, problems[shot])
+        assert _cause(problems[shot]) == BAD_OD_CAUSES[shot], (shot, problems[shot])
     summary = run_reduce(bad_od_run, "reject")
     assert summary["n_bad"] == 6 and set(summary["bad_shots"]) == set(BAD_OD)
     batch = read_dataset(bad_od_run / "out-reject" / "batch.nc")

@@ -64,7 +64,7 @@ def check_od_image(array: np.ndarray, *, source: str) -> np.ndarray:
     infinite = int(np.count_nonzero(np.isinf(out)))
     if infinite:
         raise InputDataError(f"{source}: {infinite} pixel(s) are infinite; an optical-density image holds finite "
-                             "values, and NaN where a pixel is masked (e.g. no probe light): write NaN there")
+                             "values, and NaN where a pixel is masked (no measurable OD there): write NaN there")
     finite = np.isfinite(out)
     if not finite.any():
         raise InputDataError(f"{source}: no finite pixel (every pixel is NaN, i.e. masked): the image holds no "

@@ -257,9 +257,9 @@ def _efficiency_attrs(used: np.ndarray, crb: np.ndarray, moment_err: np.ndarray,
 # causes of bad input named by the reduction (atompump.diagnose, atompump.io), checked before the generic markers
 _INPUT_CAUSES = ("camera saturated in the atoms frame", "camera saturated in the probe frame",
                  "dark frame brighter than the probe frame", "atoms frame brighter than the probe frame",
-                 "no light in the atoms frame", "negative optical density", "no probe light", "no finite pixel",
-                 "are infinite", "has a finite OD", "is not an optical density", "both od and", "never a mix",
-                 "data.frames.od")
+                 "no light in the atoms frame", "negative optical density", "no finite pixel", "are infinite",
+                 "has a finite OD", "is not an optical density", "both od and", "never a mix", "data.frames.od",
+                 "no probe light")  # last: other reasons may mention probe light in their advice
 
 
 def _cause(reason: str) -> str:
