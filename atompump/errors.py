@@ -6,7 +6,7 @@ as one of these, with a message that names the offending key, file or shot and s
 
 from __future__ import annotations
 
-__all__ = ["AtompumpError", "ConfigError", "InputDataError", "BadShotsError", "GapClosedError"]
+__all__ = ["AtompumpError", "ConfigError", "InputDataError", "BadShotsError", "FitNotPossibleError", "GapClosedError"]
 
 
 class AtompumpError(Exception):
@@ -39,6 +39,14 @@ class BadShotsError(InputDataError):
         if hint:
             lines.append(hint)
         super().__init__("\n".join(lines))
+
+
+class FitNotPossibleError(AtompumpError, ValueError):
+    """Too few shots passed the quality cuts (or they do not constrain the model) for the configured fit.
+
+    Raised before any fit is attempted; the message gives the rejections counted by reason, the first shots of each
+    reason and where to look (``results/com/com.nc``, the report's table of rejected shots).
+    """
 
 
 class GapClosedError(AtompumpError, ArithmeticError):

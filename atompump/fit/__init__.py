@@ -20,7 +20,7 @@ from atompump.fit.analyses import (
     reference_differences,
 )
 from atompump.fit.models import MODEL_NAMES, efficiency_displacement, make_model
-from atompump.fit.pump import HEADLINE_CHOICES, PumpAnalysis, analyse_pump
+from atompump.fit.pump import HEADLINE_CHOICES, PumpAnalysis, analyse_pump, headline_problem
 
 __all__ = [
     "HEADLINE_CHOICES",
@@ -36,6 +36,7 @@ __all__ = [
     "efficiency_displacement",
     "fit_differential",
     "fit_model",
+    "headline_problem",
     "make_model",
     "pull_statistics",
     "reference_differences",

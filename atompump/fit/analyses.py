@@ -21,6 +21,8 @@ __all__ = [
     "PumpData",
     "FitReport",
     "fit_model",
+    "model_problem",
+    "differential_problem",
     "fit_differential",
     "reference_differences",
     "direction_differences",
@@ -139,11 +141,6 @@ class FitReport:
                 "correlations": dict(self.correlations), **self.extra}
 
 
-def _check_lever(cycle, factor) -> None:
-    if np.ptp(np.asarray(cycle) * np.asarray(factor)) == 0:
-        raise ValueError("all points have the same direction * cycle: the displacement per cycle is not constrained")
-
-
 def _report(name: str, result: lmfit.model.ModelResult, n: int, *, nu: float, nu_err_raw: float,
             extra: dict | None = None) -> FitReport:
     dof = max(n - result.nvarys, 1)
@@ -167,6 +164,46 @@ def _report(name: str, result: lmfit.model.ModelResult, n: int, *, nu: float, nu
                      sigma_um=sigma, extra=extra or {})
 
 
+def model_problem(data: PumpData, name: str) -> str:
+    """Why the used shots cannot be fitted with model ``name`` (empty when they can), without fitting.
+
+    The model needs more used pumped shots (reference shots excluded) than it has free parameters, shots after
+    different ``direction * cycle`` (a lever arm for ``nu``), and for ``linear_drift`` different acquisition orders,
+    for ``per_direction`` both directions, for ``efficiency`` a shot after a non-zero number of cycles.
+    :func:`fit_model` raises ``ValueError`` with this text; the fit stage checks it before any fit.
+    """
+    pumped = data.pumped
+    n = pumped.x_um.size
+    n_free = sum(1 for p in make_model(name).make_params().values() if p.vary)
+    if n < n_free + 1:
+        return f"need at least {n_free + 1} used pumped shots for the {name} model, got {n}"
+    if np.ptp(np.asarray(pumped.cycle) * np.asarray(pumped.direction)) == 0:
+        return (f"all {n} used pumped shots have the same direction * cycle "
+                f"({float(pumped.cycle[0] * pumped.direction[0]):g}): the displacement per cycle is not constrained")
+    if name == "linear_drift" and np.ptp(pumped.order) == 0:
+        return "the linear_drift model needs shots at different acquisition orders"
+    if name == "per_direction" and not (np.any(pumped.direction > 0) and np.any(pumped.direction < 0)):
+        return "the per_direction model needs shots of both pump directions"
+    if name == "efficiency" and float(np.max(pumped.cycle)) <= 0:
+        return "the efficiency model needs shots after at least part of a cycle"
+    return ""
+
+
+def differential_problem(data: PumpData, name: str) -> str:
+    """Why the differential analysis ``name`` (``reference`` or ``direction``) cannot be done with the used shots
+    (empty when it can): no pairs, fewer than 2 pairs, or no pair after a non-zero number of cycles."""
+    pairing = {"reference": reference_differences, "direction": direction_differences}[name]
+    try:
+        cycle, factor, _, _ = pairing(data)
+    except ValueError as exc:
+        return str(exc)
+    if cycle.size < 2:
+        return f"need at least 2 pairs for the differential_{name} analysis, got {cycle.size}"
+    if np.all(cycle * factor == 0):
+        return f"the differential_{name} analysis has no pairs after a non-zero number of cycles"
+    return ""
+
+
 def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, chern_upper: int = -1,
               step_width: float = 0.02) -> FitReport:
     """Fit the pumped shots of ``data`` with the model ``name`` (see :mod:`atompump.fit.models`).
@@ -182,13 +219,12 @@ def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, 
     """
     if dl_um <= 0:
         raise ValueError(f"dl_um must be positive, got {dl_um}")
+    problem = model_problem(data, name)
+    if problem:
+        raise ValueError(problem)
     pumped = data.pumped
     n = pumped.x_um.size
     model = make_model(name)
-    n_free = sum(1 for p in model.make_params().values() if p.vary)
-    if n < n_free + 1:
-        raise ValueError(f"need at least {n_free + 1} used pumped shots for the {name} model, got {n}")
-    _check_lever(pumped.cycle, pumped.direction)
     indep = {"cycle": pumped.cycle, "direction": pumped.direction, "dl": dl_um}
     slope, intercept = np.polyfit(pumped.direction * pumped.cycle, pumped.x_um, 1)
     params = model.make_params()
@@ -197,11 +233,7 @@ def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, 
         params["nu"].set(value=np.clip(slope / dl_um, -9.0, 9.0))
     if name == "linear_drift":
         indep["order"] = pumped.order
-        if np.ptp(pumped.order) == 0:
-            raise ValueError("the linear_drift model needs shots at different acquisition orders")
     if name == "per_direction":
-        if not (np.any(pumped.direction > 0) and np.any(pumped.direction < 0)):
-            raise ValueError("the per_direction model needs shots of both pump directions")
         for p in ("nu_plus", "nu_minus"):
             params[p].set(value=np.clip(slope / dl_um, -9.0, 9.0))
     if name == "efficiency":
@@ -226,8 +258,6 @@ def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, 
         nu_err = 0.5 * math.sqrt(max(cov[i, i] + cov[j, j] + 2 * cov[i, j], 0.0))
     else:  # efficiency
         c_max = float(np.max(pumped.cycle))
-        if c_max <= 0:
-            raise ValueError("the efficiency model needs shots after at least part of a cycle")
         beta, beta_err = p["beta"].value, p["beta"].stderr or 0.0
         kwargs = dict(chern_lower=chern_lower, chern_upper=chern_upper, step_width=step_width)
         nu = float(efficiency_displacement(np.array([c_max]), beta, **kwargs)[0]) / c_max

@@ -19,15 +19,17 @@ from atompump.fit.analyses import (
     PumpData,
     bootstrap_nu,
     compare_models,
+    differential_problem,
     direction_consistency,
     direction_differences,
     fit_differential,
     fit_model,
+    model_problem,
     reference_differences,
 )
 from atompump.fit.models import MODEL_NAMES
 
-__all__ = ["PumpAnalysis", "analyse_pump", "HEADLINE_CHOICES"]
+__all__ = ["PumpAnalysis", "analyse_pump", "headline_problem", "HEADLINE_CHOICES"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,26 @@ class PumpAnalysis:
     bootstrap: dict | None
     consistency: dict | None
     skipped: dict = field(default_factory=dict)
+
+
+def headline_problem(data: PumpData, model: str) -> str:
+    """Why the headline fit ``model`` (one of :data:`HEADLINE_CHOICES`) cannot be done with the used shots of
+    ``data``; empty when it can. Nothing is fitted: the fit stage calls this first, so that a run where too few
+    shots pass stops with a message (or, with ``data.on_bad_shot: reject``, writes a summary without a fit).
+
+    ``auto`` needs any one model of :data:`~atompump.fit.models.MODEL_NAMES`; the other models need what
+    :func:`~atompump.fit.analyses.model_problem` and :func:`~atompump.fit.analyses.differential_problem` check.
+    """
+    if model not in HEADLINE_CHOICES:
+        raise ValueError(f"unknown fit model {model!r}; choose one of {list(HEADLINE_CHOICES)}")
+    if model.startswith("differential_"):
+        return differential_problem(data, model.removeprefix("differential_"))
+    if model != "auto":
+        return model_problem(data, model)
+    problems = {name: model_problem(data, name) for name in MODEL_NAMES}
+    if all(problems.values()):
+        return "no model can be fitted: " + "; ".join(f"{k}: {v}" for k, v in problems.items())
+    return ""
 
 
 def analyse_pump(data: PumpData, *, dl_um: float, chern_numbers: list[int] | tuple[int, ...], model: str = "linear",

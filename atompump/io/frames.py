@@ -14,7 +14,18 @@ import numpy as np
 from atompump.errors import InputDataError
 from atompump.io.formats import FrameKey, check_dtype, open_image
 
-__all__ = ["read_frame", "write_tiff_frame", "check_frame"]
+__all__ = ["read_frame", "write_tiff_frame", "check_frame", "check_od_image", "MAX_PLAUSIBLE_OD"]
+
+
+def _as_2d_float(array: np.ndarray, *, source: str, what: str) -> np.ndarray:
+    """``array`` as float64 after checking its dtype, that it is 2D and not empty (InputDataError naming ``source``)."""
+    array = np.asarray(array)
+    check_dtype(array.dtype, source=source)
+    if array.ndim != 2:
+        raise InputDataError(f"{source}: expected one 2D {what}, found an array of shape {array.shape}")
+    if 0 in array.shape:
+        raise InputDataError(f"{source}: the {what} is empty (shape {array.shape})")
+    return array.astype(np.float64)
 
 
 def check_frame(array: np.ndarray, *, source: str) -> np.ndarray:
@@ -25,16 +36,44 @@ def check_frame(array: np.ndarray, *, source: str) -> np.ndarray:
     InputDataError
         With ``source`` (file and frame name) in the message.
     """
-    array = np.asarray(array)
-    check_dtype(array.dtype, source=source)
-    if array.ndim != 2:
-        raise InputDataError(f"{source}: expected one 2D frame, found an array of shape {array.shape}")
-    if 0 in array.shape:
-        raise InputDataError(f"{source}: the frame is empty (shape {array.shape})")
-    out = array.astype(np.float64)
+    out = _as_2d_float(array, source=source, what="frame")
     if not np.all(np.isfinite(out)):
         bad = int(np.size(out) - np.count_nonzero(np.isfinite(out)))
         raise InputDataError(f"{source}: {bad} pixel(s) are NaN or infinite; the camera file is corrupt")
+    return out
+
+
+MAX_PLAUSIBLE_OD = 10.0
+"""A median optical density above this is not an OD (no imaging resolves OD 10 = 1/22000 of the light
+transmitted, and the median pixel of an image is mostly background): the file holds camera counts."""
+
+
+def check_od_image(array: np.ndarray, *, source: str) -> np.ndarray:
+    """Check an optical-density image (a shot given as OD) and return it as float64, NaN marking masked pixels.
+
+    The image must be 2D and numeric, hold at least one finite pixel and no infinite one, and look like an optical
+    density: its median finite value at most :data:`MAX_PLAUSIBLE_OD` (a file of camera counts is refused with a
+    message saying so).
+
+    Raises
+    ------
+    InputDataError
+        With ``source`` (file and frame name) in the message.
+    """
+    out = _as_2d_float(array, source=source, what="optical-density image")
+    infinite = int(np.count_nonzero(np.isinf(out)))
+    if infinite:
+        raise InputDataError(f"{source}: {infinite} pixel(s) are infinite; an optical-density image holds finite "
+                             "values, and NaN where a pixel is masked (no measurable OD there): write NaN there")
+    finite = np.isfinite(out)
+    if not finite.any():
+        raise InputDataError(f"{source}: no finite pixel (every pixel is NaN, i.e. masked): the image holds no "
+                             "optical density; remove the shot or check how the file was written")
+    median = float(np.median(out[finite]))
+    if median > MAX_PLAUSIBLE_OD:
+        raise InputDataError(f"{source}: median value {median:.4g} is not an optical density (the background of an "
+                             "OD image is near 0, a cloud a few at most): the file looks like camera counts; give "
+                             "the shot's atoms, probe and dark frames instead of an od column")
     return out
 
 

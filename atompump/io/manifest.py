@@ -8,6 +8,11 @@ Columns (header names, any order; extra columns are kept as metadata and otherwi
 ``dark``       ... frame with neither: three single-frame files (any format of :mod:`atompump.io.formats`);
 ``file``       ... or, instead of the three columns above, one multi-frame file per shot (multi-page TIFF, FITS
                cube, NPZ, NPY stack, labscript HDF5) whose frames are selected by ``data.frames``
+``od``         ... or, instead of camera frames, the shot's optical-density image (any format, e.g. a float TIFF,
+               FITS, NPZ/NPY, HDF5, or an Oqtant job result: frame ``it_plot``); ``data.frames.od`` selects the frame
+               of a file that holds several. The reduction is skipped for such a run (see
+               :mod:`atompump.stages.reduce`). A run is OD images or camera frames, never both: a row that gives
+               both, or whose kind differs from the run's first row, is a bad row naming its line
 ``cycle``      pump cycles completed at imaging time (float)
 ``direction``  +1 or -1 (pump direction; optional, default +1)
 ``reference``  true/false: a constant-phi reference sequence (optional, default false)
@@ -33,10 +38,13 @@ from pathlib import Path
 from atompump.errors import BadShotsError, InputDataError
 from atompump.io.formats import FrameKey
 
-__all__ = ["ShotRecord", "iter_manifest", "read_manifest", "scan_manifest", "write_manifest", "count_manifest_rows", "FRAME_NAMES",
-           "parse_bool"]
+__all__ = ["ShotRecord", "iter_manifest", "read_manifest", "scan_manifest", "write_manifest", "count_manifest_rows",
+           "FRAME_NAMES", "INPUT_NAMES", "OD_NAME", "parse_bool"]
 
 FRAME_NAMES = ("atoms", "probe", "dark")
+OD_NAME = "od"
+"""The input of a shot given as an optical-density image instead of camera frames."""
+INPUT_NAMES = (*FRAME_NAMES, OD_NAME)
 _OPTIONAL = ("direction", "reference", "repeat", "order", "sequence_cycles")
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
@@ -56,7 +64,7 @@ class ShotRecord:
         Pump direction, +1 or -1.
     frames : dict[str, Path]
         The files holding the ``atoms``, ``probe`` and ``dark`` frames (the same file three times for a
-        multi-frame file).
+        multi-frame file); or, for a shot given as an optical-density image, that file alone under ``od``.
     reference : bool
         True for a reference sequence held at constant phi.
     repeat : int or None
@@ -92,6 +100,16 @@ class ShotRecord:
         """The frame key of frame ``name`` (None: a single-frame file)."""
         return self.frame_keys.get(name)
 
+    @property
+    def is_od(self) -> bool:
+        """True for a shot given as an optical-density image (manifest column ``od``)."""
+        return OD_NAME in self.frames
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The inputs of the shot: ``("od",)`` or ``("atoms", "probe", "dark")``."""
+        return (OD_NAME,) if self.is_od else FRAME_NAMES
+
 
 def parse_bool(text: object) -> bool:
     """``true/false``, ``yes/no``, ``1/0`` (any case), or a bool/number, as a bool."""
@@ -115,7 +133,7 @@ def _read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
         fieldnames = csv.DictReader(fh).fieldnames
     if fieldnames is None:
         raise InputDataError(f"manifest {path} is empty; it needs a header row with shot, cycle and atoms, "
-                             "probe, dark (or file)")
+                             "probe, dark (or file, or od)")
 
     def rows() -> Iterator[dict[str, str]]:
         with path.open(newline="", encoding="utf-8-sig") as fh:
@@ -147,9 +165,10 @@ def iter_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
         The manifest CSV.
     frames : mapping, optional, keyword-only
         Frame keys ``atoms``, ``probe``, ``dark`` for a manifest with a ``file`` column (default: the names
-        ``atoms``, ``probe``, ``dark``).
+        ``atoms``, ``probe``, ``dark``), and ``od``: the frame of each ``od`` file (default None: the file's only
+        frame, or ``it_plot`` of an Oqtant job result).
     hdf5_group : str, optional, keyword-only
-        HDF5 group holding the frames of ``file`` entries that are HDF5 files.
+        HDF5 group holding the frames of ``file`` (and ``od``) entries that are HDF5 files.
 
     Yields
     ------
@@ -166,25 +185,34 @@ def iter_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
     columns, rows = _read_rows(path)
     has_frames = all(c in columns for c in FRAME_NAMES)
     has_file = "file" in columns
+    has_od = OD_NAME in columns
     missing = [c for c in ("shot", "cycle") if c not in columns]
-    if not has_frames and not has_file:
+    if not has_frames and not has_file and not has_od:
         missing += [c for c in FRAME_NAMES if c not in columns]
     if missing:
         raise InputDataError(
             f"manifest {path} lacks column(s) {', '.join(sorted(missing))}; found {', '.join(columns)}. "
             f"Required: shot, cycle, and atoms, probe, dark (one file per frame) or file (one multi-frame file per "
-            f"shot); optional: {', '.join(_OPTIONAL)}"
+            f"shot) or od (an optical-density image per shot); optional: {', '.join(_OPTIONAL)}"
         )
     if has_frames and has_file:
         raise InputDataError(f"manifest {path} has both a 'file' column and atoms/probe/dark columns; give either "
                              "one multi-frame file per shot or one file per frame")
     keys = {name: (frames or {}).get(name, name) for name in FRAME_NAMES}
+    od_key = (frames or {}).get(OD_NAME)
+    camera = ("file",) if has_file else (FRAME_NAMES if has_frames else ())
+    run_kind: tuple[str, int] | None = None  # the kind of the first row that names one, and its line
 
     base = path.parent
     seen: dict[str, int] = {}
     for line_no, row in enumerate(rows, start=2):
         shot = row.get("shot", "")
         errors = []
+        kind, kind_error = _row_kind(row, has_od=has_od, camera=camera, run_kind=run_kind)
+        if kind_error:
+            errors.append(kind_error)
+        elif run_kind is None and (row.get(OD_NAME) or any(row.get(c) for c in camera)):
+            run_kind = (kind, line_no)
         if not shot:
             errors.append("empty shot id")
             shot = f"(line {line_no})"
@@ -235,27 +263,53 @@ def iter_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
         except ValueError:
             errors.append(f"sequence_cycles '{sequence_text}' is not a finite number >= 0")
             sequence_cycles = None
-        paths: dict[str, Path] = {}
-        for name in (("file",) if has_file else FRAME_NAMES):
-            text = row.get(name, "")
-            if not text:
-                errors.append(f"no {name} given")
-                continue
-            frame_path = Path(text) if os.path.isabs(text) else base / text
-            if not frame_path.is_file():
-                errors.append(f"{name} {frame_path} does not exist")
-            paths[name] = frame_path
-        if has_file:
-            file_path = paths.get("file", base)
-            paths = {name: file_path for name in FRAME_NAMES}
+        if kind == OD_NAME:
+            paths = {OD_NAME: _row_path(row, OD_NAME, base, errors)}
+            frame_keys, group = ({} if od_key is None else {OD_NAME: od_key}), hdf5_group
         else:
-            for name in FRAME_NAMES:
-                paths.setdefault(name, base)
+            paths = {name: _row_path(row, name, base, errors) for name in (("file",) if has_file else FRAME_NAMES)}
+            if has_file:
+                paths = {name: paths["file"] for name in FRAME_NAMES}
+            frame_keys, group = (keys, hdf5_group) if has_file else ({}, None)
         problem = f"manifest {path} line {line_no}: " + "; ".join(errors) if errors else ""
-        extra = {k: v for k, v in row.items() if k not in {"shot", "cycle", "file", *FRAME_NAMES, *_OPTIONAL}}
-        yield ShotRecord(shot, cycle, direction, paths, reference, repeat, extra,
-                         frame_keys=keys if has_file else {}, hdf5_group=hdf5_group if has_file else None,
-                         problem=problem, order=order, sequence_cycles=sequence_cycles)
+        extra = {k: v for k, v in row.items() if k not in {"shot", "cycle", "file", OD_NAME, *FRAME_NAMES,
+                                                             *_OPTIONAL}}
+        yield ShotRecord(shot, cycle, direction, paths, reference, repeat, extra, frame_keys=frame_keys,
+                         hdf5_group=group, problem=problem, order=order, sequence_cycles=sequence_cycles)
+
+
+def _row_kind(row: Mapping[str, str], *, has_od: bool, camera: tuple[str, ...],
+              run_kind: tuple[str, int] | None) -> tuple[str, str]:
+    """Whether a manifest row gives an OD image (``"od"``) or camera frames (``"frames"``), and why the row is bad
+    (empty when it is not): a row gives one or the other, never both, and every row of a run gives the kind of its
+    first row."""
+    od_given = has_od and bool(row.get(OD_NAME))
+    camera_given = any(row.get(c) for c in camera)
+    columns = " or ".join(camera) if camera == ("file",) else ", ".join(camera)
+    if od_given and camera_given:
+        return (run_kind[0] if run_kind else OD_NAME,
+                f"both od and {columns} are given; a manifest gives each shot either as an optical-density image "
+                f"(column od) or as camera frames ({columns}), never both: empty one of them")
+    kind = OD_NAME if od_given else "frames" if camera_given else (run_kind[0] if run_kind else
+                                                                   "frames" if camera else OD_NAME)
+    if run_kind is not None and (od_given or camera_given) and kind != run_kind[0]:
+        described = {OD_NAME: "an optical-density image (column od)", "frames": f"camera frames ({columns})"}
+        return kind, (f"gives {described[kind]} while line {run_kind[1]} gives {described[run_kind[0]]}; a run is "
+                      "either OD images or camera frames, never a mix: split it into two runs")
+    return kind, ""
+
+
+def _row_path(row: Mapping[str, str], name: str, base: Path, errors: list[str]) -> Path:
+    """The file named in column ``name`` of a row (relative to ``base`` unless absolute); a missing entry or file is
+    added to ``errors``."""
+    text = row.get(name, "")
+    if not text:
+        errors.append(f"no {name} given")
+        return base
+    file_path = Path(text) if os.path.isabs(text) else base / text
+    if not file_path.is_file():
+        errors.append(f"{name} {file_path} does not exist")
+    return file_path
 
 
 def read_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | None = None,

@@ -55,10 +55,20 @@ import xarray as xr
 from atompump._logging import Progress
 from atompump.errors import ConfigError, InputDataError
 from atompump.io.formats import FrameKey, ImageFile, open_image
-from atompump.io.frames import check_frame
-from atompump.io.manifest import FRAME_NAMES, ShotRecord, count_manifest_rows, iter_manifest, parse_bool, scan_manifest
+from atompump.io.frames import check_frame, check_od_image
+from atompump.io.manifest import (
+    FRAME_NAMES,
+    INPUT_NAMES,
+    OD_NAME,
+    ShotRecord,
+    count_manifest_rows,
+    iter_manifest,
+    parse_bool,
+    scan_manifest,
+)
 
 __all__ = [
+    "ODImage",
     "ShotFrames",
     "check_shots",
     "count_run_shots",
@@ -67,6 +77,7 @@ __all__ = [
     "iter_labscript_shots",
     "iter_run_shots",
     "protocol_variables",
+    "read_od",
     "read_shot",
     "run_input_files",
     "run_shots",
@@ -108,7 +119,8 @@ def hdf5_group(frames: Mapping[str, Any] | None) -> str | None:
 
 def _frame_keys(frames: Mapping[str, Any] | None) -> dict[str, FrameKey]:
     frames = frames or {}
-    return {name: frames.get(name) if frames.get(name) is not None else name for name in FRAME_NAMES}
+    keys = {name: frames.get(name) if frames.get(name) is not None else name for name in FRAME_NAMES}
+    return {**keys, OD_NAME: frames.get(OD_NAME)}  # None: the od file's only frame (or Oqtant's it_plot)
 
 
 def find_labscript_shots(pattern: str) -> list[Path]:
@@ -148,7 +160,15 @@ def _open(path: Path, group: str | None) -> ImageFile:
 
 
 def _resolve(image: ImageFile, key: FrameKey, name: str) -> FrameKey:
-    """A default frame name selects a page in a file without frame names (see the module docstring)."""
+    """A default frame name selects a page in a file without frame names (see the module docstring); an OD file
+    without a frame key gives its only frame, or the in-situ OD ``it_plot`` of an Oqtant job result, or the frame
+    named ``od``."""
+    if name == OD_NAME and key is None and len(image.frames) > 1:
+        for default in ("it_plot", OD_NAME):
+            if default in image.names:
+                return default
+        raise InputDataError(f"{image.path}: holds {image._describe()}; name the frame that holds the optical "
+                             "density with data.frames.od")
     if isinstance(key, str) and not image.names and key in FRAME_NAMES and len(image.frames) > 1:
         return FRAME_NAMES.index(key)
     return key
@@ -275,10 +295,11 @@ def iter_run_shots(data: Mapping[str, Any]) -> Iterator[ShotRecord]:
 
 
 def _check_one(record: ShotRecord) -> dict[str, tuple[int, int]]:
-    """Header-level check of one shot's three frames; returns their shapes. Raises InputDataError."""
+    """Header-level check of one shot's three frames (or its OD image); returns their shapes. Raises
+    InputDataError."""
     shapes: dict[str, tuple[int, int]] = {}
     errors: list[str] = []
-    for name in FRAME_NAMES:
+    for name in record.input_names:
         path = record.frames[name]
         try:
             with _open(path, record.hdf5_group) as image:
@@ -287,7 +308,7 @@ def _check_one(record: ShotRecord) -> dict[str, tuple[int, int]]:
         except InputDataError as exc:
             message = str(exc)
             if message not in errors:
-                errors.append(message if record.frame_keys else f"{name} frame: {message}")
+                errors.append(message if record.frame_keys or record.is_od else f"{name} frame: {message}")
     if errors:
         raise InputDataError("; ".join(errors))
     if len(set(shapes.values())) > 1:
@@ -317,7 +338,7 @@ def check_shots(records: Sequence[ShotRecord]) -> tuple[list[ShotRecord], tuple[
         if record.problem:
             continue
         try:
-            shapes[i] = _check_one(record)["atoms"]
+            shapes[i] = _first_shape(_check_one(record))
         except InputDataError as exc:
             out[i] = replace(record, problem=str(exc))
     if not shapes:
@@ -326,8 +347,13 @@ def check_shots(records: Sequence[ShotRecord]) -> tuple[list[ShotRecord], tuple[
     for i, shape in shapes.items():
         if shape != run_shape:
             out[i] = replace(out[i], problem=f"frame shape {shape} differs from the run's {run_shape} "
-                                             f"({out[i].frames['atoms']})")
+                                             f"({out[i].frames[out[i].input_names[0]]})")
     return out, run_shape
+
+
+def _first_shape(shapes: Mapping[str, tuple[int, int]]) -> tuple[int, int]:
+    """The shape of a shot's first input (all its frames share it): the atoms frame, or the OD image."""
+    return next(iter(shapes.values()))
 
 
 def read_shot(record: ShotRecord, *, region: tuple[int, int, int, int] | None = None) -> ShotFrames:
@@ -346,6 +372,9 @@ def read_shot(record: ShotRecord, *, region: tuple[int, int, int, int] | None = 
         Unreadable file, missing frame, NaN or infinite pixels, frames of different shapes, an all-zero probe
         frame; the message names the file and frame.
     """
+    if record.is_od:
+        raise InputDataError(f"shot {record.shot} is an optical-density image ({record.frames[OD_NAME]}), not camera "
+                             "frames; read it with read_od")
     by_file: dict[Path, list[str]] = {}
     for name in FRAME_NAMES:
         by_file.setdefault(record.frames[name], []).append(name)
@@ -364,6 +393,9 @@ def read_shot(record: ShotRecord, *, region: tuple[int, int, int, int] | None = 
     if not np.any(raw["probe"]):
         raise InputDataError(f"the {sources['probe']} is all zero: no probe light was recorded; check the camera "
                              "trigger or remove the shot")
+    if not np.any(raw["atoms"]):
+        raise InputDataError(f"the {sources['atoms']} is all zero: the camera recorded nothing, not even its offset, "
+                             "during the atoms exposure; check the camera trigger or remove the shot")
     out = {}
     for name in FRAME_NAMES:
         frame = raw[name]
@@ -374,6 +406,54 @@ def read_shot(record: ShotRecord, *, region: tuple[int, int, int, int] | None = 
             frame = frame[r0:r1, c0:c1]
         out[name] = np.asarray(frame, dtype=np.float64)
     return ShotFrames(out["atoms"], out["probe"], out["dark"], sources)
+
+
+@dataclass(frozen=True)
+class ODImage:
+    """The optical-density image of one shot given as OD (manifest column ``od``), checked.
+
+    Attributes
+    ----------
+    od : ndarray, shape (ny, nx), float64
+        Optical density; NaN marks masked pixels.
+    source : str
+        ``od image <file>`` or ``od image <file> [<frame>]``.
+    """
+
+    od: np.ndarray
+    source: str
+
+
+def read_od(record: ShotRecord, *, region: tuple[int, int, int, int] | None = None) -> ODImage:
+    """The optical-density image of a shot given as OD (``record.is_od``), checked by
+    :func:`atompump.io.frames.check_od_image`.
+
+    Parameters
+    ----------
+    record
+        The shot.
+    region : (row_start, row_stop, col_start, col_stop), optional, keyword-only
+        Return only this part of the image (the whole image is checked).
+
+    Raises
+    ------
+    InputDataError
+        Unreadable file, missing frame, not 2D, infinite pixels, no finite pixel, values that are camera counts
+        rather than an OD; the message names the file and frame.
+    """
+    if not record.is_od:
+        raise InputDataError(f"shot {record.shot} is given as camera frames, not as an optical-density image; read "
+                             "it with read_shot")
+    path = record.frames[OD_NAME]
+    with _open(path, record.hdf5_group) as image:
+        key = _resolve(image, record.key(OD_NAME), OD_NAME)
+        source = f"od image {path}" if key is None else f"od image {path} [{key}]"
+        image.check(key)
+        od = check_od_image(image.read(key), source=source)
+    if region is not None:
+        r0, r1, c0, c1 = region
+        od = od[r0:r1, c0:c1]
+    return ODImage(od, source)
 
 
 # --- the run table: one row per shot, written by the 'shots' rule and read by every batch ---------------------------
@@ -412,8 +492,11 @@ def shots_table(records: Sequence[ShotRecord], *, shape: tuple[int, int] | None,
 
     Variables: ``cycle``, ``direction``, ``reference``, ``repeat`` (-1: none), ``order`` (-1: none),
     ``sequence_cycles``, ``batch``, ``problem`` (str), and for
-    each frame ``<frame>_file`` and ``<frame>_key`` (JSON: ``null``, a page index or a name), ``hdf5_group``.
-    Attributes: ``frame_shape`` (ny, nx; [0, 0] when no shot is readable), ``batch_size``.
+    each input (``atoms``, ``probe``, ``dark``, ``od``) ``<input>_file`` (empty when the shot has no such input:
+    ``od`` of a shot of camera frames, the frames of a shot given as OD) and ``<input>_key`` (JSON: ``null``, a page
+    index or a name), ``hdf5_group``.
+    Attributes: ``frame_shape`` (ny, nx; [0, 0] when no shot is readable), ``batch_size``, ``input``
+    (:func:`run_input`).
     """
     n = len(records)
     data = {
@@ -424,16 +507,40 @@ def shots_table(records: Sequence[ShotRecord], *, shape: tuple[int, int] | None,
         "hdf5_group": ("shot", np.array([r.hdf5_group or "" for r in records], dtype=object),
                        {"long_name": "HDF5 group of the frames"}),
     }
-    for name in FRAME_NAMES:
-        data[f"{name}_file"] = ("shot", np.array([str(r.frames[name]) for r in records], dtype=object),
-                                {"long_name": f"file of the {name} frame"})
+    for name in INPUT_NAMES:
+        what = "optical-density image" if name == OD_NAME else f"{name} frame"
+        data[f"{name}_file"] = ("shot", np.array([str(r.frames[name]) if name in r.frames else "" for r in records],
+                                                 dtype=object),
+                                {"long_name": f"file of the {what} (empty: none)"})
         data[f"{name}_key"] = ("shot", np.array([_encode_key(r.key(name)) for r in records], dtype=object),
-                               {"long_name": f"{name} frame in its file (JSON: null, page index or name)"})
+                               {"long_name": f"{what} in its file (JSON: null, page index or name)"})
     return xr.Dataset(data, coords={"shot": ("shot", np.array([r.shot for r in records], dtype=object))},
-                      attrs={"frame_shape": list(shape or (0, 0)), "batch_size": int(batch_size)})
+                      attrs={"frame_shape": list(shape or (0, 0)), "batch_size": int(batch_size),
+                             "input": run_input(records)})
 
 
-_TABLE_STRINGS = ("problem", "hdf5_group", *(f"{n}_{part}" for n in FRAME_NAMES for part in ("file", "key")))
+def run_input(records: Iterable[ShotRecord]) -> str:
+    """The kind of input of a run: ``od`` when its good shots are optical-density images, else ``frames``.
+
+    A run is one or the other (the manifest marks rows of the other kind as bad); when no shot is good, the kind
+    of any shot decides.
+    """
+    good, any_od = set(), False
+    for record in records:
+        any_od |= record.is_od
+        if not record.problem:
+            good.add(record.is_od)
+    return _input_kind(good, any_od)
+
+
+def _input_kind(good: set[bool], any_od: bool) -> str:
+    """:func:`run_input` from the kinds of the good shots (``is_od`` values) and whether any shot is OD."""
+    if good:
+        return OD_NAME if True in good else "frames"
+    return OD_NAME if any_od else "frames"
+
+
+_TABLE_STRINGS = ("problem", "hdf5_group", *(f"{n}_{part}" for n in INPUT_NAMES for part in ("file", "key")))
 
 
 def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *, batch_size: int,
@@ -458,6 +565,8 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
                            batch_size=batch_size)
     shapes = array("l")  # rows, columns of every shot's frames, flat (0, 0 when unreadable): 16 bytes per shot
     bad = bytearray()
+    good_kinds: set[bool] = set()  # is_od of the good shots (a run is one kind: run_input)
+    any_od = False
     with atomic_path(path, suffix=".nc") as tmp, h5netcdf.File(tmp, "w") as f:
         f.dimensions = {"shot": None}
         variables = {}
@@ -476,11 +585,14 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
             for record in block:
                 if not record.problem:
                     try:
-                        shape = _check_one(record)["atoms"]
+                        shape = _first_shape(_check_one(record))
                     except InputDataError as exc:
                         record, shape = replace(record, problem=str(exc)), (0, 0)
                 else:
                     shape = (0, 0)
+                any_od |= record.is_od
+                if not record.problem:
+                    good_kinds.add(record.is_od)
                 checked.append(record)
                 shapes.extend(shape)
                 bad.append(bool(record.problem))
@@ -503,12 +615,13 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
         run_shape = counts.most_common(1)[0][0] if counts else None
         for i in np.flatnonzero(good & np.any(pairs != np.array(run_shape or (0, 0)), axis=1)):
             shape = tuple(int(v) for v in pairs[i])
-            atoms_file = variables["atoms_file"][i]
-            atoms_file = atoms_file.decode() if isinstance(atoms_file, bytes) else str(atoms_file)
-            variables["problem"][i] = f"frame shape {shape} differs from the run's {run_shape} ({atoms_file})"
+            files = [variables[f"{name}_file"][i] for name in ("atoms", OD_NAME)]
+            first = next(str(v.decode() if isinstance(v, bytes) else v) for v in files if len(v))
+            variables["problem"][i] = f"frame shape {shape} differs from the run's {run_shape} ({first})"
             bad[i] = 1
         f.attrs["frame_shape"] = list(run_shape or (0, 0))
         f.attrs["batch_size"] = int(batch_size)
+        f.attrs["input"] = _input_kind(good_kinds, any_od)
     return n, sum(bad), run_shape
 
 
@@ -531,16 +644,17 @@ def shots_from_table(table: xr.Dataset, *, batch: int | None = None) -> list[Sho
     columns = {name: table[name].values for name in ("cycle", "direction", "reference", "repeat", "problem",
                                                       "hdf5_group", "order", "sequence_cycles")}
     columns["shot"] = table.shot.values
-    for name in FRAME_NAMES:
+    for name in INPUT_NAMES:
         columns[f"{name}_file"] = table[f"{name}_file"].values
         columns[f"{name}_key"] = table[f"{name}_key"].values
     records = []
     for i in index:
-        keys = {name: _decode_key(str(columns[f"{name}_key"][i])) for name in FRAME_NAMES}
+        names = (OD_NAME,) if str(columns[f"{OD_NAME}_file"][i]) else FRAME_NAMES
+        keys = {name: _decode_key(str(columns[f"{name}_key"][i])) for name in names}
         repeat = int(columns["repeat"][i])
         records.append(ShotRecord(
             shot=str(columns["shot"][i]), cycle=float(columns["cycle"][i]), direction=int(columns["direction"][i]),
-            frames={name: Path(str(columns[f"{name}_file"][i])) for name in FRAME_NAMES},
+            frames={name: Path(str(columns[f"{name}_file"][i])) for name in names},
             reference=bool(columns["reference"][i]), repeat=None if repeat < 0 else repeat,
             frame_keys={k: v for k, v in keys.items() if v is not None},
             hdf5_group=str(columns["hdf5_group"][i]) or None, problem=str(columns["problem"][i]),

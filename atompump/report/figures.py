@@ -20,6 +20,7 @@ __all__ = [
     "bands_figure",
     "com_vs_cycle_figure",
     "fringe_removal_figure",
+    "message_figure",
     "od_image_figure",
     "models_figure",
     "pull_histogram_figure",
@@ -291,4 +292,30 @@ def fringe_removal_figure(od_own: np.ndarray, od_clean: np.ndarray | None, *, pi
     if od_clean is None:
         note += "; fringe removal is off (imaging.fringe_removal: false)"
     fig.suptitle(note.strip("; "), fontsize=8)
+    return fig
+
+
+def message_figure(title: str, text: str, *, width: float = 5.0, height: float = 3.0) -> Figure:
+    """A panel that says, in words, why a figure cannot be drawn (e.g. "no fit possible"), for a report whose
+    figure files must all exist.
+
+    Parameters
+    ----------
+    title : str
+        Large text at the top, e.g. ``"no fit possible"``.
+    text : str
+        The explanation; lines are wrapped to the panel's width, and long texts cut with an ellipsis.
+    """
+    import textwrap
+
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    wrapped = [w for line in text.splitlines() for w in (textwrap.wrap(line, int(14 * width)) or [""])]
+    if len(wrapped) > 14:
+        wrapped = wrapped[:13] + ["..."]
+    ax.text(0.5, 0.97, title, ha="center", va="top", fontsize=13, weight="bold", color=PALETTE["vermillion"],
+            transform=ax.transAxes)
+    ax.text(0.0, 0.82, "\n".join(wrapped), ha="left", va="top", fontsize=7, family="monospace",
+            transform=ax.transAxes)
     return fig

@@ -92,7 +92,7 @@ def render_report(
         f'<div class="summary"><p><strong>{html.escape(headline)}</strong></p>',
         _table([(n, v, u) for n, v, u in summary_rows], ["quantity", "value", "unit"]),
     ]
-    parts += [f'<p class="warn">{html.escape(note)}</p>' for note in notes]
+    parts += [f'<p class="warn">{"<br>".join(html.escape(line) for line in note.splitlines())}</p>' for note in notes]
     parts.append("</div>")
     for heading, header, rows in tables:
         parts.append(f"<h2>{html.escape(heading)}</h2>" + _table(rows, header))

@@ -56,7 +56,8 @@ from atompump.stages.reduce import read_run_cloud, sample_indices
 log = logging.getLogger(__name__)
 
 __all__ = ["atom_number_outliers", "choose_estimator", "com_batch_stage", "com_report_rows", "estimator_consistency",
-           "estimator_table", "gather_com_stage", "read_template", "reject_atom_number_outliers", "template_stage"]
+           "estimator_table", "gather_com_stage", "read_template", "reject_atom_number_outliers",
+           "rejections_by_cause", "template_stage"]
 
 Config = Mapping[str, Any]
 CHOICES = (*ESTIMATORS, "auto")
@@ -593,15 +594,40 @@ def _efficiency_attrs(used: np.ndarray, columns: Mapping[str, np.ndarray]) -> di
     return attrs
 
 
+# causes of bad input named by the reduction (atompump.diagnose, atompump.io), checked before the generic markers
+_INPUT_CAUSES = ("camera saturated in the atoms frame", "camera saturated in the probe frame",
+                 "dark frame brighter than the probe frame", "atoms frame brighter than the probe frame",
+                 "no light in the atoms frame", "negative optical density", "no finite pixel", "are infinite",
+                 "has a finite OD", "is not an optical density", "both od and", "never a mix", "data.frames.od",
+                 "no probe light")  # last: other reasons may mention probe light in their advice
+
+
 def _cause(reason: str) -> str:
     """A reason without its numbers, to count rejections by cause."""
-    for marker in (" is an outlier", " below com.min_atom_number", " of the cloud is masked", "no cloud signal",
-                   "cloud cut by the", "cloud extends beyond", "fit estimator", "template estimator",
+    for marker in (" of the cloud is masked", *_INPUT_CAUSES, " is an outlier", " below com.min_atom_number",
+                   "no cloud signal", "cloud cut by the", "cloud extends beyond", "fit estimator", "template estimator",
                    "profile fit failed", "does not exist", "cannot read", "NaN", "all zero", "probe light",
                    "different shapes", "differs from the run", "duplicate shot id", "unexpected dtype"):
         if marker in reason:
             return marker.strip()
     return reason.split(":")[0][:60]
+
+
+def rejections_by_cause(shots: Sequence[object], reasons: Sequence[object]) -> list[tuple[str, list[str], list[str]]]:
+    """The rejected shots grouped by cause (:func:`_cause`), the most frequent cause first (ties by name).
+
+    Returns
+    -------
+    list of (cause, shots, reasons)
+        The shots of each cause in run order, with their full reasons.
+    """
+    groups: dict[str, tuple[list[str], list[str]]] = {}
+    for shot, reason in zip(shots, reasons):
+        if str(reason):
+            members = groups.setdefault(_cause(str(reason)), ([], []))
+            members[0].append(str(shot))
+            members[1].append(str(reason))
+    return [(cause, *groups[cause]) for cause in sorted(groups, key=lambda c: (-len(groups[c][0]), c))]
 
 
 def com_report_rows(com: xr.Dataset) -> list[tuple[str, object, str]]:
@@ -615,9 +641,6 @@ def com_report_rows(com: xr.Dataset) -> list[tuple[str, object, str]]:
                      f"profile model {attrs.get('profile_model')})", ""))
     if attrs.get("estimator_reason"):
         rows.append(("why this estimator", attrs["estimator_reason"], ""))
-    if attrs.get("input") == "od":
-        rows.append(("input", "optical-density images: the reduction was skipped; per-shot errors come from the noise "
-                              "measured in each shot's atom-free pixels alone (no camera noise model)", ""))
     if "median_crb_um" in attrs:
         rows.append((f"median Cramer-Rao bound of one shot ({attrs.get('crb_of', 'fit')} model, independent pixel "
                      "noise)", attrs["median_crb_um"], "um"))

@@ -1,8 +1,16 @@
-"""Stage fit: the displacement per cycle, its alternatives, and the comparison with theory."""
+"""Stage fit: the displacement per cycle, its alternatives, and the comparison with theory.
+
+Before any fit, the used shots are checked against what the configured model needs
+(:func:`atompump.fit.headline_problem`). When too few pass, the stage stops with a message (the rejections counted by
+cause, the first shots of each, where to look); with ``data.on_bad_shot: reject`` it writes a ``summary.json`` with
+``fit_possible: false``, the same text in ``fit_message`` and null numbers instead, so that the report is still
+written.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -12,11 +20,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from atompump.fit import PumpData, analyse_pump
+from atompump.errors import FitNotPossibleError
+from atompump.fit import PumpData, analyse_pump, headline_problem
 from atompump.io.atomic import write_json
 from atompump.io.netcdf import read_dataset, write_dataset
 
-__all__ = ["fit_stage", "pump_data"]
+__all__ = ["fit_stage", "no_fit_message", "pump_data"]
+
+log = logging.getLogger(__name__)
 
 Config = Mapping[str, Any]
 
@@ -41,10 +52,18 @@ def pump_data(com: xr.Dataset) -> PumpData:
 
 
 def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_summary: str | os.PathLike,
-              out_fit: str | os.PathLike, *, fit: Config | None = None) -> dict:
+              out_fit: str | os.PathLike, *, fit: Config | None = None, on_bad_shot: str = "error") -> dict:
     """Fit the displacement per cycle and compare it with the theory; write ``summary.json`` and ``fit.nc``.
 
-    ``fit`` is the config section (``model``, ``n_bootstrap``, ``seed``, ``step_width``).
+    ``fit`` is the config section (``model``, ``n_bootstrap``, ``seed``, ``step_width``); ``on_bad_shot`` is
+    ``data.on_bad_shot``.
+
+    Raises
+    ------
+    FitNotPossibleError
+        Too few used shots for ``fit.model`` (:func:`atompump.fit.headline_problem`) and ``on_bad_shot`` is not
+        ``reject``; the message is :func:`no_fit_message`. With ``reject`` the stage writes the summary of
+        :func:`_no_fit_outputs` instead (``fit_possible: false``).
     """
     fit = dict(fit or {})
     com = read_dataset(com_path)
@@ -52,6 +71,14 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
     data = pump_data(com)
     dl_um = float(theory["dl_um"])
     chern_numbers = [int(c) for c in theory["chern_numbers"]]
+    problem = headline_problem(data, str(fit.get("model", "linear")))
+    if problem:
+        message = no_fit_message(com, problem=problem, model=str(fit.get("model", "linear")), com_path=com_path,
+                                 on_bad_shot=on_bad_shot)
+        if on_bad_shot != "reject":
+            raise FitNotPossibleError(message)
+        log.warning("%s", message)
+        return _no_fit_outputs(com, theory, data, out_summary, out_fit, fit=fit, message=message)
     analysis = analyse_pump(data, dl_um=dl_um, chern_numbers=chern_numbers, model=str(fit.get("model", "linear")),
                             n_bootstrap=int(fit.get("n_bootstrap", 1000)), seed=int(fit.get("seed", 0)),
                             step_width=float(fit.get("step_width", 0.02)))
@@ -92,6 +119,7 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         "bootstrap": analysis.bootstrap,
         "direction_consistency": analysis.consistency,
         "skipped": analysis.skipped,
+        **_run_keys(com, fit_possible=True, message=""),
     }
     summary["theory_band_populations"] = theory.get("band_populations")
     non_adiabatic = theory.get("non_adiabatic") or {}
@@ -126,6 +154,108 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         coords={"shot": com.shot.values},
         attrs={"model": per_shot.model if per_shot is not None else "", "nu": head.nu, "nu_err": head.nu_err,
                "dl_um": dl_um},
+    )
+    write_dataset(fit_ds, out_fit)
+    write_json(out_summary, summary)
+    return summary
+
+
+# --- a run where no fit is possible (issue 11, item 7) ---------------------------------------------------------------
+
+_EXAMPLES = 5  # shots named per cause in the message
+
+
+def _run_keys(com: xr.Dataset, *, fit_possible: bool, message: str) -> dict:
+    """Summary keys shared by a fit and a run without one: whether a fit was possible and why not, the input kind
+    (``frames`` or ``od``, from com.nc's attributes) and the rejections counted by cause."""
+    from atompump.stages.com import rejections_by_cause
+
+    causes = rejections_by_cause(com.shot.values, com.reject_reason.values)
+    return {"fit_possible": fit_possible, "fit_message": message, "input": str(com.attrs.get("input", "frames")),
+            "rejected_by_cause": {cause: len(shots) for cause, shots, _ in causes}}
+
+
+def no_fit_message(com: xr.Dataset, *, problem: str, model: str, com_path: str | os.PathLike,
+                   on_bad_shot: str = "error") -> str:
+    """Why no fit is possible, for the user: the fit's requirement, the shots used, the rejections counted by cause
+    with the first few shots of each (and one full reason), and where to look.
+
+    Parameters
+    ----------
+    com : Dataset
+        ``com.nc``.
+    problem : str
+        :func:`atompump.fit.headline_problem`'s text.
+    model : str
+        ``fit.model``.
+    com_path : path
+        Where ``com.nc`` is (named in the message).
+    on_bad_shot : str
+        ``data.on_bad_shot``: with ``error`` the message says how to get the report anyway.
+    """
+    from atompump.stages.com import rejections_by_cause
+
+    used = com.used.values.astype(bool)
+    reference = com["reference"].values.astype(bool) if "reference" in com.variables else np.zeros(used.size, bool)
+    lines = [f"no fit possible (fit.model: {model}): {problem}.",
+             f"{int(used.sum())} of {used.size} shots passed the quality cuts ({int((used & ~reference).sum())} "
+             f"pumped, {int((used & reference).sum())} constant-phi reference); {int((~used).sum())} rejected, by "
+             "cause:"]
+    for cause, shots, reasons in rejections_by_cause(com.shot.values, com.reject_reason.values):
+        named = ", ".join(shots[:_EXAMPLES]) + (f" and {len(shots) - _EXAMPLES} more" if len(shots) > _EXAMPLES
+                                                  else "")
+        line = f"  {len(shots)} x {cause}: {named}"
+        if reasons[0] != cause:
+            line += f" (shot {shots[0]}: {reasons[0]})"
+        lines.append(line)
+    where = (f"Where to look: {com_path} (one row per shot: used, reject_reason, x_com_um, atom_number), the "
+             "logs of the reduce and com steps (logs/reduce/, logs/com/) and the report's table of rejected shots")
+    if on_bad_shot == "reject":
+        lines.append(where + ".")
+    else:
+        lines.append(where + " (set data.on_bad_shot: reject to write the report, listing every rejected shot with "
+                             "its reason, without a fit).")
+    return "\n".join(lines)
+
+
+def _no_fit_outputs(com: xr.Dataset, theory: dict, data: PumpData, out_summary: str | os.PathLike,
+                    out_fit: str | os.PathLike, *, fit: Config, message: str) -> dict:
+    """``summary.json`` and ``fit.nc`` of a run where no fit is possible: ``fit_possible: false``, ``fit_message``,
+    every fitted number null (NaN in fit.nc), the shot counts and the theory as for a fit."""
+    dl_um = float(theory["dl_um"])
+    chern_numbers = [int(c) for c in theory["chern_numbers"]]
+    none = dict.fromkeys(("nu", "nu_err", "displacement_per_cycle_um", "displacement_per_cycle_err_um", "x0_um",
+                          "x0_err_um", "deviation_sigma", "efficiency", "efficiency_err", "reduced_chi2",
+                          "errors_scaled", "fit_model", "headline", "bootstrap", "direction_consistency"))
+    used = com.used.values.astype(bool)
+    summary = {
+        **none,
+        "dl_um": dl_um,
+        "chern_number": chern_numbers[0],
+        "chern_numbers": chern_numbers,
+        "nu_theory": float(theory["nu_theory"]),
+        "nu_theory_err": float(theory.get("nu_theory_err", 0.0) or 0.0),
+        "n_shots": int(com.sizes["shot"]),
+        "n_used": int(used.sum()),
+        "n_rejected": int((~used).sum()),
+        "n_reference": int(data.reference.sum()),
+        "fit_model_requested": str(fit.get("model", "linear")),
+        "correlations": {},
+        "models": [],
+        "alternatives": {},
+        "differential": {},
+        "skipped": {},
+        "theory_band_populations": theory.get("band_populations"),
+        "theory_non_adiabatic": theory.get("non_adiabatic") or None,
+        **_run_keys(com, fit_possible=False, message=message),
+    }
+    nan = np.full(com.sizes["shot"], np.nan)
+    fit_ds = xr.Dataset(
+        {"x_model_um": ("shot", nan, {"units": "um", "long_name": "fitted centre of mass (none: no fit possible)"}),
+         "residual_um": ("shot", nan.copy(), {"units": "um", "long_name": "data minus fit"}),
+         "pull": ("shot", nan.copy(), {"units": "1", "long_name": "residual over its (scaled) error"})},
+        coords={"shot": com.shot.values},
+        attrs={"model": "", "nu": np.nan, "nu_err": np.nan, "dl_um": dl_um, "fit_possible": 0},
     )
     write_dataset(fit_ds, out_fit)
     write_json(out_summary, summary)

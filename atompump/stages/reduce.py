@@ -23,14 +23,16 @@ import numpy as np
 import xarray as xr
 
 from atompump._logging import Progress
+from atompump.diagnose import frames_problem, od_sign_problem, own_probe_block_od
 from atompump.errors import BadShotsError, InputDataError
 from atompump.io.atomic import write_json
-from atompump.io.manifest import FRAME_NAMES, ShotRecord
+from atompump.io.manifest import FRAME_NAMES, INPUT_NAMES, OD_NAME, ShotRecord
 from atompump.io.netcdf import read_variables, write_dataset, write_dataset_uncompressed
 from atompump.io.shots import (
     count_run_shots,
     iter_run_shots,
     protocol_variables,
+    read_od,
     read_shot,
     shots_from_table,
     write_shots_table,
@@ -115,27 +117,78 @@ def _check_roi(roi: Sequence[int], shape: tuple[int, int]) -> Box:
     return r0, r1, c0, c1
 
 
-def _mean_od(shots_path: str | os.PathLike, shape: tuple[int, int], imaging: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Mean OD (own probe frames) of up to ``imaging.roi_sample_shots`` shots spread over the run, and the pixels
-    with probe light in at least half of them."""
+def _mean_od(shots_path: str | os.PathLike, shape: tuple[int, int], imaging: Config, *,
+             od_input: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mean OD of up to ``imaging.roi_sample_shots`` shots spread over the run (from their frames with their own
+    probe frames, or read: ``od_input``), the pixels measured in at least half of them, and the number of shots."""
     kwargs = _imaging_kwargs(imaging)
     total = np.zeros(shape)
     count = np.zeros(shape)
     used = 0
     for record in _sampled_shots(shots_path, int(imaging["roi_sample_shots"])):
         try:
-            frames = read_shot(record)
+            if od_input:
+                od = read_od(record).od
+                valid = np.isfinite(od)
+            else:
+                frames = read_shot(record)
+                result = optical_density(frames.atoms, frames.probe, frames.dark, **kwargs)
+                od, valid = result.od, result.valid
         except InputDataError as exc:  # reported by the batch that holds the shot
             log.warning("ROI sample: skipped shot %s: %s", record.shot, exc)
             continue
-        result = optical_density(frames.atoms, frames.probe, frames.dark, **kwargs)
-        total += np.where(result.valid, result.od, 0.0)
-        count += result.valid
+        total += np.where(valid, od, 0.0)
+        count += valid
         used += 1
     if used == 0:
         raise InputDataError("cannot find the region of interest: no sampled shot could be read; see the "
                              "problems listed by the reduce step, or set imaging.roi")
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan), count >= max(1, used // 2)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan), count >= max(1, used // 2), used
+
+
+def _run_cloud(shots_path: str | os.PathLike, imaging: Config, shape: tuple[int, int], *,
+               od_input: bool = False) -> tuple[Box, np.ndarray | None, np.ndarray]:
+    """The ROI (``imaging.roi``, checked, or found), the run's cloud extent over the frame (None when no cloud stands
+    out inside a hand-set ROI) and the mean OD, from the sampled shots (:func:`_mean_od`). When no cloud stands out
+    and the mean OD is negative, the error says so (:func:`atompump.diagnose.od_sign_problem`)."""
+    mean, lit, used = _mean_od(shots_path, shape, imaging, od_input=od_input)
+    if imaging.get("roi") is not None:
+        roi = _check_roi(imaging["roi"], shape)
+        log.info("region of interest from imaging.roi: %s", roi)
+        inside = (slice(roi[0], roi[1]), slice(roi[2], roi[3]))
+        try:
+            atoms = np.zeros(shape, bool)
+            atoms[inside] = locate_run_cloud(mean[inside], valid=lit[inside])[1]
+        except InputDataError as exc:
+            log.warning("no cloud found in the run's mean OD inside imaging.roi (%s); the fringe removal leaves the "
+                        "whole ROI out of its fit", exc)
+            atoms = None
+        return roi, atoms, mean
+    try:
+        roi, atoms = locate_run_cloud(mean, valid=lit)
+    except InputDataError as exc:
+        sources = {OD_NAME: f"mean of the OD images of {used} sampled shots",
+                   "atoms": f"atoms frames of {used} sampled shots", "probe": "their probe frames"}
+        sign = od_sign_problem(mean, lit, sources=sources, od_input=od_input)
+        if sign:
+            raise InputDataError(f"{exc}. The mean OD of the sampled shots is not an absorption image: {sign}") from exc
+        raise
+    return roi, atoms, mean
+
+
+def _cloud_variables(roi: Box, atoms: np.ndarray | None, mean: np.ndarray,
+                     shape: tuple[int, int]) -> tuple[dict, dict]:
+    """The run's cloud (extent and mean OD) over the ROI as Dataset variables, and the ROI's frame coordinates."""
+    rows, cols = slice(roi[0], roi[1]), slice(roi[2], roi[3])
+    cloud = {
+        "cloud": (("y", "x"), (np.zeros(shape, bool) if atoms is None else atoms)[rows, cols],
+                  {"long_name": "where the run's atoms may be: the mean cloud with its wings and a margin"}),
+        "mean_od": (("y", "x"), mean[rows, cols].astype(np.float32),
+                    {"units": "1", "long_name": "mean optical density of the sampled shots"}),
+    }
+    coords = {"y": ("y", np.arange(roi[0], roi[1]), {"long_name": "frame row (pixel)"}),
+              "x": ("x", np.arange(roi[2], roi[3]), {"long_name": "frame column (pixel)"})}
+    return cloud, coords
 
 
 def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLike, *, imaging: Config) -> xr.Dataset:
@@ -150,31 +203,12 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
     whatever the run's length.
     """
     shape = tuple(int(v) for v in read_variables(shots_path, [])[1]["frame_shape"])
+    if _run_input_kind(shots_path) == OD_NAME:
+        return _od_roi_stage(shots_path, out_path, imaging=imaging, shape=shape)
     kwargs = _imaging_kwargs(imaging)
-    mean, lit = _mean_od(shots_path, shape, imaging)
-    if imaging.get("roi") is not None:
-        roi = _check_roi(imaging["roi"], shape)
-        log.info("region of interest from imaging.roi: %s", roi)
-        try:
-            atoms = np.zeros(shape, bool)
-            inside = (slice(roi[0], roi[1]), slice(roi[2], roi[3]))
-            atoms[inside] = locate_run_cloud(mean[inside], valid=lit[inside])[1]
-        except InputDataError as exc:
-            log.warning("no cloud found in the run's mean OD inside imaging.roi (%s); the fringe removal leaves the "
-                        "whole ROI out of its fit", exc)
-            atoms = None
-    else:
-        roi, atoms = locate_run_cloud(mean, valid=lit)
-    rows, cols = slice(roi[0], roi[1]), slice(roi[2], roi[3])
+    roi, atoms, mean = _run_cloud(shots_path, imaging, shape)
     attrs = {"roi": list(roi), "frame_shape": list(shape), "fringe_removal": int(bool(imaging["fringe_removal"]))}
-    cloud = {
-        "cloud": (("y", "x"), (np.zeros(shape, bool) if atoms is None else atoms)[rows, cols],
-                  {"long_name": "where the run's atoms may be: the mean cloud with its wings and a margin"}),
-        "mean_od": (("y", "x"), mean[rows, cols].astype(np.float32),
-                    {"units": "1", "long_name": "mean optical density of the sampled shots (own probe frames)"}),
-    }
-    coords = {"y": ("y", np.arange(roi[0], roi[1]), {"long_name": "frame row (pixel)"}),
-              "x": ("x", np.arange(roi[2], roi[3]), {"long_name": "frame column (pixel)"})}
+    cloud, coords = _cloud_variables(roi, atoms, mean, shape)
     if not imaging["fringe_removal"]:
         ds = xr.Dataset(cloud, coords=coords, attrs={**attrs, "n_components": 0})
         write_dataset(ds, out_path)
@@ -196,9 +230,11 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
         lit_box = probe >= kwargs["min_probe_counts"]
         if kwargs["saturation_counts"] is not None:
             lit_box &= (frames.probe < kwargs["saturation_counts"]) & (frames.atoms < kwargs["saturation_counts"])
-        if lit_box.mean() < 0.5:  # no probe light: a bad shot (reported by its batch), not a reference
-            log.warning("fringe basis: skipped shot %s: only %.0f%% of the basis region has probe light", record.shot,
-                        100 * lit_box.mean())
+        if lit_box.mean() < 0.5:  # no probe light or a saturated camera: a bad shot (reported by its batch)
+            cause = frames_problem(frames.atoms, frames.probe, frames.dark, min_probe_counts=kwargs["min_probe_counts"],
+                                   saturation_counts=kwargs["saturation_counts"], sources=frames.sources)
+            log.warning("fringe basis: skipped shot %s: %s", record.shot,
+                        cause or f"only {lit_box.mean():.0%} of the basis region has probe light and no saturation")
             continue
         probes[n] = probe
         valid &= lit_box
@@ -276,7 +312,12 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
         reason = rec.problem
         if not reason:
             try:
+                if rec.is_od:  # an OD image: no reduction (see _reduce_od_shot)
+                    od[i], valid[i], factor[i] = _reduce_od_shot(rec, roi, min_valid_fraction=min_valid_fraction)
+                    reasons.append("")
+                    continue
                 frames = read_shot(rec, region=region)
+                _raise_frames_problem(frames, roi, (region[0], region[2]), kwargs)
                 result = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi, origin=(region[0], region[2]),
                                      basis=basis, plan=plan, **kwargs)
                 fraction = float(result.valid.mean())
@@ -285,13 +326,16 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
                         f"only {fraction:.1%} of the region of interest has probe light above "
                         f"{kwargs['min_probe_counts']:g} counts ({frames.sources['probe']}); check the probe beam "
                         "or imaging.min_probe_counts")
+                _raise_frames_sign_problem(frames, roi, (region[0], region[2]), result,
+                                           fringe_removed=basis is not None)
                 od[i], valid[i], factor[i] = result.od, result.valid, result.variance_factor
             except InputDataError as exc:
                 reason = str(exc)
         if reason:
             log.warning("bad shot %s: %s", rec.shot, reason)
         reasons.append(reason)
-    coords = _shot_coords(records)
+    kind = _run_input_kind(shots_path)
+    coords = _shot_coords(records, kind)
     coords["y"] = ("y", np.arange(roi[0], roi[1]), {"long_name": "frame row (pixel)"})
     coords["x"] = ("x", np.arange(roi[2], roi[3]), {"long_name": "frame column (pixel)"})
     ds = xr.Dataset(
@@ -309,7 +353,7 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
                "batch": int(batch), "roi": list(roi),
                "frame_shape": list(read_variables(basis_path, [])[1]["frame_shape"]),
                "fringe_removal": int(basis is not None),
-               "fringe_components": basis.n_components if basis is not None else 0},
+               "fringe_components": basis.n_components if basis is not None else 0, "input": kind},
     )
     # ODs are intermediate: stored uncompressed (noisy floats barely compress, and gzip would cost more than reading)
     write_dataset_uncompressed(ds, out_path)
@@ -318,7 +362,7 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
 
 _TABLE_VARIABLES = ("shot", "cycle", "direction", "reference", "repeat", "order", "sequence_cycles", "problem",
                     "hdf5_group",
-                    *(f"{n}_{part}" for n in FRAME_NAMES for part in ("file", "key")))
+                    *(f"{n}_{part}" for n in INPUT_NAMES for part in ("file", "key")))
 
 
 def _batch_records(shots_path: str | os.PathLike, batch: int) -> list[ShotRecord]:
@@ -337,12 +381,17 @@ def _table_rows(shots_path: str | os.PathLike, rows: slice | np.ndarray) -> list
     return shots_from_table(part)
 
 
-def _shot_coords(records: Sequence[ShotRecord]) -> dict:
+def _shot_coords(records: Sequence[ShotRecord], kind: str = "frames") -> dict:
+    """Per-shot coordinates of a batch: id, pump protocol, and the source of each input of the run's kind
+    (``atoms_file``, ``probe_file``, ``dark_file``, or ``od_file`` for a run of OD images; empty for a shot of the
+    other kind, which is a bad shot)."""
     coords = {"shot": ("shot", np.array([r.shot for r in records], dtype=object), {"long_name": "shot id"}),
               **protocol_variables(records)}
-    for name in FRAME_NAMES:
-        sources = [str(r.frames[name]) + (f" [{r.key(name)}]" if r.key(name) is not None else "") for r in records]
-        coords[f"{name}_file"] = ("shot", np.array(sources, dtype=object), {"long_name": f"{name} frame source"})
+    for name in (OD_NAME,) if kind == OD_NAME else FRAME_NAMES:
+        sources = [str(r.frames[name]) + (f" [{r.key(name)}]" if r.key(name) is not None else "")
+                   if name in r.frames else "" for r in records]
+        what = "optical-density image" if name == OD_NAME else f"{name} frame"
+        coords[f"{name}_file"] = ("shot", np.array(sources, dtype=object), {"long_name": f"{what} source"})
     return coords
 
 
@@ -377,3 +426,100 @@ def check_reduce_stage(batch_paths: Sequence[str | os.PathLike], out_path: str |
     write_json(out_path, summary)
     return summary
 
+
+
+# --- OD input and the true cause of a bad shot (issue 11, items 5 and 7) ---------------------------------------------
+
+def _run_input_kind(shots_path: str | os.PathLike) -> str:
+    """``od`` for a run of optical-density images, ``frames`` for camera frames (the run table's ``input``)."""
+    return str(read_variables(shots_path, [])[1].get("input", "frames"))
+
+
+_CHECK_PIXELS = 128 * 128  # above this many ROI pixels, the checks of a bad shot's cause use every other row/column
+
+
+def _roi_views(frames, roi: Box, origin: tuple[int, int]) -> tuple[tuple[slice, slice], dict[str, np.ndarray]]:
+    """The ROI's index in the shot's frames (every other row and column of a large ROI: the causes' checks are
+    fractions and block averages, which a quarter of the pixels gives as well at a quarter of the cost), and the
+    three frames there."""
+    step = 2 if (roi[1] - roi[0]) * (roi[3] - roi[2]) > _CHECK_PIXELS else 1
+    rows = slice(roi[0] - origin[0], roi[1] - origin[0], step)
+    cols = slice(roi[2] - origin[1], roi[3] - origin[1], step)
+    return (slice(None, None, step), slice(None, None, step)), {name: getattr(frames, name)[rows, cols]
+                                                                  for name in FRAME_NAMES}
+
+
+def _raise_frames_problem(frames, roi: Box, origin: tuple[int, int], kwargs: Mapping[str, Any]) -> None:
+    """Raise InputDataError naming the true cause when the frames over the ROI cannot give an OD
+    (:func:`atompump.diagnose.frames_problem`: saturated camera, swapped or unlit frames)."""
+    _, cut = _roi_views(frames, roi, origin)
+    problem = frames_problem(cut["atoms"], cut["probe"], cut["dark"], min_probe_counts=kwargs["min_probe_counts"],
+                             saturation_counts=kwargs["saturation_counts"], sources=frames.sources)
+    if problem:
+        raise InputDataError(problem)
+
+
+def _raise_od_sign_problem(od: np.ndarray, valid: np.ndarray, sources: Mapping[str, str], *,
+                           od_input: bool = False) -> None:
+    """Raise InputDataError when the OD over the ROI is not an absorption image
+    (:func:`atompump.diagnose.od_sign_problem`: atoms brighter than the probe, a dip instead of a cloud)."""
+    problem = od_sign_problem(od, valid, sources=sources, od_input=od_input)
+    if problem:
+        raise InputDataError(problem)
+
+
+def _raise_frames_sign_problem(frames, roi: Box, origin: tuple[int, int], result, *, fringe_removed: bool) -> None:
+    """:func:`atompump.diagnose.od_sign_problem` for a shot of camera frames, on its OD against its own probe frame
+    (averaged over blocks of 4 x 4 pixels, or of 4 x 4 of every other pixel for a large ROI): the reduction's OD
+    without fringe removal; with it, the own probe frame's OD (:func:`atompump.diagnose.own_probe_block_od`), and
+    only for a dip (swapped frames), since the fringe-free reference does not use the probe frame's level."""
+    every, cut = _roi_views(frames, roi, origin)
+    if fringe_removed:
+        od = own_probe_block_od(cut["atoms"], cut["probe"], cut["dark"], result.valid[every])
+        problem = od_sign_problem(od, sources=frames.sources, check_median=False, block=1)
+    else:
+        problem = od_sign_problem(result.od[every], result.valid[every], sources=frames.sources)
+    if problem:
+        raise InputDataError(problem)
+
+
+def _reduce_od_shot(record: ShotRecord, roi: Box, *,
+                    min_valid_fraction: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """A shot given as an optical-density image: the OD over the ROI as read, no reduction.
+
+    ``valid`` is the finite pixels (NaN marks a masked pixel), the variance factor is 1 everywhere (there is no
+    photon-noise model without camera frames: the centre-of-mass stage measures the noise in the shot's own
+    atom-free pixels). Saturation, ``imaging.min_probe_counts`` and fringe removal do not apply.
+
+    Raises
+    ------
+    InputDataError
+        The image cannot be read or is not an OD (:func:`atompump.io.shots.read_od`), fewer than
+        ``min_valid_fraction`` of the ROI's pixels are finite, or the OD is negative
+        (:func:`atompump.diagnose.od_sign_problem`).
+    """
+    image = read_od(record, region=roi)
+    valid = np.isfinite(image.od)
+    fraction = float(valid.mean())
+    if fraction < min_valid_fraction:
+        raise InputDataError(f"only {fraction:.1%} of the region of interest has a finite OD in the {image.source} "
+                             "(NaN pixels are masked); check the file, or set imaging.roi to the part of the image "
+                             "that holds the cloud")
+    _raise_od_sign_problem(image.od, valid, {OD_NAME: image.source}, od_input=True)
+    return image.od, valid, 1.0
+
+
+def _od_roi_stage(shots_path: str | os.PathLike, out_path: str | os.PathLike, *, imaging: Config,
+                  shape: tuple[int, int]) -> xr.Dataset:
+    """:func:`fringe_basis_stage` for a run of optical-density images: the ROI and the run's cloud (``imaging.roi``,
+    or found in the mean OD of up to ``imaging.roi_sample_shots`` shots as for frames); no fringe basis, as there are
+    no probe frames (``imaging.fringe_removal`` is ignored, with a note in the log)."""
+    if imaging.get("fringe_removal"):
+        log.info("imaging.fringe_removal is ignored: the run's shots are optical-density images (manifest column od), "
+                 "so there are no probe frames to build a fringe basis from; the OD is analysed as read")
+    roi, atoms, mean = _run_cloud(shots_path, imaging, shape, od_input=True)
+    cloud, coords = _cloud_variables(roi, atoms, mean, shape)
+    ds = xr.Dataset(cloud, coords=coords, attrs={"roi": list(roi), "frame_shape": list(shape), "fringe_removal": 0,
+                                                 "n_components": 0, "input": OD_NAME})
+    write_dataset(ds, out_path)
+    return ds

@@ -73,17 +73,29 @@ def _analysis_rows(summary: dict) -> list[tuple[str, float, float]]:
     return rows
 
 
-def _frames_of(shots_path: str | os.PathLike, shot: str) -> dict[str, np.ndarray]:
-    """The raw frames of one shot, read through the run table (any input format)."""
+def _record_of(shots_path: str | os.PathLike, shot: str):
+    """The run-table row of one shot as a :class:`~atompump.io.manifest.ShotRecord`."""
     from atompump.io.netcdf import read_variables
-    from atompump.io.shots import read_shot
     from atompump.stages.reduce import _table_rows
 
     ids = read_variables(shots_path, ["shot"])[0]["shot"].astype(str)
     (row,) = np.flatnonzero(ids == shot)
-    record = _table_rows(shots_path, slice(int(row), int(row) + 1))[0]
-    frames = read_shot(record)
+    return _table_rows(shots_path, slice(int(row), int(row) + 1))[0]
+
+
+def _frames_of(shots_path: str | os.PathLike, shot: str) -> dict[str, np.ndarray]:
+    """The raw frames of one shot, read through the run table (any input format)."""
+    from atompump.io.shots import read_shot
+
+    frames = read_shot(_record_of(shots_path, shot))
     return {"atoms": frames.atoms, "probe": frames.probe, "dark": frames.dark}
+
+
+def _od_input_of(shots_path: str | os.PathLike, shot: str) -> np.ndarray:
+    """The whole OD image of one shot of a run of OD images, as read (NaN: masked)."""
+    from atompump.io.shots import read_od
+
+    return read_od(_record_of(shots_path, shot)).od
 
 
 def _fringe_panels(frames: dict[str, np.ndarray], basis_path: str | os.PathLike, imaging: Config):
@@ -109,34 +121,18 @@ def _fringe_panels(frames: dict[str, np.ndarray], basis_path: str | os.PathLike,
 def draw_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, bands: xr.Dataset, wannier: xr.Dataset,
                  reduced: xr.Dataset, shots_path: str | os.PathLike, basis_path: str | os.PathLike,
                  imaging: Config) -> dict:
-    """Every figure of the catalogue as a matplotlib Figure, keyed by name."""
+    """Every figure of the catalogue as a matplotlib Figure, keyed by name.
+
+    Every figure is drawn whatever the run: a run where no fit was possible (``summary['fit_possible']`` false) gets a
+    "no fit possible" panel in place of each figure that needs the fit, a run of OD images (``input: od``) shows
+    the OD as read in place of the camera frames, and an example shot that cannot be read is explained in words.
+    """
     from atompump.report import figures as f
     from atompump.report import theory_figures as tf
 
-    i = example_shot(reduced)
-    shot = str(reduced.shot.values[i])
-    pixel = float(reduced.attrs["pixel_size_um"])
-    x_com = float(com.x_com_um.sel(shot=shot)) if shot in com.shot.values else None
-    od = reduced.od.isel(shot=i).values
-    head = summary["headline"]
-    fit_label = f"{head['model']} fit: nu = {summary['nu']:.3f} +- {summary['nu_err']:.3f}"
-    frames = _frames_of(shots_path, shot)
-    od_own, od_clean, origin, background = _fringe_panels(frames, basis_path, imaging)
     drawn = {
-        "raw_frames": f.raw_frames_figure(frames, od, pixel_size_um=pixel, shot=shot),
-        "fringe_removal": f.fringe_removal_figure(od_own, od_clean, pixel_size_um=pixel, origin=origin,
-                                                  background=background, photon_limit=None, shot=shot),
-        "example_od": f.od_image_figure(reduced.od.isel(shot=i), pixel_size_um=pixel, x_com_um=x_com,
-                                        pump_axis=str(reduced.attrs["pump_axis"]),
-                                        title=f"optical density, shot {shot}"),
-        "com_vs_cycle": f.com_vs_cycle_figure(com, x0_um=summary["x0_um"], fit_label=fit_label,
-                                              curves=_headline_curves(summary, float(np.nanmax(com.cycle.values))),
-                                              dl_um=summary["dl_um"], chern_number=summary["chern_number"],
-                                              nu_theory=summary["nu_theory"]),
-        "residuals": f.residuals_figure(com, fit.residual_um.values, fit.pull.values,
-                                        reduced_chi2=summary["reduced_chi2"]),
-        "models": f.models_figure(_analysis_rows(summary), nu_theory=summary["nu_theory"],
-                                  chern_number=summary["chern_number"]),
+        **_shot_figures(com=com, reduced=reduced, shots_path=shots_path, basis_path=basis_path, imaging=imaging),
+        **_pump_figures(com=com, summary=summary, fit=fit),
         "bands": f.bands_figure(bands),
         "band_structure": tf.band_structure_figure(bands),
         "berry_curvature": tf.berry_curvature_figure(bands),
@@ -145,7 +141,79 @@ def draw_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, bands: xr.D
     missing = [spec.name for spec in FIGURES if spec.name not in drawn]
     if missing:
         raise RuntimeError(f"figures of the catalogue not drawn: {missing}")
-    return drawn
+    return {spec.name: drawn[spec.name] for spec in FIGURES}
+
+
+def _shot_figures(*, com: xr.Dataset, reduced: xr.Dataset, shots_path: str | os.PathLike,
+                  basis_path: str | os.PathLike, imaging: Config) -> dict:
+    """``raw_frames``, ``fringe_removal`` and ``example_od`` of the first shot of a reduced batch that could be
+    reduced (any shot of it when none could)."""
+    from atompump.errors import InputDataError
+    from atompump.report import figures as f
+
+    i = example_shot(reduced)
+    shot = str(reduced.shot.values[i])
+    pixel = float(reduced.attrs["pixel_size_um"])
+    x_com = float(com.x_com_um.sel(shot=shot)) if shot in com.shot.values else None
+    od = reduced.od.isel(shot=i).values
+    reason = str(reduced.reject_reason.values[i])
+    if np.isfinite(od).any():
+        example_od = f.od_image_figure(reduced.od.isel(shot=i), pixel_size_um=pixel, x_com_um=x_com,
+                                       pump_axis=str(reduced.attrs["pump_axis"]),
+                                       title=f"optical density, shot {shot}")
+    else:
+        example_od = f.message_figure("no optical density", f"No shot of the first batch could be reduced; shot "
+                                                            f"{shot}: {reason}")
+    if str(reduced.attrs.get("input", "frames")) == "od":
+        try:
+            image = _od_input_of(shots_path, shot)
+        except InputDataError as exc:
+            raw = f.message_figure("OD input: the image cannot be read", f"shot {shot}: {exc}")
+        else:
+            raw = f.od_image_figure(xr.DataArray(image, dims=("y", "x")), pixel_size_um=pixel,
+                                    title="OD input: the OD as read, no camera frames")
+            raw.suptitle(f"shot {shot}")
+        fringe = f.message_figure("not applicable: OD input", _OD_INPUT_FRINGES)
+        return {"raw_frames": raw, "fringe_removal": fringe, "example_od": example_od}
+    try:
+        frames = _frames_of(shots_path, shot)
+        od_own, od_clean, origin, background = _fringe_panels(frames, basis_path, imaging)
+    except InputDataError as exc:
+        text = f"shot {shot}: {exc}"
+        return {"raw_frames": f.message_figure("the example shot cannot be read", text),
+                "fringe_removal": f.message_figure("the example shot cannot be read", text),
+                "example_od": example_od}
+    return {
+        "raw_frames": f.raw_frames_figure(frames, od, pixel_size_um=pixel, shot=shot),
+        "fringe_removal": f.fringe_removal_figure(od_own, od_clean, pixel_size_um=pixel, origin=origin,
+                                                  background=background, photon_limit=None, shot=shot),
+        "example_od": example_od,
+    }
+
+
+_OD_INPUT_FRINGES = ("The run's shots are optical-density images (manifest column od), not camera frames: there are "
+                     "no probe frames, so no fringe removal and no photon-noise model; the OD is analysed as read.")
+
+
+def _pump_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset) -> dict:
+    """``com_vs_cycle``, ``residuals`` and ``models``; a "no fit possible" panel each when there is no fit."""
+    from atompump.report import figures as f
+
+    if not summary.get("fit_possible", True):
+        text = summary.get("fit_message") or "No fit was possible."
+        return {name: f.message_figure("no fit possible", text) for name in ("com_vs_cycle", "residuals", "models")}
+    head = summary["headline"]
+    fit_label = f"{head['model']} fit: nu = {summary['nu']:.3f} +- {summary['nu_err']:.3f}"
+    return {
+        "com_vs_cycle": f.com_vs_cycle_figure(com, x0_um=summary["x0_um"], fit_label=fit_label,
+                                              curves=_headline_curves(summary, float(np.nanmax(com.cycle.values))),
+                                              dl_um=summary["dl_um"], chern_number=summary["chern_number"],
+                                              nu_theory=summary["nu_theory"]),
+        "residuals": f.residuals_figure(com, fit.residual_um.values, fit.pull.values,
+                                        reduced_chi2=summary["reduced_chi2"]),
+        "models": f.models_figure(_analysis_rows(summary), nu_theory=summary["nu_theory"],
+                                  chern_number=summary["chern_number"]),
+    }
 
 
 def theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
@@ -166,6 +234,8 @@ def theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
 
 
 def _summary_rows(s: dict) -> list[tuple[str, object, str]]:
+    if not s.get("fit_possible", True):
+        return _no_fit_rows(s)
     rows = [
         ("nu (displacement per cycle / dl)", f"{s['nu']:.4f} +- {s['nu_err']:.4f}", "1"),
         ("displacement per cycle", f"{s['displacement_per_cycle_um']:.4f} +- {s['displacement_per_cycle_err_um']:.4f}",
@@ -195,7 +265,9 @@ def _summary_rows(s: dict) -> list[tuple[str, object, str]]:
 
 
 def _notes(s: dict) -> list[str]:
-    notes = []
+    notes = _input_notes(s)
+    if not s.get("fit_possible", True):
+        return notes + [s.get("fit_message") or "No fit was possible."]
     if s.get("errors_scaled"):
         notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s['reduced_chi2']:.2f}): the quoted "
                      "errors are scaled by sqrt(reduced chi^2).")
@@ -228,10 +300,32 @@ def _notes(s: dict) -> list[str]:
 
 
 def _headline(s: dict) -> str:
+    if not s.get("fit_possible", True):
+        return (f"No fit was possible: {s['n_used']} of {s['n_shots']} shots passed the quality cuts, too few for the "
+                f"{s['fit_model_requested']} fit. Every rejected shot is listed below with its reason.")
     return (f"The cloud moved nu = {s['nu']:.3f} +- {s['nu_err']:.3f} lattice constants per cycle "
             f"({s['displacement_per_cycle_um']:.3f} +- {s['displacement_per_cycle_err_um']:.3f} um); the lowest "
             f"band's Chern number is {s['chern_number']:+d} (predicted nu = {s['nu_theory']:.3f}, deviation "
             f"{s['deviation_sigma']:+.1f} sigma).")
+
+
+def _no_fit_rows(s: dict) -> list[tuple[str, object, str]]:
+    """Summary rows of a run without a fit: the fit was not possible, the shots, the theory."""
+    rows = [("fit", f"not possible ({s['fit_model_requested']}): see the note", ""),
+            ("shots used / total", f"{s['n_used']} / {s['n_shots']}", ""),
+            ("dl", s["dl_um"], "um"),
+            ("Chern numbers (lowest first)", str(s["chern_numbers"]), ""),
+            ("nu_theory", f"{s['nu_theory']:.4f}", "1")]
+    return rows
+
+
+_OD_INPUT_NOTE = ("OD input: the reduction was skipped; per-shot errors come from the noise measured in each shot's "
+                  "atom-free pixels alone (no camera noise model).")
+
+
+def _input_notes(s: dict) -> list[str]:
+    """What the report must say about the kind of input (``summary['input']``)."""
+    return [_OD_INPUT_NOTE] if s.get("input") == "od" else []
 
 
 def _cell(value) -> str:
@@ -263,9 +357,11 @@ def write_pdf_report(path: str | os.PathLike, *, title: str, summary: dict, draw
 
     lines = _wrap(_headline(summary)) + [""]
     lines += [f"{name:<52} {_cell(value):<28} {unit}" for name, value, unit in _summary_rows(summary)]
-    lines += [""] + [w for note in _notes(summary) for w in _wrap("NOTE: " + note)]
-    lines += ["", "Models fitted to the same shots (sorted by BIC):",
-              f"{'model':<16}{'nu':>10}{'nu_err':>10}{'chi2_red':>10}{'dAIC':>8}{'dBIC':>8}"]
+    lines += [""] + [w for note in _notes(summary) for i, part in enumerate(note.splitlines())
+                     for w in _wrap(("NOTE: " if i == 0 else "  ") + part)]
+    if summary.get("models"):
+        lines += ["", "Models fitted to the same shots (sorted by BIC):",
+                  f"{'model':<16}{'nu':>10}{'nu_err':>10}{'chi2_red':>10}{'dAIC':>8}{'dBIC':>8}"]
     lines += [f"{r['model']:<16}{r['nu']:>10.4f}{r['nu_err']:>10.4f}{r['reduced_chi2']:>10.2f}{r['delta_aic']:>8.1f}"
               f"{r['delta_bic']:>8.1f}" for r in summary.get("models", [])]
     for rep in summary.get("differential", {}).values():
@@ -328,7 +424,7 @@ def provenance_stage(out_path: str | os.PathLike, out_checksums: str | os.PathLi
     from atompump.io.netcdf import read_variables
     from atompump.report.provenance import CombinedDigest, file_sha256, package_versions
 
-    columns = [f"{name}_file" for name in ("atoms", "probe", "dark")]
+    columns = [f"{name}_file" for name in ("atoms", "probe", "dark", "od")]  # od: a run of OD images
     n_shots = len(read_variables(shots_path, ["batch"])[0]["batch"])
     progress = Progress(logging.getLogger(__name__), "provenance", n_shots, unit="shots' input files hashed")
     combined = CombinedDigest()
@@ -388,11 +484,12 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
     if truth_path is not None and Path(truth_path).is_file():
         truth = json.loads(Path(truth_path).read_text())
         rows.append(("nu_true (simulation input)", truth["nu_true"], "1"))
-        rows.append(("recovered - true", f"{(s['nu'] - truth['nu_true']) / s['nu_err']:+.2f}", "sigma"))
+        if s.get("nu") is not None:  # None: no fit was possible
+            rows.append(("recovered - true", f"{(s['nu'] - truth['nu_true']) / s['nu_err']:+.2f}", "sigma"))
     tables = [("Models fitted to the same shots",
                ["model", "nu", "nu_err", "reduced chi^2", "delta AIC", "delta BIC", "parameters"],
                [(r["model"], r["nu"], r["nu_err"], r["reduced_chi2"], r["delta_aic"], r["delta_bic"], r["n_params"])
-                for r in s.get("models", [])])]
+                for r in s.get("models", [])])] if s.get("models") else []
     extra = [(rep["model"], rep["nu"], rep["nu_err"], rep["reduced_chi2"], rep["n_points"])
              for rep in s.get("differential", {}).values()]
     if extra:

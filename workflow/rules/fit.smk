@@ -7,6 +7,7 @@ rule fit:
         fit="results/fit/fit.nc",
     params:
         fit=config["fit"],
+        on_bad_shot=config["data"]["on_bad_shot"],
     threads: 1
     resources:
         mem_mb=2000,

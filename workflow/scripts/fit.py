@@ -11,4 +11,5 @@ run_stage(
     snakemake.output.summary,
     snakemake.output.fit,
     fit=snakemake.params.fit,
+    on_bad_shot=snakemake.params.on_bad_shot,
 )
