@@ -97,8 +97,8 @@ from atompump.simulate.formats import RunWriter
 from atompump.simulate.imaging import gaussian_column_density, transmitted_intensity
 
 __all__ = ["CLOUD_SHAPES", "FRAME_MODES", "GaussianCloud", "InjectionParams", "ODImageCloud", "ThomasFermiCloud",
-           "absorb", "first_moments_um", "inject_run", "load_od_image_cloud", "planned_shot_count",
-           "source_camera_noise"]
+           "absorb", "first_moments_um", "inject_run", "load_od_image_cloud", "measure_camera_noise",
+           "planned_shot_count"]
 
 log = logging.getLogger(__name__)
 
@@ -506,7 +506,7 @@ def _open_source(data: Mapping[str, Any], params: InjectionParams) -> _Source:
                    dark_level=total / picks.size, n_dark_frames=int(picks.size))
 
 
-def source_camera_noise(source: _Source, params: InjectionParams) -> CameraNoise:
+def _source_camera_noise(source: _Source, params: InjectionParams) -> CameraNoise:
     """The camera's gain and read noise: given, or measured (:func:`atompump.camera.estimate_camera_noise`).
 
     Split mode: pairs of probe frames of consecutive usable source shots (fringes that changed between the shots
@@ -535,6 +535,12 @@ def source_camera_noise(source: _Source, params: InjectionParams) -> CameraNoise
     if params.read_noise_counts is not None:
         measured = replace(measured, read_noise_counts=float(params.read_noise_counts), method="read noise given")
     return measured
+
+
+def measure_camera_noise(data: Mapping[str, Any], params: InjectionParams) -> CameraNoise:
+    """The camera noise :func:`inject_run` would use for the lab's run ``data`` (measured unless ``params`` gives
+    it): :func:`_source_camera_noise` of the run's usable shots."""
+    return _source_camera_noise(_open_source(data, params), params)
 
 
 def _counts(frame: np.ndarray, full_well: int) -> np.ndarray:
@@ -571,7 +577,7 @@ def inject_run(out_dir: str | os.PathLike, *, data: Mapping[str, Any], params: I
     """
     out = Path(out_dir)
     source = _open_source(data, params)
-    camera = source_camera_noise(source, params)
+    camera = _source_camera_noise(source, params)
     log.info("camera: gain %.3f counts per photoelectron (%s), read noise %.2f counts", camera.gain, camera.method,
              camera.read_noise_counts)
     rng = np.random.default_rng(params.seed)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,8 @@ import xarray as xr
 
 from atompump.errors import InputDataError
 
-__all__ = ["estimator_names", "recovery_statistics", "shot_pulls", "shot_residuals"]
+__all__ = ["Residuals", "estimator_names", "measured_residuals", "recovery_statistics", "residual_statistics",
+           "shot_pulls", "true_positions"]
 
 _NAME = re.compile(r"x_(?P<name>.+)_um")
 
@@ -48,7 +50,7 @@ def estimator_names(com: xr.Dataset) -> list[str]:
     return sorted(names, key=lambda n: (n != "com", n))
 
 
-def shot_residuals(com: xr.Dataset, truth: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def true_positions(com: xr.Dataset, truth: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """``x_true_um`` of each shot of ``com`` (by shot id) and a mask of its pumped shots.
 
     Raises
@@ -67,21 +69,43 @@ def shot_residuals(com: xr.Dataset, truth: Mapping[str, Any]) -> tuple[np.ndarra
     return x_true, pumped
 
 
-def _measured(com: xr.Dataset, name: str, selectable: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centres, errors and the mask of the ``selectable`` shots that estimator ``name`` measured."""
-    x = com[f"x_{name}_um"].values.astype(float)
-    err = com[f"x_{name}_err_um"].values.astype(float)
-    return x, err, selectable & np.isfinite(x) & np.isfinite(err) & (err > 0)
+@dataclass(frozen=True)
+class Residuals:
+    """One estimator's measured shots of a run: ``x - x_true`` and quoted errors (um), the bound (um; None when
+    ``com.nc`` has none) and its variable's name."""
+
+    residual: np.ndarray
+    error: np.ndarray
+    bound: np.ndarray | None
+    bound_name: str | None
 
 
-def _bound(com: xr.Dataset, name: str) -> tuple[str | None, np.ndarray | None]:
-    for var in (f"crb_{name}_um", "crb_um"):
-        if var in com:
-            return var, com[var].values.astype(float)
-    return None, None
+def measured_residuals(com: xr.Dataset, truth: Mapping[str, Any]) -> tuple[dict[str, Residuals], int, int]:
+    """Each estimator's residuals over the used pumped shots it measured (finite centre, positive error).
+
+    Returns
+    -------
+    residuals : dict
+        Estimator name (:func:`estimator_names`) -> :class:`Residuals`.
+    n_pumped, n_used_pumped : int
+    """
+    x_true, pumped = true_positions(com, truth)
+    selectable = pumped & com.used.values.astype(bool)
+    out = {}
+    for name in estimator_names(com):
+        x = com[f"x_{name}_um"].values.astype(float)
+        err = com[f"x_{name}_err_um"].values.astype(float)
+        sel = selectable & np.isfinite(x) & np.isfinite(err) & (err > 0)
+        bound_name = next((v for v in (f"crb_{name}_um", "crb_um") if v in com), None)
+        bound = None if bound_name is None else com[bound_name].values.astype(float)[sel]
+        out[name] = Residuals(x[sel] - x_true[sel], err[sel], bound, bound_name)
+    return out, int(pumped.sum()), int(selectable.sum())
 
 
-def _stats(residual: np.ndarray, error: np.ndarray, bound: np.ndarray | None) -> dict:
+def residual_statistics(residual: np.ndarray, error: np.ndarray, bound: np.ndarray | None = None) -> dict:
+    """Bias, RMS, pulls and efficiency of residuals ``x - x_true`` (um) with quoted errors ``error`` and the
+    per-shot bound ``bound`` (um, optional), at least 2 shots (see the module docstring for the definitions)."""
+    residual, error = np.asarray(residual, dtype=float), np.asarray(error, dtype=float)
     n = residual.size
     bias = float(np.mean(residual))
     rms = float(np.std(residual, ddof=1))
@@ -119,23 +143,19 @@ def recovery_statistics(com: xr.Dataset, truth: Mapping[str, Any], summary: Mapp
         ``pull_std``, ``pull_std_err``, ``efficiency``, ``median_bound_um``, ``bound``; the statistics are None for
         fewer than 2 measured shots), ``nu``, ``nu_err``, ``nu_true``, ``nu_pull``.
     """
-    x_true, pumped = shot_residuals(com, truth)
-    used = com.used.values.astype(bool)
-    n_pumped = int(pumped.sum())
+    residuals, n_pumped, n_used = measured_residuals(com, truth)
     estimators = {}
-    for name in estimator_names(com):
-        x, err, sel = _measured(com, name, pumped & used)
-        bound_name, bound = _bound(com, name)
-        entry = {"n": int(sel.sum()), "fraction_measured": float(sel.sum() / n_pumped) if n_pumped else None,
-                 "bound": bound_name}
-        if sel.sum() >= 2:
-            entry.update(_stats(x[sel] - x_true[sel], err[sel], None if bound is None else bound[sel]))
+    for name, r in residuals.items():
+        entry = {"n": int(r.residual.size), "fraction_measured": r.residual.size / n_pumped if n_pumped else None,
+                 "bound": r.bound_name}
+        if r.residual.size >= 2:
+            entry.update(residual_statistics(r.residual, r.error, r.bound))
         else:
             entry.update({k: None for k in ("bias_um", "bias_err_um", "rms_um", "median_error_um", "pull_mean",
                                             "pull_std", "pull_std_err", "efficiency", "median_bound_um")})
         estimators[name] = entry
     out: dict[str, Any] = {
-        "n_shots": int(com.sizes["shot"]), "n_pumped": n_pumped, "n_used_pumped": int((pumped & used).sum()),
+        "n_shots": int(com.sizes["shot"]), "n_pumped": n_pumped, "n_used_pumped": n_used,
         "default_estimator": str(com.attrs.get("estimator", "com")), "estimators": estimators,
         "nu_true": float(truth["nu_true"]), "nu": None, "nu_err": None, "nu_pull": None,
     }
@@ -148,12 +168,6 @@ def recovery_statistics(com: xr.Dataset, truth: Mapping[str, Any], summary: Mapp
 def shot_pulls(com: xr.Dataset, truth: Mapping[str, Any], recovery: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Per-shot pulls ``(x - x_true - bias) / x_err`` of each estimator over the shots of :func:`recovery_statistics`
     (for the pull histogram)."""
-    x_true, pumped = shot_residuals(com, truth)
-    used = com.used.values.astype(bool)
-    out = {}
-    for name, entry in recovery["estimators"].items():
-        if entry.get("bias_um") is None:
-            continue
-        x, err, sel = _measured(com, name, pumped & used)
-        out[name] = (x[sel] - x_true[sel] - entry["bias_um"]) / err[sel]
-    return out
+    residuals, _, _ = measured_residuals(com, truth)
+    return {name: (r.residual - recovery["estimators"][name]["bias_um"]) / r.error for name, r in residuals.items()
+            if recovery["estimators"][name].get("bias_um") is not None}
