@@ -289,6 +289,37 @@ def test_blank_mode_uses_each_shots_own_frames_inside_an_atom_free_region(banik_
     assert truth["injection"]["source"]["region"] == [100, 200, 100, 200]
 
 
+def test_od_image_cloud_from_the_config_and_a_labscript_source_with_the_pump_along_rows(repo_root, tmp_path):
+    from atompump.simulate.run import SimulationParams, simulate_run
+    from atompump.stages.inject import inject_stage
+
+    # a labscript-style source run (one HDF5 file per shot), read through data.shots like a lab's
+    simulate_run(tmp_path / "lab", SimulationParams(cycles=(0.0, 1.0), repeats=2, references=False,
+                                                    image_shape=(160, 120), format="hdf5", probe_counts=4000.0,
+                                                    seed=1))
+    config = yaml.safe_load((repo_root / "config/config.yaml").read_text())
+    injection = copy.deepcopy(config["injection"])
+    injection.update(cycles=[0, 1, 2, 3], directions=[1], cloud={
+        **injection["cloud"], "shape": "od_image", "image": str(repo_root / OQTANT / "ShortOnlyExpt_rep_0.txt"),
+        "image_key": "it_plot", "image_pixel_size_um": 0.344, "peak_od": None, "transpose": False})
+    imaging = {**config["imaging"], "pixel_size_um": 0.8, "pump_axis": "y"}
+    truth = inject_stage(tmp_path / "run", data={"shots": str(tmp_path / "lab/frames/*.h5")}, injection=injection,
+                         imaging=imaging, lattice=config["lattice"], atom="Rb87")
+    cloud = truth["injection"]["cloud"]
+    assert cloud["shape"] == "od_image" and cloud["source"].endswith("ShortOnlyExpt_rep_0.txt [it_plot]")
+    assert 1.1 < cloud["image_peak_od"] < 1.4 and truth["injection"]["camera"]["method"] == "pairs"
+    assert truth["injection"]["source"]["usable"] == 8 and len(truth["shots"]) == 4
+    assert truth["injection"]["camera"]["gain"] == pytest.approx(1.0, rel=0.05)  # the simulator's camera
+    # pump axis y: positions along the frame's 160 rows (centre 63.6 um), across its 120 columns (centre 47.6 um)
+    for s in truth["shots"]:
+        assert s["x_commanded_um"] == pytest.approx(79.5 * 0.8 + s["displacement_um"] + s["jitter_um"], abs=1e-9)
+        assert s["x_true_um"] == pytest.approx(s["x_commanded_um"], abs=0.02)  # the template's first moment
+        assert s["y_true_um"] == pytest.approx(59.5 * 0.8, abs=0.02)
+        for kind in ("atoms", "probe", "dark"):
+            with open_image(tmp_path / "run/frames" / f"{s['shot']}_{kind}.tif") as image:
+                assert image.read(None).shape == (160, 120)
+
+
 def test_injection_errors(banik_manifest, tmp_path, repo_root):
     data = {"manifest": str(banik_manifest)}
     with pytest.raises(InputDataError, match=r"the injected run has 10 shots but the source's 10 usable shots give "
