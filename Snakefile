@@ -20,10 +20,12 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/inject.smk"
 include: "workflow/rules/reduce.smk"
 include: "workflow/rules/com.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/recovery.smk"
 include: "workflow/rules/report.smk"
 
 

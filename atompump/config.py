@@ -22,6 +22,7 @@ __all__ = [
     "config_errors",
     "generated_reference",
     "cross_section_um2",
+    "fill_defaults",
     "lattice_params",
     "load_schema",
     "planned_shot_count",
@@ -84,20 +85,25 @@ def check_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` listing every problem of ``config``; also cross-key checks."""
     problems = config_errors(config, schema)
     data = config.get("data", {}) or {}
-    if not problems and data.get("source") == "measured":
-        problems += _measured_source_problems(data)
+    if not problems and data.get("source") in ("measured", "injected"):
+        problems += _measured_source_problems(data, source=str(data["source"]))
+    if not problems and data.get("source") == "injected":
+        from atompump.stages.inject import injection_problems
+
+        problems += injection_problems(fill_defaults(config, schema)["injection"])
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
 
 
-def _measured_source_problems(data: Mapping[str, Any]) -> list[str]:
-    """A measured run needs exactly one of data.manifest (an existing CSV) and data.shots (a glob that matches)."""
+def _measured_source_problems(data: Mapping[str, Any], *, source: str = "measured") -> list[str]:
+    """A measured run (or the lab's run of an injection) needs exactly one of data.manifest (an existing CSV) and
+    data.shots (a glob that matches)."""
     manifest, shots = data.get("manifest"), data.get("shots")
     if manifest and shots:
         return ["config keys 'data.manifest' and 'data.shots': give one of them, not both (a manifest CSV, or a glob "
                 "of labscript HDF5 shot files)"]
     if not manifest and not shots:
-        return ["config key 'data.manifest': required when data.source is 'measured' (path to manifest.csv), "
+        return [f"config key 'data.manifest': required when data.source is '{source}' (path to manifest.csv), "
                 "unless data.shots gives a glob of labscript HDF5 shot files"]
     where = f"relative paths are taken from the working directory {os.getcwd()}"
     if manifest and not Path(str(manifest)).is_file():
@@ -108,6 +114,25 @@ def _measured_source_problems(data: Mapping[str, Any]) -> list[str]:
         if not find_labscript_shots(str(shots)):
             return [f"config key 'data.shots': no file matches {str(shots)!r} ({where})"]
     return []
+
+
+def fill_defaults(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict:
+    """A copy of ``config`` with every missing key set to its schema default, section by section (what the
+    workflow's ``validate(config, schema, set_default=True)`` does; for the command line, without Snakemake)."""
+    import copy
+
+    def fill(value: Any, spec: Mapping[str, Any]) -> Any:
+        if spec.get("type") != "object" or "properties" not in spec or not isinstance(value, Mapping):
+            return value
+        out = dict(value)
+        for key, sub in spec["properties"].items():
+            if key not in out and "default" in sub:
+                out[key] = copy.deepcopy(sub["default"])
+            if key in out:
+                out[key] = fill(out[key], sub)
+        return out
+
+    return fill(copy.deepcopy(dict(config)), schema)
 
 
 def species(config: Mapping[str, Any]):
@@ -148,6 +173,10 @@ def planned_shot_count(config: Mapping[str, Any]) -> int:
         from atompump.simulate.run import planned_shot_count as simulated_count
 
         return simulated_count(config.get("simulation", {}) or {})
+    if data.get("source") == "injected":
+        from atompump.inject import planned_shot_count as injected_count
+
+        return injected_count(config.get("injection", {}) or {})
     from atompump.io.shots import count_run_shots
 
     return count_run_shots(data)

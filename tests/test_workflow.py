@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from atompump.io import read_dataset
-from atompump.report.catalog import FIGURES
+from atompump.report.catalog import FIGURES, TRUTH_FIGURES
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,10 @@ TINY = {
 OUTPUTS = ["results/fit/summary.json", "results/com/com.nc", "results/fit/fit.nc", "results/theory/theory.json",
            "results/theory/bands.nc", "results/report/report.html", "results/report/report.pdf",
            "results/report/provenance.json", "results/report/checksums.tsv", "results/theory/wannier.nc",
-           *[f"results/figures/{spec.name}.{ext}" for spec in FIGURES for ext in ("png", "pdf")]]
+           *[f"results/figures/{spec.name}.{ext}" for spec in FIGURES for ext in ("png", "pdf")],
+           # a simulated run has a truth: the recovery of every estimator against it
+           "results/fit/recovery.json",
+           *[f"results/figures/{spec.name}.{ext}" for spec in TRUTH_FIGURES for ext in ("png", "pdf")]]
 
 
 def run_snakemake(repo: Path, workdir: Path, config: dict | None = None, *extra: str) -> subprocess.CompletedProcess:
@@ -85,12 +88,13 @@ def test_com_contract_and_truth(tiny_run):
 
 def test_report_is_self_contained_and_complete(tiny_run):
     html = (tiny_run / "results/report/report.html").read_text()
-    assert html.count("data:image/png;base64,") == len(FIGURES)
+    assert html.count("data:image/png;base64,") == len(FIGURES) + len(TRUTH_FIGURES)  # a simulated run: + recovery
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "Chern number is +1" in html
     for item in ("expected RMS position spread (Wannier, theory)", "Models fitted to the same shots", "delta BIC", "Differential analyses", "differential_direction",
                  "bootstrap std of nu", "Rejected shots (0)", "Provenance", "git_revision", "inputs_sha256",
-                 "lmfit", "nu_true (simulation input)", *[spec.title for spec in FIGURES]):
+                 "lmfit", "nu_true (simulation input)", "Recovery against the truth: 24 of 24 pumped shots used",
+                 *[spec.title for spec in FIGURES + TRUTH_FIGURES]):
         assert item in html, item
     pdf = (tiny_run / "results/report/report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= len(FIGURES) + 2
@@ -365,7 +369,7 @@ def test_rules_declare_threads_memory_and_runtime(repo_root, tmp_path):
     large_config = {**TINY, "data": {"batch_size": 1000}, "simulation": {**TINY["simulation"], "repeats": 1250}}
     large = _dry_run_resources(repo_root, tmp_path / "large", large_config)  # 10,000 shots
     rules = {"simulate", "shots", "fringe_basis", "reduce_batch", "check_reduce", "com_batch", "gather_com", "theory",
-             "fit", "provenance", "figures", "report"}
+             "fit", "recovery", "provenance", "figures", "report"}
     assert set(small) - {"all"} == rules == set(large) - {"all"}
     for rule in rules:
         assert small[rule]["threads"] == 1 and small[rule]["mem_mb"] >= 1000 and small[rule]["runtime"] >= 5, rule

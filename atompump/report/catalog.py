@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FigureSpec", "FIGURES", "figure_names"]
+__all__ = ["FigureSpec", "FIGURES", "TRUTH_FIGURES", "figure_names"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,16 @@ FIGURES: tuple[FigureSpec, ...] = (
                "quantum metric); each drifts by C times dl. Right: the maximally localised Wannier functions of the "
                "two lowest bands at phi = 0 (the double-well sites A and B of the Rice-Mele mapping) on the scaled "
                "potential.", "Theory"),
+)
+
+# figures of a run with a truth (simulated or injected), drawn by the 'recovery' rule
+TRUTH_FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec("recovery_pulls", "Per-shot pulls against the truth",
+               "Histogram of the per-shot pulls (x - x_true - bias) / x_err of each estimator over the used pumped "
+               "shots of a run with a known truth (simulated or injected), with the standard normal density "
+               "(dashed): honest per-shot errors give pulls of unit width. The bias is each estimator's mean offset "
+               "from the true first moment; the numbers are in the report's recovery table "
+               "(results/fit/recovery.json).", "Pump"),
 )
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "raw_frames_figure",
     "residuals_figure",
     "save_figure",
+    "shot_pulls_figure",
 ]
 
 # Okabe & Ito colour-blind-safe palette
@@ -318,4 +319,34 @@ def message_figure(title: str, text: str, *, width: float = 5.0, height: float =
             transform=ax.transAxes)
     ax.text(0.0, 0.82, "\n".join(wrapped), ha="left", va="top", fontsize=7, family="monospace",
             transform=ax.transAxes)
+    return fig
+
+
+def shot_pulls_figure(pulls: dict[str, np.ndarray], *, default: str = "") -> Figure:
+    """Histograms of the per-shot pulls ``(x - x_true - bias) / x_err`` of each estimator (a run with a truth), with
+    the standard normal density: honest per-shot errors give the unit-width curve. ``default`` names the headline
+    estimator (drawn filled)."""
+    from scipy import stats
+
+    fig = _figure(5.0, 3.4)
+    ax = fig.add_subplot()
+    finite = [np.asarray(v, float) for v in pulls.values() if np.size(v)]
+    largest = max((float(np.max(np.abs(v))) for v in finite), default=4.0)
+    limit = float(np.clip(1.1 * largest, 4.0, 40.0))
+    bins = np.linspace(-limit, limit, 41)
+    colours = [PALETTE[c] for c in ("blue", "orange", "green", "purple", "vermillion", "skyblue")]
+    for (name, values), colour in zip(pulls.items(), colours):
+        values = np.clip(np.asarray(values, float), -limit, limit)
+        if not values.size:
+            continue
+        std = float(np.std(values, ddof=1)) if values.size > 1 else float("nan")
+        label = f"{name}{' (headline)' if name == default else ''}: {values.size} shots, std {std:.2f}"
+        ax.hist(values, bins=bins, density=True, histtype="stepfilled" if name == default else "step",
+                alpha=0.35 if name == default else 1.0, color=colour, lw=1.2, label=label)
+    grid = np.linspace(-limit, limit, 400)
+    ax.plot(grid, stats.norm.pdf(grid), color=PALETTE["black"], lw=1.0, ls="--", label="N(0, 1)")
+    ax.set_xlabel("per-shot pull (x - x_true - bias) / x_err")
+    ax.set_ylabel("probability density")
+    ax.set_title("per-shot pulls against the truth")
+    ax.legend(loc="upper left", fontsize=7)
     return fig

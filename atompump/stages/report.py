@@ -469,8 +469,14 @@ def provenance_stage(out_path: str | os.PathLike, out_checksums: str | os.PathLi
 
 def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures_dir: str | os.PathLike,
                  provenance_path, truth_path: str | os.PathLike | None = None,
-                 theory_path: str | os.PathLike | None = None, title: str = "atompump report") -> str:
-    """Assemble the self-contained HTML report from the figures, the summary and the provenance."""
+                 theory_path: str | os.PathLike | None = None, title: str = "atompump report",
+                 recovery_path: str | os.PathLike | None = None,
+                 recovery_figure: str | os.PathLike | None = None) -> str:
+    """Assemble the self-contained HTML report from the figures, the summary and the provenance.
+
+    A run with a truth (simulated or injected) adds the recovery table of ``recovery_path`` (``recovery.json``) and
+    the per-shot pull histogram ``recovery_figure`` (PNG).
+    """
     from atompump.report.html import render_report
 
     s = json.loads(Path(summary_path).read_text())
@@ -504,7 +510,21 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
         tables.append(consistency)
     provenance = json.loads(Path(provenance_path).read_text())
     figures = [(Path(figures_dir) / f"{spec.name}.png", spec.title, spec.caption) for spec in FIGURES]
+    tables, figures = _with_recovery(tables, figures, recovery_path, recovery_figure)
     text = render_report(title=title, headline=_headline(s), summary_rows=rows, notes=_notes(s), tables=tables,
                          figures=figures, rejected=_rejected(com), provenance=provenance)
     write_text(out_html, text)
     return text
+
+
+def _with_recovery(tables: list, figures: list, recovery_path, recovery_figure) -> tuple[list, list]:
+    """The report's tables and figures with the recovery table and pull histogram of a run with a truth."""
+    from atompump.report.catalog import TRUTH_FIGURES
+    from atompump.stages.recovery import recovery_table
+
+    if recovery_path is not None and Path(recovery_path).is_file():
+        tables = [recovery_table(json.loads(Path(recovery_path).read_text())), *tables]
+    if recovery_figure is not None and Path(recovery_figure).is_file():
+        spec = TRUTH_FIGURES[0]
+        figures = [*figures, (Path(recovery_figure), spec.title, spec.caption)]
+    return tables, figures

@@ -19,6 +19,8 @@ check_config(config, load_schema(_SCHEMA))
 validate(config, _SCHEMA, set_default=True)
 
 SIMULATED = config["data"]["source"] == "simulated"
+INJECTED = config["data"]["source"] == "injected"  # a known cloud injected into the lab's run (rules/inject.smk)
+GENERATED_RUN = "results/simulated" if SIMULATED else "results/injected" if INJECTED else None
 N_SHOTS = planned_shot_count(config)
 GIT_REVISION = git_revision(workflow.basedir)
 BATCHES = [f"{i:04d}" for i in range(math.ceil(N_SHOTS / config["data"]["batch_size"]))]
@@ -30,23 +32,44 @@ wildcard_constraints:
 
 def manifest_input(wildcards=None):
     """The run's manifest: the simulated run's, the configured measured one, or none (labscript shot files)."""
-    if SIMULATED:
-        return ["results/simulated/manifest.csv"]
+    if GENERATED_RUN:
+        return [f"{GENERATED_RUN}/manifest.csv"]
+    return source_manifest()
+
+
+def source_manifest(wildcards=None):
+    """The lab's manifest named by data.manifest (none for labscript shot files)."""
     return [config["data"]["manifest"]] if config["data"].get("manifest") else []
 
 
 def run_input_files(wildcards=None):
     """The measured run's image files that exist (a fixed or added file reruns the run's checks)."""
-    if SIMULATED:
+    if GENERATED_RUN:
         return []
+    return source_input_files()
+
+
+def source_input_files(wildcards=None):
+    """The image files of the lab's run in data.manifest / data.shots (measured, or the source of an injection)."""
     from atompump.io.shots import run_input_files as files
 
     return files(config["data"])
 
 
 def truth_path(wildcards=None):
-    """truth.json of a simulated run (an empty list for measured data)."""
-    return ["results/simulated/truth.json"] if SIMULATED else []
+    """truth.json of a simulated or injected run (an empty list for measured data)."""
+    return [f"{GENERATED_RUN}/truth.json"] if GENERATED_RUN else []
+
+
+def injection_image(wildcards=None):
+    """The OD image of an od_image cloud (an input of the inject rule: a changed image reruns the injection)."""
+    cloud = config["injection"]["cloud"]
+    return [cloud["image"]] if INJECTED and cloud["shape"] == "od_image" and cloud.get("image") else []
+
+
+def recovery_paths(wildcards=None):
+    """recovery.json and the pull histogram of a run with a truth (rules/recovery.smk); none for measured data."""
+    return ["results/fit/recovery.json", "results/figures/recovery_pulls.png"] if GENERATED_RUN else []
 
 
 # --- cluster resources ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ rule shots:
     params:
         data=config["data"],
         batch_size=config["data"]["batch_size"],
-        simulated=SIMULATED,
+        generated=bool(GENERATED_RUN),
     threads: 1
     resources:
         mem_mb=1000,

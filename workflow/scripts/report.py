@@ -14,6 +14,8 @@ run_stage(
     figures_dir=os.path.dirname(snakemake.input.figures[0]),
     provenance_path=snakemake.input.provenance,
     truth_path=snakemake.input.truth[0] if snakemake.input.truth else None,
+    recovery_path=snakemake.input.recovery[0] if snakemake.input.recovery else None,
+    recovery_figure=snakemake.input.recovery[1] if snakemake.input.recovery else None,
     theory_path=snakemake.input.theory,
     title=snakemake.params.title,
 )

@@ -9,5 +9,5 @@ run_stage(
     snakemake.output.shots,
     data=snakemake.params.data,
     batch_size=snakemake.params.batch_size,
-    manifest=snakemake.input.manifest[0] if snakemake.params.simulated else None,
+    manifest=snakemake.input.manifest[0] if snakemake.params.generated else None,
 )
