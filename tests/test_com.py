@@ -202,3 +202,5 @@ def test_atom_number_outliers_are_rejected_with_their_reason():
     assert "atom number 1500 is an outlier: -14.7 robust standard deviations" in reasons[10] and "com.atom_number_outlier_mads = 5" in reasons[10]
     assert reasons[50] == "other"
     assert reject_atom_number_outliers(n, used, [""] * 200, max_mads=None) == [""] * 200
+    # the MAD of a few shots is too uncertain for a 5-sigma cut: no cut below 20 used shots
+    assert reject_atom_number_outliers(n[:19], used[:19], [""] * 19, max_mads=5.0) == [""] * 19

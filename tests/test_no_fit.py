@@ -21,9 +21,9 @@ DL = 0.767
 
 # shot index -> reason; the other shots (0 and 1) are used
 REJECTED = {
-    2: "cloud window touches the image edge", 3: "cloud window touches the image edge",
-    4: "cloud window touches the image edge", 5: "cloud window touches the image edge",
-    6: "cloud window touches the image edge", 7: "cloud window touches the image edge",
+    2: "cloud cut by the left edge of the camera frame", 3: "cloud cut by the left edge of the camera frame",
+    4: "cloud cut by the left edge of the camera frame", 5: "cloud cut by the left edge of the camera frame",
+    6: "cloud cut by the left edge of the camera frame", 7: "cloud cut by the left edge of the camera frame",
     8: "atom number 12 below com.min_atom_number = 100", 9: "atom number 7 below com.min_atom_number = 100",
     10: "camera saturated in the atoms frame: 100% of the region of interest at or above "
         "imaging.saturation_counts = 65535 (atoms frame run/s10_atoms.tif); lower the probe intensity",
@@ -56,8 +56,8 @@ def run_fit(folder, **kwargs):
 EXPECTED_LINES = [
     "no fit possible (fit.model: linear): need at least 3 used pumped shots for the linear model, got 2.",
     "2 of 11 shots passed the quality cuts (2 pumped, 0 constant-phi reference); 9 rejected, by cause:",
-    "  6 x touches the image edge: s02, s03, s04, s05, s06 and 1 more (shot s02: cloud window touches the image "
-    "edge)",
+    "  6 x cloud cut by the frame edge: s02, s03, s04, s05, s06 and 1 more (shot s02: cloud cut by the left edge of the camera "
+    "frame)",
     "  2 x below com.min_atom_number: s08, s09 (shot s08: atom number 12 below com.min_atom_number = 100)",
     "  1 x camera saturated in the atoms frame: s10 (shot s10: camera saturated in the atoms frame: 100% of the "
     "region of interest at or above imaging.saturation_counts = 65535 (atoms frame run/s10_atoms.tif); lower the "
@@ -105,7 +105,7 @@ def test_reject_writes_a_summary_that_says_no_fit_was_possible(few_shots):
                 "reduced_chi2", "x0_um", "efficiency"):
         assert summary[key] is None, key
     assert (summary["n_shots"], summary["n_used"], summary["n_rejected"]) == (11, 2, 9)
-    assert summary["rejected_by_cause"] == {"touches the image edge": 6, "below com.min_atom_number": 2,
+    assert summary["rejected_by_cause"] == {"cloud cut by the frame edge": 6, "below com.min_atom_number": 2,
                                             "camera saturated in the atoms frame": 1}
     assert summary["dl_um"] == DL and summary["nu_theory"] == 1.0 and summary["input"] == "frames"
     fit = read_dataset(few_shots / "fit.nc")

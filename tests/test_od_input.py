@@ -125,23 +125,23 @@ def test_the_reduction_is_skipped(od_run, od_analysis, default_config, caplog):
 
 def test_real_oqtant_json_results_are_all_measured(repo_root, default_config, tmp_path):
     """The three committed Oqtant job results (real in-situ OD, 0.344 um pixels), static, with made-up cycle labels:
-    every shot measured, at the cloud's position (column ~240 of 503) with sub-pixel errors."""
+    every shot measured, at the cloud's position (column ~240 of 503), with errors of a few pixels at most: the
+    errors come from the noise measured in each image's atom-free pixels, spatially correlated in these images."""
     names = ["NoPatternExpt_rep_0.txt", "LongOnlyExpt_rep_0.txt", "ShortOnlyExpt_rep_0.txt"]
     write_manifest(tmp_path / "manifest.csv",
                    [{"shot": name.split("_")[0], "od": str(repo_root / OQTANT / name), "cycle": i, "direction": 1}
                     for i, name in enumerate(names)])
     (tmp_path / "theory.json").write_text(json.dumps({"dl_um": DL, "chern_numbers": [1, -1, 1], "nu_theory": 1.0}))
-    config = od_config(default_config, pixel_size_um=0.344)
-    # the cigar's thermal wings span most of the frame: a window of 2.5 RMS widths keeps inside it (the adaptive
-    # windows of issue 11, item 1, are to make this unnecessary)
-    config["com"]["window_widths"] = 2.5
+    config = od_config(default_config, pixel_size_um=0.344)  # the cigar's wings span most of the frame
     summary = run_analysis(config, tmp_path / "out", manifest=tmp_path / "manifest.csv",
                            theory_json=tmp_path / "theory.json")
     com = read_dataset(tmp_path / "out" / "com.nc")
     assert summary["input"] == "od" and summary["n_used"] == 3 and summary["fit_possible"]
     assert list(com.reject_reason.values) == ["", "", ""]
     assert np.all(np.abs(com.x_com_um.values / 0.344 - 241) < 10)
-    assert np.all((com.x_com_err_um.values > 0) & (com.x_com_err_um.values < 0.344))
+    assert np.all((com.x_com_err_um.values > 0) & (com.x_com_err_um.values < 3 * 0.344))
+    chosen = com.attrs["estimator"]
+    assert np.all(com[f"x_{chosen}_white_err_um"].values < com.x_com_err_um.values)  # correlated noise counted
     assert np.all((com.atom_number.values > 500) & (com.atom_number.values < 2000))
     image = read_od(run_shots({"manifest": str(tmp_path / "manifest.csv")})[0])
     assert image.od.shape == (148, 503) and image.source.endswith("NoPatternExpt_rep_0.txt")  # its only frame

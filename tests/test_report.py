@@ -87,5 +87,5 @@ def test_report_lists_every_rejected_shot_with_its_reason_and_counts_them_by_cau
     assert "Rejected shots (3)" in html
     for i in (3, 7, 12):
         assert f"<td>s{i:03d}</td><td>{escape(reasons[i])}</td>" in html
-    for cause in ("rejected: profile fit failed", "rejected: is an outlier", "rejected: of the cloud is masked"):
+    for cause in ("rejected: profile fit failed", "rejected: is an outlier", "rejected: cloud masked (no probe light or a saturated camera)"):
         assert cause in html, cause

@@ -321,13 +321,14 @@ def atom_number_outliers(atom_number: np.ndarray, used: np.ndarray, *, max_mads:
     """Atom-number outliers among the used shots (robust z-score above ``max_mads``): index -> reason.
 
     The robust z-score is ``(N - median) / (1.4826 MAD)`` over the used shots; no cut with ``max_mads=None``, fewer
-    than 5 used shots, or a zero MAD.
+    than 20 used shots (the MAD of a few shots is itself too uncertain: with 5 shots a 5-sigma cut rejects good
+    shots), or a zero MAD.
     """
     if max_mads is None:
         return {}
     used = np.asarray(used, dtype=bool)
     values = atom_number[used]
-    if values.size < 5:
+    if values.size < 20:
         return {}
     median = float(np.median(values))
     spread = 1.4826 * float(np.median(np.abs(values - median)))
@@ -602,6 +603,12 @@ _INPUT_CAUSES = ("camera saturated in the atoms frame", "camera saturated in the
                  "no probe light")  # last: other reasons may mention probe light in their advice
 
 
+_LOCATION_CAUSES = {" of the cloud is masked": "cloud masked (no probe light or a saturated camera)",
+                    "no cloud signal": "no cloud signal", "cloud cut by the": "cloud cut by the frame edge",
+                    "cloud extends beyond": "cloud beyond the region of interest",
+                    "fit estimator": "profile fit failed", "template estimator": "template registration failed"}
+
+
 def _cause(reason: str) -> str:
     """A reason without its numbers, to count rejections by cause."""
     for marker in (" of the cloud is masked", *_INPUT_CAUSES, " is an outlier", " below com.min_atom_number",
@@ -609,7 +616,7 @@ def _cause(reason: str) -> str:
                    "profile fit failed", "does not exist", "cannot read", "NaN", "all zero", "probe light",
                    "different shapes", "differs from the run", "duplicate shot id", "unexpected dtype"):
         if marker in reason:
-            return marker.strip()
+            return _LOCATION_CAUSES.get(marker, marker.strip())
     return reason.split(":")[0][:60]
 
 
