@@ -17,8 +17,9 @@ bimodal, filling most of the frame) and has no iteration that could fail to conv
    than twice that: a residual fringe inside a large run region could do so), and the run's cloud region is known
    (``expected``: the region of the run's mean cloud, ``expected_shape``: the mean cloud itself), a matched test
    decides instead: the amplitude of the run's mean cloud in the shot against its error under the shot's measured
-   noise (:mod:`atompump.com.noise`); a faint shot of a run is then measured over the run's region, a shot without
-   atoms is rejected ("no cloud signal").
+   noise (:mod:`atompump.com.noise`). A faint shot that passes is measured over its own region where it has one
+   inside the run's, else over the run's cloud core (its mean above a quarter of its peak); a shot without atoms is
+   rejected ("no cloud signal").
 4. The atom-free pixels are the valid pixels farther than a margin from the cloud (half its equivalent radius, at
    least three smoothing widths) and from its detectable wings (the connected pixels of the smoothed signal above
    twice its noise, which reach further than the threshold in a bright cloud), and outside ``expected``; they give
@@ -185,8 +186,13 @@ def find_cloud(od: np.ndarray, valid: np.ndarray, *, smoothing_px: float = 2.0, 
         weights = np.where(np.asarray(expected, bool), np.clip(np.nan_to_num(shape), 0.0, None), 0.0)
         snr_run = _matched_snr(od, valid, weights, outside)
         if snr_run >= min_snr:
-            region, source, detected = np.asarray(expected, bool) & inside, "run", True
-            extent = np.asarray(expected, bool)
+            detected = True
+            if not (region & np.asarray(expected, bool)).any():
+                # nothing of the shot's own stands out where the run's cloud is: the run's cloud core (its mean
+                # above a quarter of its peak) is the shot's region, the run's extent its extent
+                smooth_shape = ndimage_smooth(weights, smoothing_px)
+                core = smooth_shape > 0.25 * smooth_shape.max()
+                region, extent, source = core & inside, np.asarray(expected, bool), "run"
     atom_free = valid & outside
     if not detected:
         return CloudSupport(empty, empty, atom_free, (0, 0), (0, 0), (np.nan, np.nan), peak, noise, background,
@@ -213,8 +219,8 @@ def find_cloud(od: np.ndarray, valid: np.ndarray, *, smoothing_px: float = 2.0, 
 def _regions_above(signal: np.ndarray, snr: np.ndarray, level: np.ndarray, min_snr: float, *,
                    near: np.ndarray | None = None) -> np.ndarray:
     """The cloud's connected regions of ``signal > level``: the one with the highest peak, and the others whose peak
-    stands ``min_snr`` above the local noise and reaches half the highest (lumps of one cloud), or, with ``near``
-    (the run's cloud region), every region standing ``min_snr`` above the noise that overlaps it."""
+    stands ``min_snr`` above the local noise and reaches half the highest (lumps of one cloud); with ``near`` (the
+    run's cloud region), among the regions that overlap it."""
     from scipy import ndimage
 
     labels, n = ndimage.label(signal > level)
@@ -228,7 +234,7 @@ def _regions_above(signal: np.ndarray, snr: np.ndarray, level: np.ndarray, min_s
     if near is not None and np.any(near):
         overlap = np.asarray(ndimage.maximum(np.asarray(near, float), labels, index=index)) > 0
         if np.any(overlap & significant):
-            keep = overlap & significant
+            keep = overlap & significant & (peaks >= 0.5 * peaks[overlap & significant].max())
     return np.isin(labels, index[keep])
 
 
@@ -246,6 +252,12 @@ def _relative_noise(od: np.ndarray, smooth: np.ndarray, valid: np.ndarray, smoot
     if not typical > 0:
         return np.ones_like(od)
     return np.maximum(local / typical, 0.5)
+
+
+def ndimage_smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(image, sigma, mode="constant")
 
 
 def _touching(mask: np.ndarray, region: np.ndarray) -> np.ndarray:

@@ -16,9 +16,10 @@ Quality cuts, each with its reason in ``reject_reason`` (nothing is dropped sile
 * atom-number outliers across the run (in :func:`gather_com_stage`): more than ``com.atom_number_outlier_mads``
   robust standard deviations (1.4826 MAD) from the run's median.
 
-An estimator that cannot measure a shot (a profile fit that fails) is recorded in ``fit_problem`` /
-``template_problem``; with ``com.estimator: auto`` an estimator that fails on any shot is not chosen, so no shot is
-lost to an algorithm's trouble.
+An estimator that cannot measure a shot (a profile fit that fails, or a fit or template registration that locked
+onto something else: :func:`estimator_outliers`) is recorded in ``fit_problem`` / ``template_problem``; with
+``com.estimator: auto`` an estimator that fails on any shot is not chosen, so no shot is lost to an algorithm's
+trouble.
 
 Choice of the headline estimator (``com.estimator: auto``, :func:`choose_estimator`): among the estimators that
 measured every shot, the one with the smallest median error, the ``fit`` kept over the ``template`` unless the
@@ -56,7 +57,7 @@ from atompump.stages.reduce import read_run_cloud, sample_indices
 log = logging.getLogger(__name__)
 
 __all__ = ["atom_number_outliers", "choose_estimator", "com_batch_stage", "com_report_rows", "estimator_consistency",
-           "estimator_table", "gather_com_stage", "read_template", "reject_atom_number_outliers",
+           "estimator_outliers", "estimator_table", "gather_com_stage", "read_template", "reject_atom_number_outliers",
            "rejections_by_cause", "template_stage"]
 
 Config = Mapping[str, Any]
@@ -419,6 +420,32 @@ def estimator_consistency(x: np.ndarray, x_moment: np.ndarray, cycle: np.ndarray
     return out
 
 
+def estimator_outliers(columns: Mapping[str, np.ndarray], used: np.ndarray, *, max_mads: float = 8.0
+                       ) -> dict[str, dict[int, str]]:
+    """Shots where the fit or the template disagrees with the first moment far more than the run's other shots do:
+    the estimator locked onto something else (a residual fringe next to a faint cloud), whatever error it quotes.
+
+    The difference ``x - x_moment`` is compared with its run median in units of its robust spread (1.4826 MAD over
+    the used shots, at least 10 of them); beyond ``max_mads`` the shot is listed, per estimator, with the reason.
+    """
+    out: dict[str, dict[int, str]] = {}
+    x_moment = np.asarray(columns["x_moment_um"], float)
+    for name in ("fit", "template"):
+        d = np.asarray(columns[f"x_{name}_um"], float) - x_moment
+        ok = used & np.isfinite(d)
+        if ok.sum() < 10:
+            continue
+        median = float(np.median(d[ok]))
+        spread = 1.4826 * float(np.median(np.abs(d[ok] - median)))
+        if spread <= 0:
+            continue
+        far = np.flatnonzero(ok & (np.abs(d - median) > max_mads * spread))
+        out[name] = {int(i): (f"its centre disagrees with the first moment by {d[i] - median:+.3g} um more than the "
+                              f"run's other shots ({abs(d[i] - median) / spread:.0f} robust standard deviations of "
+                              "that difference): it did not measure this cloud") for i in far}
+    return out
+
+
 def choose_estimator(requested: str, columns: Mapping[str, np.ndarray], used: np.ndarray) -> tuple[str, str, dict]:
     """The headline estimator of a run (see the module docstring) and why, with the consistency of each estimator
     with the first moment.
@@ -451,7 +478,8 @@ def choose_estimator(requested: str, columns: Mapping[str, np.ndarray], used: np
     errors = {}
     for name in ESTIMATORS:
         x, err = np.asarray(columns[f"x_{name}_um"], float), np.asarray(columns[f"x_{name}_err_um"], float)
-        if np.all(np.isfinite(x[used]) & np.isfinite(err[used])):
+        problems = np.asarray(columns.get(f"{name}_problem", np.full(x.size, "")), dtype=object)
+        if np.all(np.isfinite(x[used]) & np.isfinite(err[used])) and not any(str(p) for p in problems[used]):
             errors[name] = float(np.median(err[used]))
     measured = ", ".join(f"{k} {v:.3g} um" for k, v in errors.items())
     best = min(errors, key=errors.get)
@@ -522,11 +550,15 @@ def gather_com_stage(batch_paths: Sequence[str | os.PathLike], out_path: str | o
     used = first["used"].astype(bool)
     used[list(outliers)] = False
     requested = str(template.attrs.get("estimator_requested", com.get("estimator", "auto")))
+    screened = estimator_outliers(first, used)
+    for name, found in screened.items():
+        for i, reason in found.items():
+            first[f"{name}_problem"][i] = reason
     chosen, why, consistency = choose_estimator(requested, first, used)
-    failed = {}
-    if requested == "auto":  # the chosen estimator measured every used shot; a fixed choice rejected its failures
-        failed = {int(i): f"{chosen} estimator: {first[f'{chosen}_problem'][i]}" for i in np.flatnonzero(used)
-                  if chosen in ("fit", "template") and first[f"{chosen}_problem"][i]}
+    # auto chose an estimator that measured every used shot; a fixed choice of the fit or the template rejects the
+    # shots it could not measure (the batches rejected its failures already; the run-level screen adds its outliers)
+    failed = {int(i): f"{chosen} estimator: {first[f'{chosen}_problem'][i]}" for i in np.flatnonzero(used)
+              if chosen in ("fit", "template") and first[f"{chosen}_problem"][i]}
     used[list(failed)] = False
     log.info("headline estimator: %s (%s)", chosen, why)
     attrs = {**template.attrs, "estimator": chosen, "estimator_reason": why,
@@ -542,6 +574,9 @@ def gather_com_stage(batch_paths: Sequence[str | os.PathLike], out_path: str | o
             block = _read_batch(path, names)
             block["x_com_um"] = np.asarray(block[f"x_{chosen}_um"], float).copy()
             block["x_com_err_um"] = np.asarray(block[f"x_{chosen}_err_um"], float).copy()
+            for name, found in screened.items():
+                for i in [i for i in found if start <= i < start + size]:
+                    block[f"{name}_problem"][i - start] = found[i]
             for i in [i for i in (*outliers, *failed) if start <= i < start + size]:
                 block["reject_reason"][i - start] = outliers.get(i) or failed[i]
                 block["used"][i - start] = False
