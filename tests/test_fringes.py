@@ -137,3 +137,20 @@ def test_gavish_donoho_rank_of_low_rank_plus_noise():
     # pure noise: the largest singular value sits at the Marchenko-Pastur edge sqrt(m) + sqrt(n), below threshold
     noise = np.linalg.svd(rng.normal(size=(m, n)), compute_uv=False)
     assert gavish_donoho_rank(noise, (m, n))[0] == 1 and noise[0] < gavish_donoho_rank(noise, (m, n))[1] * 1.2
+
+
+def test_probe_intensity_a_few_percent_off_the_basis_is_absorbed_by_the_reference(basis):
+    # the atoms exposure 5 % brighter or dimmer than the basis frames (a probe-power drift): the fitted reference
+    # follows it, so the OD of a region without atoms stays zero; the shot's own probe frame would leave -ln(scale)
+    rng = np.random.default_rng(6)
+    for scale in (0.95, 1.05):
+        removed, own = [], []
+        for _ in range(10):
+            light = scale * probe_intensity(rng)
+            atoms = camera_counts(light, rng=rng, **CAM)
+            probe = camera_counts(probe_intensity(rng), rng=rng, **CAM)
+            dark = camera_counts(np.zeros(SHAPE), rng=rng, **CAM)
+            removed.append(np.median(reduce_shot(atoms, probe, dark, roi=ROI, basis=basis).od))
+            own.append(np.median(reduce_shot(atoms, probe, dark, roi=ROI).od))
+        assert np.mean(removed) == pytest.approx(0.0, abs=0.003), scale
+        assert np.mean(own) == pytest.approx(-np.log(scale), abs=0.02), scale

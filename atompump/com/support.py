@@ -17,9 +17,8 @@ bimodal, filling most of the frame) and has no iteration that could fail to conv
    than twice that: a residual fringe inside a large run region could do so), and the run's cloud region is known
    (``expected``: the region of the run's mean cloud, ``expected_shape``: the mean cloud itself), a matched test
    decides instead: the amplitude of the run's mean cloud in the shot against its error under the shot's measured
-   noise (:mod:`atompump.com.noise`). A faint shot that passes is measured over its own region where it has one
-   inside the run's, else over the run's cloud core (its mean above a quarter of its peak); a shot without atoms is
-   rejected ("no cloud signal").
+   noise (:mod:`atompump.com.noise`). A faint shot that passes is measured over the run's cloud core (its mean above
+   a quarter of its peak); a shot without atoms is rejected ("no cloud signal").
 4. The atom-free pixels are the valid pixels farther than a margin from the cloud (half its equivalent radius, at
    least three smoothing widths) and from its detectable wings (the connected pixels of the smoothed signal above
    twice its noise, which reach further than the threshold in a bright cloud), and outside ``expected``; they give
@@ -186,13 +185,11 @@ def find_cloud(od: np.ndarray, valid: np.ndarray, *, smoothing_px: float = 2.0, 
         weights = np.where(np.asarray(expected, bool), np.clip(np.nan_to_num(shape), 0.0, None), 0.0)
         snr_run = _matched_snr(od, valid, weights, outside)
         if snr_run >= min_snr:
-            detected = True
-            if not (region & np.asarray(expected, bool)).any():
-                # nothing of the shot's own stands out where the run's cloud is: the run's cloud core (its mean
-                # above a quarter of its peak) is the shot's region, the run's extent its extent
-                smooth_shape = ndimage_smooth(weights, smoothing_px)
-                core = smooth_shape > 0.25 * smooth_shape.max()
-                region, extent, source = core & inside, np.asarray(expected, bool), "run"
+            # the run's cloud core (its mean above a quarter of its peak) is the shot's region, the run's extent its
+            # extent: a marginal region of the shot's own could be a residual fringe next to the cloud
+            smooth_shape = ndimage_smooth(weights, smoothing_px)
+            core = smooth_shape > 0.25 * smooth_shape.max()
+            region, extent, source, detected = core & inside, np.asarray(expected, bool), "run", True
     atom_free = valid & outside
     if not detected:
         return CloudSupport(empty, empty, atom_free, (0, 0), (0, 0), (np.nan, np.nan), peak, noise, background,

@@ -37,6 +37,13 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("residuals", "Residuals and pulls",
                "Residuals of the fit in um (top) and pulls, residual over its error (bottom), against pump cycles; "
                "for honest errors the pulls scatter with unit width.", "Pump"),
+    FigureSpec("estimators", "Estimators beside the first moment",
+               "Each centre estimator minus the first moment (the centre of mass itself), averaged over the used "
+               "pumped shots of every cycle and direction, with its error, against direction times pump cycles; the "
+               "dashed lines are the fitted drift per cycle. A constant offset is harmless (it cancels in the "
+               "displacement per cycle); a drift means the estimator does not follow the centre of mass, e.g. the "
+               "cloud changes shape as it is pumped. com.nc's estimator_reason says which estimator the headline "
+               "uses and why.", "Pump"),
     FigureSpec("models", "Displacement per cycle by analysis",
                "Displacement per cycle nu from every model fitted to the same shots, the differential analyses and "
                "the bootstrap, with one-sigma errors; the dashed line is the theory value.", "Pump"),

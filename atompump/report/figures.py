@@ -171,6 +171,40 @@ def residuals_figure(com: xr.Dataset, residuals_um: np.ndarray, pulls: np.ndarra
     return fig
 
 
+def estimators_figure(consistency: dict, *, headline: str) -> Figure:
+    """Each estimator minus the first moment, mean over the used pumped shots of every (cycle, direction), with its
+    error, and the least-squares drift per cycle (from ``com.nc``'s ``estimator_consistency``): a constant offset is
+    harmless, a drift means the estimator does not follow the centre of mass. ``headline`` is the headline's
+    estimator (named in the title)."""
+    fig = _figure(5.0, 3.4)
+    ax = fig.add_subplot()
+    colours = {"fit": PALETTE["blue"], "template": PALETTE["orange"]}
+    markers = {1: "o", -1: "s"}
+    for name, check in sorted(consistency.items()):
+        groups = check.get("groups", [])
+        if not groups:
+            continue
+        u = np.array([g["direction"] * g["cycle"] for g in groups])
+        mean = np.array([g["mean_um"] for g in groups])
+        err = np.array([g["err_um"] if np.isfinite(g["err_um"]) else 0.0 for g in groups])
+        for d in (1, -1):
+            sel = np.array([g["direction"] == d for g in groups])
+            if sel.any():
+                ax.errorbar(u[sel], mean[sel], yerr=err[sel], fmt=markers[d], ms=4, color=colours.get(name),
+                            label=f"{name} - moment ({'+phi' if d == 1 else '-phi'})")
+        if "slope_um_per_cycle" in check:
+            grid = np.linspace(u.min(), u.max(), 2)
+            offset = float(np.mean(mean) - check["slope_um_per_cycle"] * np.mean(u))
+            ax.plot(grid, offset + check["slope_um_per_cycle"] * grid, color=colours.get(name), lw=1.0, ls="--",
+                    label=f"{name}: drift {check['slope_um_per_cycle']:+.2g} um/cycle ({check['slope_sigma']:+.1f} "
+                          "sigma)")
+    ax.set_xlabel("direction * pump cycles")
+    ax.set_ylabel("estimator - first moment (um)")
+    ax.set_title(f"estimators beside the first moment (headline: {headline})")
+    ax.legend(loc="best", fontsize=7)
+    return fig
+
+
 def models_figure(rows: list[tuple[str, float, float]], *, nu_theory: float, chern_number: int) -> Figure:
     """Displacement per cycle from each analysis (label, nu, error) with the theory value."""
     fig = _figure(5.0, 0.9 + 0.32 * max(len(rows), 1))

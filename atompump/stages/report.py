@@ -133,6 +133,7 @@ def draw_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, bands: xr.D
     drawn = {
         **_shot_figures(com=com, reduced=reduced, shots_path=shots_path, basis_path=basis_path, imaging=imaging),
         **_pump_figures(com=com, summary=summary, fit=fit),
+        "estimators": _estimators_figure(com),
         "bands": f.bands_figure(bands),
         "band_structure": tf.band_structure_figure(bands),
         "berry_curvature": tf.berry_curvature_figure(bands),
@@ -193,6 +194,17 @@ def _shot_figures(*, com: xr.Dataset, reduced: xr.Dataset, shots_path: str | os.
 
 _OD_INPUT_FRINGES = ("The run's shots are optical-density images (manifest column od), not camera frames: there are "
                      "no probe frames, so no fringe removal and no photon-noise model; the OD is analysed as read.")
+
+
+def _estimators_figure(com: xr.Dataset):
+    """``estimators``: each estimator beside the first moment, cycle by cycle (com.nc's estimator_consistency)."""
+    from atompump.report import figures as f
+
+    consistency = json.loads(str(com.attrs.get("estimator_consistency", "{}")))
+    if not any(check.get("groups") for check in consistency.values()):
+        return f.message_figure("no comparison of estimators", "Fewer than three used pumped shots were measured by "
+                                "the fit or the template: there is nothing to compare with the first moment.")
+    return f.estimators_figure(consistency, headline=str(com.attrs.get("estimator", "")))
 
 
 def _pump_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset) -> dict:
