@@ -32,9 +32,10 @@ The high-passed differences are binned by the local intensity ``I_a + k^2 I_b`` 
 the variance is taken robustly (values beyond 20 robust standard deviations, 1.4826 MAD, are dropped: cosmic rays
 and hot pixels, not the long tail of an EMCCD's clock-induced charge, which is real noise: in the banik-ring-dev
 dark frames 1 % of the pixel differences lie beyond 6 robust standard deviations and carry a fifth of the
-variance), and the read-noise term measured from the dark frames is subtracted. The gain is the median over bins of ``(variance - read term) / intensity``: a robust slope
-through the dark point of the photon-transfer line. A Theil--Sen line with a free intercept through the same bins
-(``free_slope``, ``free_intercept_counts2``) checks linearity: its intercept should be the read term.
+variance), and the read-noise term measured from the dark frames is subtracted. The gain is the median over bins of
+``(variance - read term) / intensity``: a robust slope through the dark point of the photon-transfer line. A Theil--Sen
+line with a free intercept through the same bins (``free_slope``, ``free_intercept_counts2``) checks linearity: its
+intercept should be the read term.
 
 With ``method='highpass'`` single frames are used instead of pairs (no exposure of the same light twice): then
 everything static at the pixel scale stays in the estimate, which is an *upper bound* of the gain. On the real
@@ -168,24 +169,17 @@ def estimate_camera_noise(light: Iterable, darks: Sequence[np.ndarray], *, metho
     Parameters
     ----------
     light : iterable
-        Read once, one item at a time (a generator keeps one pair in memory). ``method='pairs'``: pairs ``(a, b)`` of frames (counts, shape (ny, nx)) of nearly the same light without
-        atoms (two probe exposures, or an atoms and a probe frame over an atom-free ``mask``).
-        ``method='highpass'``: single frames.
-    darks : sequence of ndarray, shape (ny, nx)
-        Dark frames (no light); their mean is the dark level subtracted from the light frames.
-    method : {'pairs', 'highpass'}, keyword-only
-    box : int, keyword-only
-        Size of the high-pass box, pixels.
-    n_bins : int, keyword-only
-        Intensity bins of the photon-transfer curve (equal numbers of pixels).
-    saturation_counts : float or None, keyword-only
-        Pixels at or above this in any frame (and their box neighbours) are not used.
-    mask : ndarray of bool, shape (ny, nx), optional, keyword-only
-        Pixels to use (e.g. a region without atoms); default all.
-    min_intensity_counts : float, keyword-only
-        Pixels with less light (counts above dark, box mean) are not used.
-    dark_level : ndarray, shape (ny, nx), optional, keyword-only
-        The mean dark frame (default: the mean of ``darks``), e.g. averaged over more frames than ``darks``.
+        Read once, one item at a time (a generator keeps one pair in memory). ``method='pairs'``: pairs ``(a, b)`` of
+        frames (counts, shape (ny, nx)) of nearly the same light without atoms (two probe exposures, or an atoms and a
+        probe frame over an atom-free ``mask``). ``method='highpass'``: single frames. darks : sequence of ndarray,
+        shape (ny, nx) Dark frames (no light); their mean is the dark level subtracted from the light frames. method :
+        {'pairs', 'highpass'}, keyword-only box : int, keyword-only Size of the high-pass box, pixels. n_bins : int,
+        keyword-only Intensity bins of the photon-transfer curve (equal numbers of pixels). saturation_counts : float or
+        None, keyword-only Pixels at or above this in any frame (and their box neighbours) are not used. mask : ndarray
+        of bool, shape (ny, nx), optional, keyword-only Pixels to use (e.g. a region without atoms); default all.
+        min_intensity_counts : float, keyword-only Pixels with less light (counts above dark, box mean) are not used.
+        dark_level : ndarray, shape (ny, nx), optional, keyword-only The mean dark frame (default: the mean of
+        ``darks``), e.g. averaged over more frames than ``darks``.
 
     Returns
     -------

@@ -150,7 +150,8 @@ class GaussianCloud:
 
     def __post_init__(self) -> None:
         if min(self.sigma_um) <= 0:
-            raise ConfigError(f"config key 'injection.cloud.sigma_um': sizes must be positive, got {list(self.sigma_um)}")
+            raise ConfigError("config key 'injection.cloud.sigma_um': sizes must be positive, got "
+                              f"{list(self.sigma_um)}")
 
     def render(self, shape: tuple[int, int], *, centre_um: tuple[float, float], pixel_size_um: float) -> np.ndarray:
         """OD of each pixel of a frame ``shape = (n_across, n_along)`` (columns along the pump axis), the cloud

@@ -34,7 +34,7 @@ Region of interest
 :func:`locate_run_cloud` finds the atoms in a mean OD image of the run with the cloud finder of the centre-of-mass
 stage (:func:`atompump.com.support.find_cloud`: any shape, lumps kept together, residual fringes not taken for atoms):
 the cloud's *extent* (the cloud, its detectable wings and a margin) is where the run's atoms may be; the ROI is the
-extent's bounding box grown on each side by ``margin`` (default 0.5) times its size, so that the cloud's motion over
+extent's bounding box grown on each side by ``margin`` (default 0.3) times its size, so that the cloud's motion over
 the run stays inside and atom-free pixels around it measure each shot's noise, clipped to the rows and columns that
 have probe light (in more than 20% of their pixels). The OD is computed and stored only inside the ROI.
 
@@ -45,10 +45,11 @@ reference of each shot is the linear combination of a basis of probe images that
 pixels without atoms (Ockeloen et al., PRA 82, 061606 (2010)), with the basis reduced to its principal components
 (Niu et al., Opt. Express 26, 30720 (2018)). Here (:func:`build_fringe_basis`):
 
-* the fit region is the valid pixels of the ROI grown by its own size on each side (clipped to the frame), minus
-  the cloud's extent (:func:`locate_run_cloud`; with a hand-set ROI, minus the whole ROI), so that the atom-free
-  pixels inside the ROI (around a small cloud, inside a ring) pin the reference where it matters; pixels are
-  weighted by ``1/sqrt(mean probe)`` so that photon noise is uniform (weighted least squares);
+* the fit region is the valid pixels of the ROI grown by its own size on each side (clipped to the frame; at most
+  ``max_fit_pixels`` of them, spread evenly), minus the cloud's extent (:func:`locate_run_cloud`; with a hand-set
+  ROI, minus the whole ROI), so that the atom-free pixels inside the ROI (around a small cloud, inside a ring) pin
+  the reference where it matters; pixels are weighted by ``1/sqrt(mean probe)`` so that photon noise is uniform
+  (weighted least squares);
 * the basis is the singular value decomposition of the ``M`` sampled probe frames (dark subtracted) on the fit
   region; each component is extended over the ROI with the same combination of frames;
 * the number of components ``K`` is chosen automatically with the optimal hard threshold of Gavish & Donoho (IEEE
@@ -162,15 +163,20 @@ def od_from_intensities(i_in: np.ndarray, i_out: np.ndarray, valid: np.ndarray, 
     if isat_counts is not None and isat_counts <= 0:
         raise ValueError(f"isat_counts must be positive or None, got {isat_counts}")
     clipped = valid & (i_out < 1.0)
-    i_out_safe = np.where(valid, np.maximum(i_out, 1.0), 1.0)
-    i_in_safe = np.where(valid, i_in, 1.0)
-    od = alpha * np.log(i_in_safe / i_out_safe)
+    every = bool(valid.all())  # (the common case: no masked pixel, no masked copies)
+    i_out_safe = np.maximum(i_out, 1.0) if every else np.where(valid, np.maximum(i_out, 1.0), 1.0)
+    i_in_safe = i_in if every else np.where(valid, i_in, 1.0)
+    od = np.log(i_in_safe / i_out_safe)
+    if alpha != 1.0:
+        od *= alpha
     if isat_counts is not None:
-        od = od + (i_in_safe - i_out_safe) / isat_counts
+        od += (i_in_safe - i_out_safe) / isat_counts
     factor = od_variance_factor(i_in_safe, i_out_safe, alpha=alpha, isat_counts=isat_counts,
                                 reference_noise_ratio=reference_noise_ratio)
-    return ODResult(od=np.where(valid, od, np.nan), valid=valid, clipped=clipped, probe_counts=i_in,
-                    variance_factor=np.where(valid, factor, np.nan))
+    if not every:
+        od[~valid] = np.nan
+        factor[~valid] = np.nan
+    return ODResult(od=od, valid=valid, clipped=clipped, probe_counts=i_in, variance_factor=factor)
 
 
 def optical_density(
@@ -219,7 +225,9 @@ def _valid(i_in, atoms, probe, min_probe_counts, saturation_counts) -> np.ndarra
     pass), and no camera saturation."""
     from scipy import ndimage
 
-    valid = (i_in >= min_probe_counts) & (ndimage.uniform_filter(i_in, 5, mode="nearest") >= min_probe_counts)
+    valid = i_in >= min_probe_counts
+    if not valid.all():  # (every pixel lit: every 5x5 mean is too)
+        valid &= ndimage.uniform_filter(i_in, 5, mode="nearest") >= min_probe_counts
     if saturation_counts is not None:
         valid &= (atoms < saturation_counts) & (probe < saturation_counts)
     return valid
@@ -235,14 +243,14 @@ def grow_box(box: Box, factor: float, shape: tuple[int, int]) -> Box:
     return max(r0 - dr, 0), min(r1 + dr, shape[0]), max(c0 - dc, 0), min(c1 + dc, shape[1])
 
 
-def find_roi(od: np.ndarray, *, valid: np.ndarray | None = None, margin: float = 0.5,
+def find_roi(od: np.ndarray, *, valid: np.ndarray | None = None, margin: float = 0.3,
              smoothing_px: float = 2.0) -> Box:
     """The region of a (mean) OD image that holds the atoms: the first part of :func:`locate_run_cloud`."""
     return locate_run_cloud(od, valid=valid, margin=margin, smoothing_px=smoothing_px)[0]
 
 
-def locate_run_cloud(od: np.ndarray, *, valid: np.ndarray | None = None, margin: float = 0.5,
-                     smoothing_px: float = 2.0) -> tuple[Box, np.ndarray]:
+def locate_run_cloud(od: np.ndarray, *, valid: np.ndarray | None = None, margin: float = 0.3,
+                     smoothing_px: float = 2.0, n_shots: int = 1) -> tuple[Box, np.ndarray]:
     """The region of interest and the pixels where atoms may be, from a (mean) OD image (see the module docstring).
 
     The cloud is found by :func:`atompump.com.support.find_cloud` (any shape: lumps of one cloud are kept together,
@@ -261,6 +269,10 @@ def locate_run_cloud(od: np.ndarray, *, valid: np.ndarray | None = None, margin:
         Growth on each side in units of the extent's size.
     smoothing_px : float
         RMS width of the Gaussian smoothing, pixels.
+    n_shots : int
+        Shots averaged into ``od``: the extent's wings are those one shot can see (a mean of many shots shows faint
+        wings in which no single shot holds measurable atoms, and would make the ROI, and the reduction, larger
+        than needed).
 
     Returns
     -------
@@ -280,7 +292,8 @@ def locate_run_cloud(od: np.ndarray, *, valid: np.ndarray | None = None, margin:
     if valid.sum() < 16:
         raise InputDataError("cannot find the region of interest: fewer than 16 pixels have probe light; "
                              "check imaging.min_probe_counts or set imaging.roi")
-    support = find_cloud(od, valid, smoothing_px=smoothing_px, frame_edges=(False, False, False, False))
+    support = find_cloud(od, valid, smoothing_px=smoothing_px, frame_edges=(False, False, False, False),
+                         wing_noise_factor=float(np.sqrt(max(n_shots, 1))))
     if not support.region.any():
         raise InputDataError(f"cannot find the region of interest: no cloud stands out of the noise (peak OD "
                              f"{support.peak:.3g} above background, noise {support.noise:.3g}); set imaging.roi "
@@ -416,7 +429,8 @@ class FringeBasis:
 
 
 def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndarray,
-                       n_components: int | None = None, atoms: np.ndarray | None = None) -> FringeBasis:
+                       n_components: int | None = None, atoms: np.ndarray | None = None,
+                       max_fit_pixels: int = 20000) -> FringeBasis:
     """Basis for fringe removal from ``M`` dark-subtracted probe frames cut to ``box``.
 
     Parameters
@@ -430,7 +444,11 @@ def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndar
     n_components : int, optional
         Number of components; None chooses it automatically (Gavish–Donoho, see the module docstring).
     atoms : ndarray of bool, shape of ``box``, optional
-        Pixels where the run's atoms may be (:func:`cloud_mask`), excluded from the fit; default: the whole ROI.
+        Pixels where the run's atoms may be (:func:`locate_run_cloud`), excluded from the fit; default: the whole ROI.
+    max_fit_pixels : int
+        At most this many fit pixels, spread evenly over the fit region (a few components need far fewer pixels than
+        a large region has: the reference's own noise from the fit, ``K/P`` of a pixel's variance, stays below
+        ``1e-3``, and the reduction stays fast).
 
     Raises
     ------
@@ -452,6 +470,13 @@ def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndar
     else:
         fit_mask &= ~np.asarray(atoms, bool)
     n_fit = int(fit_mask.sum())
+    if n_fit > max_fit_pixels:  # every k-th fit pixel: the K coefficients need far fewer pixels than a large box has
+        keep = np.zeros(n_fit, bool)
+        keep[np.round(np.linspace(0, n_fit - 1, max_fit_pixels)).astype(int)] = True
+        thinned = np.zeros(fit_mask.size, bool)
+        thinned[np.flatnonzero(fit_mask.ravel())[keep]] = True
+        fit_mask = thinned.reshape(fit_mask.shape)
+        n_fit = max_fit_pixels
     if n_fit < max(4 * m, 64):
         raise InputDataError(f"fringe removal: only {n_fit} valid pixels lie outside the region of interest "
                              f"{list(roi)} (need {max(4 * m, 64)}); set a smaller imaging.roi or "

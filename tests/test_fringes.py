@@ -101,11 +101,11 @@ def test_roi_is_found_around_the_cloud():
     od = cloud_od(centre=(30.0, 60.0)) + rng.normal(0, 0.02, SHAPE)
     (r0, r1, c0, c1), atoms = locate_run_cloud(od)
     # the cloud's extent: its detectable wings (smoothed signal above twice its noise: about 3.5 RMS widths here) and a
-    # margin of three smoothing widths; the ROI grows it by half its size on each side
+    # margin of three smoothing widths; the ROI grows it by 0.3 times its size on each side
     assert atoms[60, 30] and atoms[60, 30 + 12] and not atoms[60, 30 + 24] and not atoms[60 + 24, 30]
     assert (r0, r1, c0, c1) == find_roi(od)
     rows, cols = np.flatnonzero(atoms.any(axis=1)), np.flatnonzero(atoms.any(axis=0))
-    half = (rows[-1] + 1 - rows[0]) / 2
+    half = np.ceil(0.3 * (rows[-1] + 1 - rows[0]))
     assert r0 == pytest.approx(max(rows[0] - half, 0), abs=1) and r1 == pytest.approx(min(rows[-1] + 1 + half, 96),
                                                                                       abs=1)
     assert c0 == pytest.approx(max(cols[0] - half, 0), abs=1) and c1 == pytest.approx(cols[-1] + 1 + half, abs=1)

@@ -113,7 +113,8 @@ def _margin(region: np.ndarray, smoothing_px: float) -> float:
 
 def find_cloud(od: np.ndarray, valid: np.ndarray, *, smoothing_px: float = 2.0, threshold: float = 0.1,
                min_snr: float = 5.0, expected: np.ndarray | None = None, expected_shape: np.ndarray | None = None,
-               frame_edges: tuple[bool, bool, bool, bool] = (True, True, True, True)) -> CloudSupport:
+               frame_edges: tuple[bool, bool, bool, bool] = (True, True, True, True),
+               wing_noise_factor: float = 1.0) -> CloudSupport:
     """Find the cloud in one OD image (see the module docstring).
 
     Parameters
@@ -135,6 +136,9 @@ def find_cloud(od: np.ndarray, valid: np.ndarray, *, smoothing_px: float = 2.0, 
         ``expected``.
     frame_edges : (top, bottom, left, right), keyword-only
         Which sides of the image are edges of the camera frame (the others are edges of a region of interest).
+    wing_noise_factor : float, keyword-only
+        The wings are the smoothed signal above twice the noise times this factor: ``sqrt(n)`` for a mean of ``n``
+        shots gives the wings one shot can see.
 
     Returns
     -------
@@ -166,7 +170,8 @@ def find_cloud(od: np.ndarray, valid: np.ndarray, *, smoothing_px: float = 2.0, 
         snr = signal / noise_map
         region = _regions_above(signal, snr, np.maximum(threshold * peak, 3.0 * noise_map), min_snr, near=expected)
         extent = ~(_away_from(region, _margin(region, smoothing_px))
-                   & _away_from(_touching(signal > np.maximum(2.0 * noise_map, 1e-3 * peak), region),
+                   & _away_from(_touching(signal > np.maximum(2.0 * wing_noise_factor * noise_map, 1e-3 * peak),
+                                              region),
                                 3.0 * smoothing_px))
         away = inside & ~extent
         if expected is not None:
@@ -224,12 +229,19 @@ def _regions_above(signal: np.ndarray, snr: np.ndarray, level: np.ndarray, min_s
     if n == 0:
         return np.zeros(signal.shape, bool)
     index = np.arange(1, n + 1)
-    peaks = np.asarray(ndimage.maximum(signal, labels, index=index))
-    significant = np.asarray(ndimage.maximum(snr, labels, index=index)) >= min_snr
+    inside = labels.ravel() > 0
+    flat = labels.ravel()[inside]
+    peaks = np.full(n + 1, -np.inf)
+    np.maximum.at(peaks, flat, signal.ravel()[inside])  # (ndimage.maximum sorts every label: slower)
+    best_snr = np.full(n + 1, -np.inf)
+    np.maximum.at(best_snr, flat, snr.ravel()[inside])
+    peaks, significant = peaks[1:], best_snr[1:] >= min_snr
     keep = significant & (peaks >= 0.5 * peaks.max())
     keep[np.argmax(peaks)] = True
     if near is not None and np.any(near):
-        overlap = np.asarray(ndimage.maximum(np.asarray(near, float), labels, index=index)) > 0
+        overlap = np.zeros(n + 1, bool)
+        overlap[np.unique(labels[np.asarray(near, bool)])] = True
+        overlap = overlap[1:]
         if np.any(overlap & significant):
             keep = overlap & significant & (peaks >= 0.5 * peaks[overlap & significant].max())
     return np.isin(labels, index[keep])

@@ -256,10 +256,10 @@ def register(od: np.ndarray, valid: np.ndarray, template: PreparedTemplate, *, p
                                        cval=0.0)
 
     def evaluate(s: float, t: float):
-        """The model and its exact derivatives (central differences of the same spline, step 1e-3 pixel): the
-        Jacobian must be that of the model fitted, or the error would not be the estimate's."""
+        """The model and its derivatives (forward differences of the same spline, step 1e-3 pixel: enough to step)."""
         h = 1e-3
-        return at(s, t), (at(s - h, t) - at(s + h, t)) / (2 * h), (at(s, t - h) - at(s, t + h)) / (2 * h)
+        value = at(s, t)
+        return value, (value - at(s + h, t)) / h, (value - at(s, t + h)) / h
 
     def jacobian(amplitude, tv, txv, tyv):
         return np.array([-amplitude * txv, -amplitude * tyv, tv, np.ones(tv.size)])
@@ -280,17 +280,20 @@ def register(od: np.ndarray, valid: np.ndarray, template: PreparedTemplate, *, p
             step = step / largest
         s, t, amplitude, offset = s + step[0], t + step[1], amplitude + step[2], offset + step[3]
         tv, txv, tyv = evaluate(s, t)
-        if abs(step[0]) < 1e-6 and abs(step[1]) < 1e-5:
+        if abs(step[0]) < 1e-5 and abs(step[1]) < 1e-4:
             converged = True
             break
+    # at the solution: the exact Jacobian of the model (central differences of the same spline, step 1e-3 pixel:
+    # it must be that of the model fitted, or the error would not be the estimate's) and the Hessian of chi^2/2 with
+    # the residual-weighted curvature of the model (the sandwich form, as in the profile fit): a smoothed template
+    # does not match the shot exactly, and J^T W J alone would misstate the error
+    h = 1e-3
+    xp, xm, yp, ym = at(s + h, t), at(s - h, t), at(s, t + h), at(s, t - h)
+    txv, tyv = (xm - xp) / (2 * h), (ym - yp) / (2 * h)
+    txx, tyy = (xm + xp - 2 * tv) / h**2, (ym + yp - 2 * tv) / h**2
+    txy = (at(s - h, t - h) - at(s + h, t - h) - at(s - h, t + h) + at(s + h, t + h)) / (4 * h**2)
     jac = jacobian(amplitude, tv, txv, tyv)
     residual = data - amplitude * tv - offset
-    # the Hessian of chi^2/2 with the residual-weighted curvature of the model (the sandwich form, as in the profile
-    # fit): a smoothed template does not match the shot exactly, and J^T W J alone would misstate the error
-    h = 1e-3
-    txx = (at(s - h, t) + at(s + h, t) - 2 * tv) / h**2
-    tyy = (at(s, t - h) + at(s, t + h) - 2 * tv) / h**2
-    txy = (at(s - h, t - h) - at(s + h, t - h) - at(s - h, t + h) + at(s + h, t + h)) / (4 * h**2)
     curvature = np.zeros((4, 4))
     wr = w * residual
     for (j, k), second in {(0, 0): amplitude * txx, (1, 1): amplitude * tyy, (0, 1): amplitude * txy,

@@ -93,10 +93,11 @@ def detect_format(path: str | os.PathLike) -> str:
         The file does not exist, is empty, or neither its content nor its extension is a supported format.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputDataError(f"{path}: file does not exist; check the path in the manifest or data.shots")
-    with path.open("rb") as fh:
-        head = fh.read(16)
+    try:  # (one open, no separate existence check: a run opens thousands of files)
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise InputDataError(f"{path}: file does not exist; check the path in the manifest or data.shots") from None
     if not head:
         raise InputDataError(f"{path}: the file is empty (0 bytes); the camera or the copy failed")
     for magic, fmt in _MAGIC:
@@ -220,23 +221,36 @@ def _file_size(path: Path) -> int:
     return path.stat().st_size
 
 
+class _Collector(logging.Handler):
+    """A library logger's warnings and errors, kept while :func:`_captured_log` runs (attached once per logger:
+    adding and removing a handler at every file opened costs as much as reading a small frame)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.messages is not None:
+            self.messages.append(record.getMessage())
+
+
+_COLLECTORS: dict[str, _Collector] = {}
+
+
 @contextlib.contextmanager
 def _captured_log(name: str):
-    """Collect the warning and error messages a library logs while the block runs."""
-    messages: list[str] = []
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            messages.append(record.getMessage())
-
-    handler = Collect(level=logging.WARNING)
+    """Collect the warning and error messages a library logs while the block runs (not passed on meanwhile)."""
     logger = logging.getLogger(name)
-    logger.addHandler(handler)
+    collector = _COLLECTORS.get(name)
+    if collector is None:
+        collector = _COLLECTORS[name] = _Collector()
+        logger.addHandler(collector)
+    previous, collector.messages = collector.messages, []
     propagate, logger.propagate = logger.propagate, False  # reported in our own error instead
     try:
-        yield messages
+        yield collector.messages
     finally:
-        logger.removeHandler(handler)
+        collector.messages = previous
         logger.propagate = propagate
 
 

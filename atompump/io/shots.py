@@ -390,10 +390,10 @@ def read_shot(record: ShotRecord, *, region: tuple[int, int, int, int] | None = 
     shapes = {name: raw[name].shape for name in FRAME_NAMES}
     if len(set(shapes.values())) > 1:
         raise InputDataError(_shape_mismatch(record, shapes))
-    if not np.any(raw["probe"]):
+    if not (raw["probe"].flat[::97].any() or raw["probe"].any()):  # a sparse look first: np.any reads every pixel
         raise InputDataError(f"the {sources['probe']} is all zero: no probe light was recorded; check the camera "
                              "trigger or remove the shot")
-    if not np.any(raw["atoms"]):
+    if not (raw["atoms"].flat[::97].any() or raw["atoms"].any()):
         raise InputDataError(f"the {sources['atoms']} is all zero: the camera recorded nothing, not even its offset, "
                              "during the atoms exposure; check the camera trigger or remove the shot")
     out = {}

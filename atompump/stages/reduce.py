@@ -158,14 +158,14 @@ def _run_cloud(shots_path: str | os.PathLike, imaging: Config, shape: tuple[int,
         inside = (slice(roi[0], roi[1]), slice(roi[2], roi[3]))
         try:
             atoms = np.zeros(shape, bool)
-            atoms[inside] = locate_run_cloud(mean[inside], valid=lit[inside])[1]
+            atoms[inside] = locate_run_cloud(mean[inside], valid=lit[inside], n_shots=used)[1]
         except InputDataError as exc:
             log.warning("no cloud found in the run's mean OD inside imaging.roi (%s); the fringe removal leaves the "
                         "whole ROI out of its fit", exc)
             atoms = None
         return roi, atoms, mean
     try:
-        roi, atoms = locate_run_cloud(mean, valid=lit)
+        roi, atoms = locate_run_cloud(mean, valid=lit, n_shots=used)
     except InputDataError as exc:
         sources = {OD_NAME: f"mean of the OD images of {used} sampled shots",
                    "atoms": f"atoms frames of {used} sampled shots", "probe": "their probe frames"}
@@ -317,10 +317,12 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
                     reasons.append("")
                     continue
                 frames = read_shot(rec, region=region)
-                _raise_frames_problem(frames, roi, (region[0], region[2]), kwargs)
                 result = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi, origin=(region[0], region[2]),
                                      basis=basis, plan=plan, **kwargs)
                 fraction = float(result.valid.mean())
+                if fraction < min_valid_fraction or _atoms_frame_dark(frames, roi, (region[0], region[2]), kwargs):
+                    # the true cause first (saturated camera, swapped or unlit frames), then the plain fact
+                    _raise_frames_problem(frames, roi, (region[0], region[2]), kwargs)
                 if fraction < min_valid_fraction:
                     raise InputDataError(
                         f"only {fraction:.1%} of the region of interest has probe light above "
@@ -435,7 +437,7 @@ def _run_input_kind(shots_path: str | os.PathLike) -> str:
     return str(read_variables(shots_path, [])[1].get("input", "frames"))
 
 
-_CHECK_PIXELS = 128 * 128  # above this many ROI pixels, the checks of a bad shot's cause use every other row/column
+_CHECK_PIXELS = 64 * 64  # above this many ROI pixels, the checks of a bad shot's cause use every other row/column
 
 
 def _roi_views(frames, roi: Box, origin: tuple[int, int]) -> tuple[tuple[slice, slice], dict[str, np.ndarray]]:
@@ -447,6 +449,15 @@ def _roi_views(frames, roi: Box, origin: tuple[int, int]) -> tuple[tuple[slice, 
     cols = slice(roi[2] - origin[1], roi[3] - origin[1], step)
     return (slice(None, None, step), slice(None, None, step)), {name: getattr(frames, name)[rows, cols]
                                                                   for name in FRAME_NAMES}
+
+
+def _atoms_frame_dark(frames, roi: Box, origin: tuple[int, int], kwargs: Mapping[str, Any]) -> bool:
+    """Whether the atoms frame has, over most of the ROI (every fourth row and column), less light above the dark
+    frame than ``imaging.min_probe_counts``: the one cause of :func:`_raise_frames_problem` that leaves the probe
+    light, and with it the valid fraction, intact (the others are looked for only when few pixels are valid)."""
+    rows = slice(roi[0] - origin[0], roi[1] - origin[0], 4)
+    cols = slice(roi[2] - origin[1], roi[3] - origin[1], 4)
+    return bool(np.median(frames.atoms[rows, cols] - frames.dark[rows, cols]) < kwargs["min_probe_counts"])
 
 
 def _raise_frames_problem(frames, roi: Box, origin: tuple[int, int], kwargs: Mapping[str, Any]) -> None:
