@@ -171,15 +171,23 @@ def estimate_camera_noise(light: Iterable, darks: Sequence[np.ndarray], *, metho
     light : iterable
         Read once, one item at a time (a generator keeps one pair in memory). ``method='pairs'``: pairs ``(a, b)`` of
         frames (counts, shape (ny, nx)) of nearly the same light without atoms (two probe exposures, or an atoms and a
-        probe frame over an atom-free ``mask``). ``method='highpass'``: single frames. darks : sequence of ndarray,
-        shape (ny, nx) Dark frames (no light); their mean is the dark level subtracted from the light frames. method :
-        {'pairs', 'highpass'}, keyword-only box : int, keyword-only Size of the high-pass box, pixels. n_bins : int,
-        keyword-only Intensity bins of the photon-transfer curve (equal numbers of pixels). saturation_counts : float or
-        None, keyword-only Pixels at or above this in any frame (and their box neighbours) are not used. mask : ndarray
-        of bool, shape (ny, nx), optional, keyword-only Pixels to use (e.g. a region without atoms); default all.
-        min_intensity_counts : float, keyword-only Pixels with less light (counts above dark, box mean) are not used.
-        dark_level : ndarray, shape (ny, nx), optional, keyword-only The mean dark frame (default: the mean of
-        ``darks``), e.g. averaged over more frames than ``darks``.
+        probe frame over an atom-free ``mask``).
+        ``method='highpass'``: single frames.
+    darks : sequence of ndarray, shape (ny, nx)
+        Dark frames (no light); their mean is the dark level subtracted from the light frames.
+    method : {'pairs', 'highpass'}, keyword-only
+    box : int, keyword-only
+        Size of the high-pass box, pixels.
+    n_bins : int, keyword-only
+        Intensity bins of the photon-transfer curve (equal numbers of pixels).
+    saturation_counts : float or None, keyword-only
+        Pixels at or above this in any frame (and their box neighbours) are not used.
+    mask : ndarray of bool, shape (ny, nx), optional, keyword-only
+        Pixels to use (e.g. a region without atoms); default all.
+    min_intensity_counts : float, keyword-only
+        Pixels with less light (counts above dark, box mean) are not used.
+    dark_level : ndarray, shape (ny, nx), optional, keyword-only
+        The mean dark frame (default: the mean of ``darks``), e.g. averaged over more frames than ``darks``.
 
     Returns
     -------
