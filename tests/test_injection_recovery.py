@@ -30,7 +30,7 @@ from atompump.inject import GaussianCloud, InjectionParams, inject_run, measure_
 from atompump.io import read_dataset, write_manifest
 
 BANIK = "tests/data/real/banik-ring-dev"
-SEEDS = range(8)
+SEEDS = range(20)
 PIXEL, ISAT = 0.401, 2410.0
 CLOUD = GaussianCloud(sigma_um=(8.0, 4.0), peak_od=1.0)
 

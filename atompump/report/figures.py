@@ -198,7 +198,7 @@ def estimators_figure(consistency: dict, *, headline: str) -> Figure:
             ax.plot(grid, offset + check["slope_um_per_cycle"] * grid, color=colours.get(name), lw=1.0, ls="--",
                     label=f"{name}: drift {check['slope_um_per_cycle']:+.2g} um/cycle ({check['slope_sigma']:+.1f} "
                           "sigma)")
-    ax.set_xlabel("direction * pump cycles")
+    ax.set_xlabel("direction x pump cycles (cycles)")
     ax.set_ylabel("estimator - first moment (um)")
     ax.set_title(f"estimators beside the first moment (headline: {headline})")
     ax.legend(loc="best", fontsize=7)
