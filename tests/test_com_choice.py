@@ -69,6 +69,10 @@ def test_an_estimator_that_locked_onto_something_else_is_screened_out():
     found = estimator_outliers(cols, used)
     assert list(found["fit"]) == [17] and found["template"] == {}
     assert "disagrees with the first moment by +15 um" in found["fit"][17]
+    # a noisy first moment far off is no reason to doubt a precise estimator: the two errors combined decide
+    cols["x_moment_um"][5] += 3.0
+    cols["x_moment_err_um"][5] = 2.0
+    assert 5 not in estimator_outliers(cols, used)["template"]
     for i, reason in found["fit"].items():
         cols["fit_problem"][i] = reason
     chosen, why, _ = choose_estimator("auto", cols, used)

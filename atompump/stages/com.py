@@ -420,29 +420,32 @@ def estimator_consistency(x: np.ndarray, x_moment: np.ndarray, cycle: np.ndarray
     return out
 
 
-def estimator_outliers(columns: Mapping[str, np.ndarray], used: np.ndarray, *, max_mads: float = 8.0
+def estimator_outliers(columns: Mapping[str, np.ndarray], used: np.ndarray, *, max_sigmas: float = 6.0
                        ) -> dict[str, dict[int, str]]:
-    """Shots where the fit or the template disagrees with the first moment far more than the run's other shots do:
-    the estimator locked onto something else (a residual fringe next to a faint cloud), whatever error it quotes.
+    """Shots where the fit or the template disagrees with the first moment far beyond both their errors: the
+    estimator locked onto something else (a residual fringe next to a faint cloud), whatever error it quotes.
 
-    The difference ``x - x_moment`` is compared with its run median in units of its robust spread (1.4826 MAD over
-    the used shots, at least 10 of them); beyond ``max_mads`` the shot is listed, per estimator, with the reason.
+    The difference ``d = x - x_moment`` of each used shot, less its run median (the constant offset of an
+    estimator), is divided by ``sqrt(err^2 + err_moment^2)``; the standardised differences are rescaled by their
+    robust spread over the run when that exceeds one (errors a little optimistic do not flag shots), and a shot beyond
+    ``max_sigmas`` is listed, per estimator, with the reason. At least 10 used shots.
     """
     out: dict[str, dict[int, str]] = {}
     x_moment = np.asarray(columns["x_moment_um"], float)
+    err_moment = np.asarray(columns["x_moment_err_um"], float)
     for name in ("fit", "template"):
         d = np.asarray(columns[f"x_{name}_um"], float) - x_moment
-        ok = used & np.isfinite(d)
+        sigma = np.hypot(np.asarray(columns[f"x_{name}_err_um"], float), err_moment)
+        ok = used & np.isfinite(d) & np.isfinite(sigma) & (sigma > 0)
         if ok.sum() < 10:
             continue
         median = float(np.median(d[ok]))
-        spread = 1.4826 * float(np.median(np.abs(d[ok] - median)))
-        if spread <= 0:
-            continue
-        far = np.flatnonzero(ok & (np.abs(d - median) > max_mads * spread))
+        z = np.where(ok, (d - median) / np.where(ok, sigma, 1.0), 0.0)
+        scale = max(1.0, 1.4826 * float(np.median(np.abs(z[ok] - np.median(z[ok])))))
+        far = np.flatnonzero(ok & (np.abs(z) > max_sigmas * scale))
         out[name] = {int(i): (f"its centre disagrees with the first moment by {d[i] - median:+.3g} um more than the "
-                              f"run's other shots ({abs(d[i] - median) / spread:.0f} robust standard deviations of "
-                              "that difference): it did not measure this cloud") for i in far}
+                              f"run's other shots, {abs(z[i]):.0f} times the two errors combined: it did not measure "
+                              "this cloud") for i in far}
     return out
 
 
