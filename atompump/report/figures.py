@@ -200,7 +200,7 @@ def estimators_figure(consistency: dict, *, headline: str) -> Figure:
                           "sigma)")
     ax.set_xlabel("direction x pump cycles (cycles)")
     ax.set_ylabel("estimator - first moment (um)")
-    ax.set_title(f"estimators beside the first moment (headline: {headline})")
+    ax.set_title(f"estimator - first moment (headline: {headline})")
     ax.legend(loc="best", fontsize=7)
     return fig
 

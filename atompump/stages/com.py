@@ -693,9 +693,10 @@ def com_report_rows(com: xr.Dataset) -> list[tuple[str, object, str]]:
             if f"median_{name}_err_um" not in attrs:
                 continue
             err, white = attrs[f"median_{name}_err_um"], attrs[f"median_{name}_white_err_um"]
-            rows.append((f"median error, {name} estimator (efficiency (CRB/error)^2; x error from independent "
-                         "pixel noise alone)", f"{err:.4g} ({attrs[f'efficiency_{name}']:.2f}; "
-                                               f"{err / white:.1f} x)" if white > 0 else f"{err:.4g}", "um"))
+            text = f"{err:.4g} um; efficiency (bound/error)^2 {attrs[f'efficiency_{name}']:.2f}"
+            if white > 0:
+                text += f"; {err / white:.1f} times the error from independent pixel noise alone"
+            rows.append((f"median error of one shot, {name} estimator", text, ""))
     for name, check in json.loads(attrs.get("estimator_consistency", "{}")).items():
         if "slope_um_per_cycle" in check:
             rows.append((f"{name} minus first moment: drift per pump cycle",
@@ -721,7 +722,12 @@ def estimator_table(com: xr.Dataset) -> tuple[str, list[str], list[tuple]] | Non
         for name in names:
             group = next((g for g in checks[name]["groups"] if (g["cycle"], g["direction"]) == (cycle, direction)),
                          None)
-            row.append("" if group is None else f"{group['mean_um']:+.4f} +- {group['err_um']:.2g} ({group['n']})")
+            if group is None:
+                row.append("")
+            elif np.isfinite(group["err_um"]):
+                row.append(f"{group['mean_um']:+.4f} +- {group['err_um']:.2g} ({group['n']})")
+            else:  # one shot: no scatter to take an error from
+                row.append(f"{group['mean_um']:+.4f} ({group['n']})")
         rows.append(tuple(row))
     return ("Estimators beside the first moment, cycle by cycle: mean of (estimator - first moment) over the used "
             "pumped shots, um (a constant offset is harmless; a drift with the cycles means the cloud changes shape)",

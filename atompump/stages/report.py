@@ -37,9 +37,13 @@ Config = Mapping[str, Any]
 _MAX_PDF_REJECTED = 40
 
 
-def example_shot(reduced: xr.Dataset) -> int:
-    """Index (in the batch) of the first shot that could be reduced."""
+def example_shot(reduced: xr.Dataset, com: xr.Dataset | None = None) -> int:
+    """Index (in the batch) of the first shot the run used (``com.used``), else the first that could be reduced."""
     usable = [i for i, reason in enumerate(reduced.reject_reason.values) if not reason]
+    if com is not None:
+        used = {str(s) for s, u in zip(com.shot.values, com.used.values) if u}
+        chosen = [i for i in usable if str(reduced.shot.values[i]) in used]
+        usable = chosen or usable
     return usable[0] if usable else 0
 
 
@@ -152,7 +156,7 @@ def _shot_figures(*, com: xr.Dataset, reduced: xr.Dataset, shots_path: str | os.
     from atompump.errors import InputDataError
     from atompump.report import figures as f
 
-    i = example_shot(reduced)
+    i = example_shot(reduced, com)
     shot = str(reduced.shot.values[i])
     pixel = float(reduced.attrs["pixel_size_um"])
     x_com = float(com.x_com_um.sel(shot=shot)) if shot in com.shot.values else None
