@@ -28,15 +28,7 @@ from scipy import ndimage
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from atompump.com import (  # noqa: E402
-    build_template,
-    cramer_rao_bound,
-    locate_cloud,
-    numerical_jacobian,
-)
-from atompump.com._common import prepare  # noqa: E402
-from atompump.com.moment import _moment_in_window, cloud_window, locate_support, shot_noise  # noqa: E402
-from atompump.com.noise import pool_noise  # noqa: E402
+from atompump.com import cloud_model, cramer_rao_bound, locate_cloud, numerical_jacobian  # noqa: E402
 from atompump.io.formats import open_image  # noqa: E402
 from atompump.reduce import optical_density, photon_noise_od_variance  # noqa: E402
 from atompump.simulate.imaging import camera_counts, gaussian_column_density, transmitted_intensity  # noqa: E402
@@ -112,33 +104,12 @@ def image_bound(model, params, index=1):
     return cramer_rao_bound(numerical_jacobian(model, params, relative_step=1e-4), variance.ravel(), index=index)
 
 
-def run_template(shots, n_template):
-    """The run's template and pooled noise from the first ``n_template`` shots (the workflow's template rule)."""
-    images, valids, positions, backgrounds, windows, noises = [], [], [], [], [], []
-    for r in shots[:n_template]:
-        o, v, f = prepare(r.od, r.valid, r.variance_factor, "x")
-        support = locate_support(o, v, pump_axis="x")
-        window = cloud_window(support, o.shape)
-        noise = shot_noise(o, support, window, f)
-        moment = _moment_in_window(o, v, f, support, window, pixel_size_um=1.0, max_iterations=20,
-                                   max_masked_fraction=1.0, noise=noise)
-        images.append(o)
-        valids.append(v)
-        positions.append((moment.x_um, support.centre[0]))
-        backgrounds.append(moment.background)
-        windows.append((window.rows, window.columns(moment.x_um)))
-        noises.append(noise)
-    template = build_template(images, valids, shots=[str(i) for i in range(len(images))],
-                              positions=np.array(positions), backgrounds=np.array(backgrounds), windows=windows,
-                              noises=noises)
-    return template, pool_noise(noises)
-
-
 def run(name, od, model, params, profile_model, n, n_template, seed, *, target=None, index=1):
     rng = np.random.default_rng(seed)
     truth = params[index]
     shots = [simulate(rng, od) for _ in range(n)]
-    template, pooled = run_template(shots, n_template)
+    template, pooled, _ = cloud_model((str(i), r.od, r.valid, r.variance_factor)
+                                      for i, r in enumerate(shots[:n_template]))  # the workflow's template rule
     xs = {"fit": [], "moment": [], "template": []}
     errs = {"fit": [], "moment": [], "template": []}
     for i, r in enumerate(shots):

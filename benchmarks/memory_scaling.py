@@ -29,9 +29,9 @@ SHAPE = (32, 48)
 IMAGING = {"pixel_size_um": 1.0, "pump_axis": "x", "alpha": 1.0, "isat_counts": None, "min_probe_counts": 50,
            "saturation_counts": 65535, "cross_section_um2": 0.2907, "roi": None, "roi_sample_shots": 20,
            "fringe_removal": True, "fringe_max_frames": 100, "fringe_basis_size": None}
-COM = {"window_margin": 0.5, "max_masked_fraction": 0.05, "min_atom_number": 10, "estimator": "fit",
-       "profile_model": "gaussian", "atom_number_outlier_mads": 5.0}
-JOBS = ("shots", "fringe_basis", "reduce_batches", "check_reduce", "com_batches", "gather_com")
+COM = {"window_margin": 0.5, "max_masked_fraction": 0.05, "min_atom_number": 10, "estimator": "auto",
+       "profile_model": "gaussian", "atom_number_outlier_mads": 5.0, "template_shots": 200}
+JOBS = ("shots", "fringe_basis", "reduce_batches", "check_reduce", "template", "com_batches", "gather_com")
 
 
 def write_run(folder: Path, n: int, shape: tuple[int, int] = SHAPE) -> None:
@@ -74,6 +74,7 @@ def child(job: str, folder: Path, n: int, batch_size: int) -> dict:
         gather_com_stage,
         reduce_batch_stage,
         shots_stage,
+        template_stage,
     )
 
     out = folder / "results"
@@ -90,10 +91,13 @@ def child(job: str, folder: Path, n: int, batch_size: int) -> dict:
                                imaging=IMAGING)
     elif job == "check_reduce":
         check_reduce_stage([out / f"reduce-{b:04d}.nc" for b in batches], out / "check.json")
+    elif job == "template":
+        template_stage([out / f"reduce-{b:04d}.nc" for b in batches], out / "basis.nc", out / "template.nc",
+                       com=COM)
     elif job == "com_batches":
         for b in batches:
             com_batch_stage(out / f"reduce-{b:04d}.nc", out / f"com-{b:04d}.nc", imaging=IMAGING, com=COM,
-                            atom="Rb87")
+                            atom="Rb87", basis_path=out / "basis.nc", template_path=out / "template.nc")
     elif job == "gather_com":
         gather_com_stage([out / f"com-{b:04d}.nc" for b in batches], out / "com.nc", com=COM)
     seconds = time.perf_counter() - start

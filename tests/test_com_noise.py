@@ -5,11 +5,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from atompump.com import locate_cloud, measure_noise, response_variance
-from atompump.com._common import prepare
-from atompump.com.moment import _moment_in_window, cloud_window, locate_support, shot_noise
+from atompump.com import cloud_model, locate_cloud, measure_noise, response_variance
 from atompump.com.noise import NoiseModel, pool_noise, scaled_noise, white_noise
-from atompump.com.template import build_template
 
 SHAPE = (96, 160)
 YY, XX = np.mgrid[0:SHAPE[0], 0:SHAPE[1]].astype(float)
@@ -65,31 +62,13 @@ def _shots(rng, n, noise, *, make=gaussian, x0=80.0, jitter=2.0):
 
 
 def _pooled(shots):
-    models = []
-    for od, _ in shots:
-        o, v, f = prepare(od, None, np.ones(SHAPE), "x")
-        support = locate_support(o, v, pump_axis="x")
-        models.append(shot_noise(o, support, cloud_window(support, o.shape), f))
-    return pool_noise(models)
+    """The run's pooled noise, as the template rule computes it."""
+    return cloud_model((str(i), od, None, np.ones(SHAPE)) for i, (od, _) in enumerate(shots))[1]
 
 
 def _template(shots):
-    images, valids, positions, backgrounds, windows, noises = [], [], [], [], [], []
-    for od, _ in shots:
-        o, v, f = prepare(od, None, np.ones(SHAPE), "x")
-        support = locate_support(o, v, pump_axis="x")
-        window = cloud_window(support, o.shape)
-        noise = shot_noise(o, support, window, f)
-        moment = _moment_in_window(o, v, f, support, window, pixel_size_um=1.0, max_iterations=20,
-                                   max_masked_fraction=1.0, noise=noise)
-        images.append(o)
-        valids.append(v)
-        positions.append((moment.x_um, support.centre[0]))
-        backgrounds.append(moment.background)
-        windows.append((window.rows, window.columns(moment.x_um)))
-        noises.append(noise)
-    return build_template(images, valids, shots=[str(i) for i in range(len(shots))], positions=np.array(positions),
-                          backgrounds=np.array(backgrounds), windows=windows, noises=noises)
+    """The run's template, as the template rule computes it (shot ids are the shots' indices)."""
+    return cloud_model((str(i), od, None, np.ones(SHAPE)) for i, (od, _) in enumerate(shots))[0]
 
 
 def _pulls(shots, **kwargs):

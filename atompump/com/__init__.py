@@ -31,7 +31,7 @@ from atompump.com.moment import CentreOfMass, CloudWindow, centre_of_mass, cloud
 from atompump.com.noise import NoiseModel, measure_noise, response_variance, white_noise
 from atompump.com.profile import PROFILE_MODELS, ProfileFit, fit_profile, profile_model
 from atompump.com.support import CloudSupport, find_cloud
-from atompump.com.template import Template, TemplateFit, build_template, register, template_reference
+from atompump.com.template import Template, TemplateFit, build_template, cloud_model, register, template_reference
 
 __all__ = [
     "ESTIMATORS",
@@ -46,6 +46,7 @@ __all__ = [
     "TemplateFit",
     "build_template",
     "centre_of_mass",
+    "cloud_model",
     "cloud_window",
     "cramer_rao_bound",
     "find_cloud",

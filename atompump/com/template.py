@@ -47,7 +47,7 @@ from atompump.com.bounds import cramer_rao_bound
 from atompump.com.noise import NoiseModel, response_variance
 
 __all__ = ["PreparedTemplate", "Template", "TemplateFit", "aligned_image", "build_template", "choose_smoothing",
-           "prepare_template", "register", "template_reference"]
+           "cloud_model", "prepare_template", "register", "template_reference"]
 
 SMOOTHING_WIDTHS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 """Candidate RMS widths (pixels) of the template's smoothing, narrowest first."""
@@ -395,3 +395,63 @@ def build_template(images: list[np.ndarray], valids: list[np.ndarray], *, shots:
     x_ref, y_ref, free = template_reference(image, weight, window_margin=window_margin)
     smoothing = choose_smoothing(image, free, rows=windows[0][0], columns=windows[0][1])
     return Template(total, weight, x_ref, y_ref, smoothing, tuple(shots), shifts, backgrounds)
+
+
+def cloud_model(shots, *, pump_axis: str = "x", expected: np.ndarray | None = None,
+                expected_shape: np.ndarray | None = None,
+                frame_edges: tuple[bool, bool, bool, bool] = (True, True, True, True), window_margin: float = 0.5,
+                max_masked_fraction: float = 0.05, progress=None) -> tuple[Template | None, NoiseModel | None, int]:
+    """The run's cloud model from a sample of its shots: the template (:func:`build_template`) and the noise
+    correlations pooled over the shots (:func:`atompump.com.noise.pool_noise`).
+
+    Each shot is located as the estimators locate it (cloud region, window, first moment, measured noise); shots
+    rejected for a physical reason (no cloud signal, cut by the frame edge, masked) are left out.
+
+    Parameters
+    ----------
+    shots : iterable of (shot, od, valid, variance_factor)
+        The sampled shots (natural orientation; ``valid`` and ``variance_factor`` may be None).
+    pump_axis, expected, expected_shape, frame_edges, window_margin, max_masked_fraction
+        As in :func:`atompump.com.locate_cloud`.
+    progress : callable, optional
+        Called once per shot (progress lines).
+
+    Returns
+    -------
+    template, pooled_noise, n_used
+        The template (None with fewer than 3 usable shots), the pooled noise (None without any) and the number of
+        shots used.
+    """
+    from atompump.com._common import prepare
+    from atompump.com.moment import _moment_in_window, cloud_window, locate_support, shot_noise
+    from atompump.com.noise import pool_noise
+
+    images, valids, names, positions, backgrounds, windows, noises = [], [], [], [], [], [], []
+    for shot, od, valid, factor in shots:
+        if progress is not None:
+            progress()
+        od, valid, factor = prepare(od, valid, factor, pump_axis)
+        support = locate_support(od, valid, pump_axis=pump_axis, expected=expected, expected_shape=expected_shape,
+                                 frame_edges=frame_edges)
+        if not support.region.any() or support.reject_reason:
+            continue
+        window = cloud_window(support, od.shape, margin=window_margin)
+        noise = shot_noise(od, support, window, factor)
+        moment = _moment_in_window(od, valid, factor, support, window, pixel_size_um=1.0, max_iterations=20,
+                                   max_masked_fraction=max_masked_fraction, noise=noise)
+        if moment.reject_reason or not np.isfinite(noise.pixel_variance):
+            continue
+        images.append(od)
+        valids.append(valid)
+        names.append(str(shot))
+        positions.append((moment.x_um, support.centre[0]))
+        backgrounds.append(moment.background)
+        windows.append((window.rows, window.columns(moment.x_um)))
+        noises.append(noise)
+    pooled = pool_noise(noises) if noises else None
+    template = None
+    if len(images) >= 3:
+        template = build_template(images, valids, shots=names, positions=np.array(positions),
+                                  backgrounds=np.array(backgrounds), windows=windows, noises=noises,
+                                  window_margin=window_margin)
+    return template, pooled, len(images)

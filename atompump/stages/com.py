@@ -45,10 +45,8 @@ import xarray as xr
 
 from atompump._logging import Progress
 from atompump.com import ESTIMATORS, locate_cloud
-from atompump.com._common import prepare
-from atompump.com.moment import _moment_in_window, cloud_window, locate_support, shot_noise
-from atompump.com.noise import NoiseModel, pool_noise
-from atompump.com.template import Template, build_template
+from atompump.com.noise import NoiseModel
+from atompump.com.template import Template, cloud_model
 from atompump.config import cross_section_um2, species
 from atompump.errors import InputDataError
 from atompump.io.netcdf import read_dataset, read_variables, write_dataset, write_dataset_blocks
@@ -115,44 +113,29 @@ def template_stage(batch_paths: Sequence[str | os.PathLike], basis_path: str | o
         bad = read_variables(path, ["bad_input"])[0]["bad_input"]
         where += [(b, int(i)) for i in np.flatnonzero(~np.asarray(bad, bool))]
     picks = [where[i] for i in sample_indices(len(where), int(com.get("template_shots", 200)))]
-    images, valids, names, positions, backgrounds, windows, noises = [], [], [], [], [], [], []
     progress = Progress(log, "template", len(picks), unit="shots located")
-    for b, i in picks:
-        values = read_variables(batch_paths[b], ["shot", "od", "valid", "variance_factor"], rows=np.array([i]))[0]
-        od, valid, factor = prepare(values["od"][0], values["valid"][0], values["variance_factor"][0], axis)
-        support = locate_support(od, valid, pump_axis=axis, expected=expected, expected_shape=mean_od,
-                                 frame_edges=edges)
-        progress.update()
-        if not support.region.any() or support.reject_reason:
-            continue
-        window = cloud_window(support, od.shape, margin=margin)
-        noise = shot_noise(od, support, window, factor)
-        moment = _moment_in_window(od, valid, factor, support, window, pixel_size_um=1.0, max_iterations=20,
-                                   max_masked_fraction=float(com.get("max_masked_fraction", 0.05)), noise=noise)
-        if moment.reject_reason or not np.isfinite(noise.pixel_variance):
-            continue
-        images.append(od)
-        valids.append(valid)
-        names.append(str(values["shot"][0]))
-        positions.append((moment.x_um, support.centre[0]))
-        backgrounds.append(moment.background)
-        windows.append((window.rows, window.columns(moment.x_um)))
-        noises.append(noise)
+
+    def sampled():
+        for b, i in picks:
+            values = read_variables(batch_paths[b], ["shot", "od", "valid", "variance_factor"],
+                                    rows=np.array([i]))[0]
+            yield values["shot"][0], values["od"][0], values["valid"][0], values["variance_factor"][0]
+
+    template, pooled, n_used = cloud_model(sampled(), pump_axis=axis, expected=expected, expected_shape=mean_od,
+                                           frame_edges=edges, window_margin=margin,
+                                           max_masked_fraction=float(com.get("max_masked_fraction", 0.05)),
+                                           progress=progress.update)
     attrs: dict[str, Any] = {"pump_axis": axis, "pixel_size_um": pixel, "n_sampled": len(picks),
-                             "n_shots": len(images)}
+                             "n_shots": n_used}
     data: dict[str, tuple] = {}
-    if noises:
-        pooled = pool_noise(noises)
+    if pooled is not None:
         attrs.update(noise_white_variance=pooled.white_variance, noise_pixel_variance=pooled.pixel_variance,
                      noise_n_pixels=pooled.n_pixels)
         data["noise_correlated"] = (("lag_y", "lag_x"), pooled.correlated,
                                     {"units": "1", "long_name": "pooled correlated OD noise covariance C_c(d) "
                                                                 "(zero lag at the centre; pump axis along lag_x)"})
         data["noise_pairs"] = (("lag_y", "lag_x"), pooled.pairs, {"long_name": "pixel pairs behind each lag"})
-    if len(images) >= 3:
-        template = build_template(images, valids, shots=names, positions=np.array(positions),
-                                  backgrounds=np.array(backgrounds), windows=windows, noises=noises,
-                                  window_margin=margin)
+    if template is not None:
         attrs.update(x_ref=template.x_ref, y_ref=template.y_ref, smoothing_px=template.smoothing_px)
         data.update(
             template_sum=(("across", "along"), template.sum,
@@ -165,11 +148,11 @@ def template_stage(batch_paths: Sequence[str | os.PathLike], basis_path: str | o
             template_background=("sample", template.backgrounds,
                                  {"units": "1", "long_name": "background OD subtracted from each averaged shot"}),
         )
-        log.info("template: %d shots aligned (smoothing %.2f px); pooled noise from %d atom-free pixels", len(images),
+        log.info("template: %d shots aligned (smoothing %.2f px); pooled noise from %d atom-free pixels", n_used,
                  template.smoothing_px, attrs.get("noise_n_pixels", 0))
     else:
         log.warning("template: only %d usable shots of %d sampled; the template estimator is not available",
-                    len(images), len(picks))
+                    n_used, len(picks))
     write_dataset(xr.Dataset(data, attrs=attrs), out_path)
     return attrs
 
