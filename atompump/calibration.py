@@ -146,7 +146,7 @@ def recover_workflow_run(config: dict, *, seed: int, nu_true: float, theory_json
     work = Path(workdir) / f"run-{seed}"
     try:
         truth = simulate_stage(work / "run", simulation=cfg["simulation"], imaging=cfg["imaging"],
-                               lattice=cfg["lattice"], atom=cfg["atom"])
+                               lattice=cfg["lattice"], atom=cfg["atom"], pump=cfg["pump"])
         summary = run_analysis(cfg, work / "analysis", manifest=work / "run" / "manifest.csv", theory_json=theory_json)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -8,6 +8,7 @@ so a bad config stops the run before any job starts with an actionable message.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -81,9 +82,40 @@ def config_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[
     return lines
 
 
+MOVED_KEYS = {
+    ("simulation", "pump", "period_ms"): "pump.period_ms",
+    ("simulation", "pump", "phi0"): "pump.phi0",
+    ("simulation", "initial", "band_populations"): "pump.band_populations (with pump.loading: populations)",
+    ("simulation", "initial", "temperature_nK"): "pump.temperature_nK",
+    ("theory", "cycle_period_ms"): "pump.period_ms",
+    ("theory", "band_populations"): "pump.band_populations (with pump.loading: populations)",
+    ("theory", "temperature_nK"): "pump.temperature_nK (with pump.loading: long_lattice or pump_start)",
+    ("theory", "statistics"): "pump.statistics",
+    ("theory", "filling"): "pump.filling",
+}
+"""Keys of earlier versions and where they live now: the pump sequence is one section for simulator and theory."""
+
+
+def _moved_key_problems(config: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for path, new in MOVED_KEYS.items():
+        section = config
+        for part in path[:-1]:
+            section = section.get(part) if isinstance(section, Mapping) else None
+        if isinstance(section, Mapping) and path[-1] in section:
+            problems.append(f"config key '{'.'.join(path)}' has moved to {new}: the simulator and the theory "
+                            "share the section 'pump'")
+    return problems
+
+
 def check_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` listing every problem of ``config``; also cross-key checks."""
-    problems = config_errors(config, schema)
+    problems = _moved_key_problems(config)
+    moved = {path[-1] for path in MOVED_KEYS}
+    for line in config_errors(config, schema):
+        unexpected = re.findall(r"'(\w+)'", line.split("Additional properties are not allowed", 1)[-1].split(";")[0])
+        if not ("Additional properties" in line and problems and set(unexpected) <= moved):
+            problems.append(line)
     data = config.get("data", {}) or {}
     if not problems and data.get("source") in ("measured", "injected"):
         problems += _measured_source_problems(data, source=str(data["source"]))

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["H_PLANCK", "HBAR", "AMU", "Species", "SPECIES", "recoil_energy_hz", "resonant_cross_section_um2"]
+__all__ = ["H_PLANCK", "HBAR", "K_B", "AMU", "Species", "SPECIES", "recoil_energy_hz", "resonant_cross_section_um2"]
 
 H_PLANCK = 6.626_070_15e-34  # J s
 HBAR = H_PLANCK / (2.0 * np.pi)  # J s
 AMU = 1.660_539_066_60e-27  # kg
+K_B = 1.380_649e-23  # J/K (exact)
 
 
 @dataclass(frozen=True)

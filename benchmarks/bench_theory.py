@@ -117,11 +117,14 @@ def theory_rule() -> None:
     from atompump.stages.theory import theory_stage
 
     config = {"lattice": {"lambda_l_nm": 1534.0, "Vs_Er": 10.0, "Vl_Er": 20.0},
-              "theory": {"n_bands": 3, "n_k": 24, "n_phi": 48, "n_max": 10, "band_populations": [1.0]}}
+              "theory": {"n_bands": 3, "n_k": 24, "n_phi": 48, "n_max": 10},
+              "pump": {"period_ms": 400.0, "phi0": 0.0, "loading": "long_lattice", "temperature_nK": 0.0,
+                       "statistics": "boltzmann", "filling": 1.0, "band_populations": [1.0]}}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         elapsed, _ = best_of(lambda: theory_stage(out / "t.json", out / "b.nc", out / "w.nc", lattice=config["lattice"],
-                                                  theory=config["theory"], atom="Rb87"), repeats=2)
+                                                  theory=config["theory"], atom="Rb87", pump=config["pump"]),
+                                            repeats=2)
         print(f"(c) theory stage function: {elapsed:.2f} s")
         start = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(out / "run"),

@@ -20,12 +20,13 @@ import qutip
 from threadpoolctl import threadpool_limits
 
 from atompump.simulate.dynamics import InitialEnsemble, PumpProtocol, evolve, initial_ensemble
-from atompump.simulate.tight_binding import RiceMeleCouplings, TightBindingModel
+from atompump.simulate.tight_binding import TightBindingModel
+from atompump.theory.rice_mele import LOHSE_RICE_MELE, RiceMeleParams
 
 PERIOD = 1000.0
 
 
-def qutip_evolve(model: TightBindingModel, couplings: RiceMeleCouplings, states: np.ndarray, *, atol: float):
+def qutip_evolve(model: TightBindingModel, couplings: RiceMeleParams, states: np.ndarray, *, atol: float):
     """Each orbital through one cycle with sesolve; H(t) = H0 + cos(phi) Hc + sin(phi) Hs."""
     n = model.n
     intra = np.zeros(n - 1)
@@ -63,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tolerance", type=float, default=1e-4, help="largest orbital error (2-norm)")
     args = parser.parse_args()
-    couplings = RiceMeleCouplings()
+    couplings = LOHSE_RICE_MELE
     model = TightBindingModel(couplings, n_cells=64, trap_hz=50.0)
     states = initial_ensemble(model, InitialEnsemble(atoms_per_tube=35)).states
     with threadpool_limits(limits=1, user_api="blas"):

@@ -70,7 +70,7 @@ def test_long_library_calls_log_progress_and_the_basis_sample_is_bounded(default
     config["data"]["batch_size"] = 16
     run = tmp_path / "run"
     simulate_stage(run, simulation=config["simulation"], imaging=config["imaging"], lattice=config["lattice"],
-                   atom=config["atom"])
+                   atom=config["atom"], pump=config["pump"])
     assert _messages(caplog, "simulate:") == [f"simulate: {6 * k}/60 shots imaged and written ({10 * k} %)"
                                               for k in range(1, 11)]
     (tmp_path / "theory.json").write_text(json.dumps({"dl_um": 0.767, "chern_numbers": [1, -1, 1],

@@ -18,7 +18,8 @@ from atompump.simulate.dynamics import (
     run_pump,
     trap_curvature,
 )
-from atompump.simulate.tight_binding import RiceMeleCouplings, TightBindingModel
+from atompump.simulate.tight_binding import TightBindingModel
+from atompump.theory.rice_mele import LOHSE_RICE_MELE, RiceMeleParams
 from atompump.theory import SuperlatticeParams, superlattice_topology
 
 LOHSE = SuperlatticeParams(Vs_Er=10.0, Vl_Er=20.0, lambda_l_nm=1534.0)
@@ -63,7 +64,7 @@ def test_trapped_eigenstate_only_acquires_a_phase_second_order_in_dt(small_conti
 
 
 def test_tight_binding_propagator_is_exact_with_trap():
-    model = TightBindingModel(RiceMeleCouplings(), n_cells=20, trap_hz=80.0)
+    model = TightBindingModel(LOHSE_RICE_MELE, n_cells=20, trap_hz=80.0)
     energies, vectors = np.linalg.eigh(model.hamiltonian(1.1))
     overlap = _overlap_after(model, vectors[:, 2], 1.1, dt=7.0, n_steps=20)
     assert overlap == pytest.approx(np.exp(-1j * energies[2] * 140.0), abs=1e-10)
@@ -71,7 +72,7 @@ def test_tight_binding_propagator_is_exact_with_trap():
 
 def test_band_gaps_match_the_theory_engine_and_the_rice_mele_closed_form(small_continuum, topology):
     assert small_continuum.band_gap(np.array([0.0]))[0] == pytest.approx(float(topology.min_gap_above[0]), rel=2e-3)
-    tb = TightBindingModel(RiceMeleCouplings(J=0.033, dJ=0.028, Delta=2.258), n_cells=16)
+    tb = TightBindingModel(RiceMeleParams(J=0.033, dJ=0.028, Delta=2.258), n_cells=16)
     # 2 sqrt(Delta(phi)^2 + (J1 - J2)^2) at k = pi
     np.testing.assert_allclose(tb.band_gap(np.array([0.0, np.pi / 2, 1.0])),
                                [4 * 0.028, 2 * 2.258,
@@ -107,7 +108,7 @@ def test_slow_pump_moves_each_filled_band_by_its_chern_number(topology, band, di
 
 
 def test_slow_pump_moves_a_trapped_cloud_by_c_dl():
-    model = TightBindingModel(RiceMeleCouplings(), n_cells=64, trap_hz=50.0)
+    model = TightBindingModel(LOHSE_RICE_MELE, n_cells=64, trap_hz=50.0)
     orbitals = initial_ensemble(model, InitialEnsemble(atoms_per_tube=35), phi0=np.pi / 2)
     ds = run_pump(model, orbitals, PumpProtocol(period=20000.0, phi0=np.pi / 2, dt=8.0), n_cycles=1)
     assert ds.attrs["displacement_per_cycle_dl"] == pytest.approx(1.0, abs=0.005)
@@ -150,7 +151,7 @@ def test_tight_binding_agrees_with_the_continuum():
     protocol = PumpProtocol(period=5000.0, dt=2.0, substeps=2)
     results = []
     for model in (ContinuumModel(LOHSE, n_cells=32, points_per_cell=16, trap_hz=50.0),
-                  TightBindingModel(RiceMeleCouplings(), n_cells=32, trap_hz=50.0)):
+                  TightBindingModel(LOHSE_RICE_MELE, n_cells=32, trap_hz=50.0)):
         orbitals = initial_ensemble(model, InitialEnsemble(atoms_per_tube=14))
         ds = run_pump(model, orbitals, protocol, n_cycles=1)
         results.append((ds.displacement_dl.values[-1], ds.band_population.values[-1, 1]))
@@ -161,7 +162,7 @@ def test_tight_binding_agrees_with_the_continuum():
 
 # ----------------------------------------------------------------------------------------------- non-adiabatic
 def test_non_adiabatic_transfer_follows_landau_zener_from_the_minimum_gap():
-    couplings = RiceMeleCouplings()
+    couplings = LOHSE_RICE_MELE
     model = TightBindingModel(couplings, n_cells=40)
     orbitals = initial_ensemble(model, InitialEnsemble(atoms_per_tube=30, cloud="tube"), phi0=np.pi / 2)
     min_gap = model.band_gap(np.array([np.pi]))[0]
@@ -193,7 +194,7 @@ def test_landau_zener_closed_forms():
 def test_a_steep_trap_spoils_pumping_at_the_cloud_edges():
     deficits = {}
     for trap_hz in (25.0, 100.0):
-        model = TightBindingModel(RiceMeleCouplings(), n_cells=64, trap_hz=trap_hz)
+        model = TightBindingModel(LOHSE_RICE_MELE, n_cells=64, trap_hz=trap_hz)
         orbitals = initial_ensemble(model, InitialEnsemble(atoms_per_tube=35, cloud="tube"))
         ds = run_pump(model, orbitals, PumpProtocol(period=9800.0, dt=4.0), n_cycles=1)
         moved = ds.orbital_com_dl.values[-1] - ds.orbital_com_dl.values[0]
@@ -240,6 +241,6 @@ def test_bad_dynamics_input():
         InitialEnsemble(band_populations=(0.5, 0.2))
     with pytest.raises(ConfigError, match="points_per_cell must be even"):
         ContinuumModel(LOHSE, n_cells=8, points_per_cell=7)
-    model = TightBindingModel(RiceMeleCouplings(), n_cells=8)
+    model = TightBindingModel(LOHSE_RICE_MELE, n_cells=8)
     with pytest.raises(ConfigError, match="enlarge the simulation grid"):
         initial_ensemble(model, InitialEnsemble(atoms_per_tube=9, cloud="tube"))

@@ -35,10 +35,10 @@ def _analyse(run, config, tmp):
 def test_injected_dynamics_are_recovered_by_the_analysis(default_config, tmp_path, seed):
     # the default (Lohse-like) chain with a shorter pump period and fewer shots, tight-binding dynamics
     config = _merge(default_config, {"simulation": {
-        "seed": seed, "cycles": [0, 1, 2, 3], "repeats": 4, "pump": {"period_ms": 150.0}}})
+        "seed": seed, "cycles": [0, 1, 2, 3], "repeats": 4}, "pump": {"period_ms": 150.0}})
     run = tmp_path / "run"
     truth = simulate_stage(run, simulation=config["simulation"], imaging=config["imaging"],
-                           lattice=config["lattice"], atom=config["atom"])
+                           lattice=config["lattice"], atom=config["atom"], pump=config["pump"])
     assert 0.5 < truth["nu_true"] < 0.95  # 150 ms per cycle: clearly non-adiabatic
     summary, com = _analyse(run, config, tmp_path)
     assert summary["n_used"] == summary["n_shots"] == len(truth["shots"]) == 4 * (4 * 2 + 3 * 2)
@@ -62,7 +62,7 @@ def test_strong_fringes_dominate_the_optical_density_noise(default_config, repo_
         config["simulation"] = _merge(config["simulation"], base["simulation"])
         run = tmp_path / name
         simulate_stage(run, simulation=config["simulation"], imaging=config["imaging"], lattice=config["lattice"],
-                       atom=config["atom"])
+                       atom=config["atom"], pump=config["pump"])
         ods = []
         for rec in read_manifest(run / "manifest.csv"):
             atoms, probe, dark = (read_frame(rec.frames[k]) for k in ("atoms", "probe", "dark"))
@@ -91,7 +91,7 @@ def test_fringe_removal_cleans_the_simulators_own_fringes(default_config, repo_r
         config = _merge(_merge(default_config, overlay), base)
         run = tmp_path / f"run-{fringes}"
         simulate_stage(run, simulation=config["simulation"], imaging=config["imaging"], lattice=config["lattice"],
-                       atom=config["atom"])
+                       atom=config["atom"], pump=config["pump"])
         for removal in (False, True):
             imaging = {**config["imaging"], "roi": [20, 60, 20, 140], "fringe_removal": removal}
             out = tmp_path / f"out-{fringes}-{removal}"

@@ -10,15 +10,16 @@ from atompump.io.netcdf import read_dataset
 from atompump.stages.theory import theory_stage
 
 LATTICE = {"lambda_l_nm": 1534.0, "Vs_Er": 10.0, "Vl_Er": 20.0}
-THEORY = {"n_bands": 3, "n_k": 24, "n_phi": 48, "n_max": 10, "band_populations": [1.0], "temperature_nK": None,
-          "statistics": "boltzmann", "filling": 1.0, "cycle_period_ms": None}
+THEORY = {"n_bands": 3, "n_k": 24, "n_phi": 48, "n_max": 10}
+PUMP = {"period_ms": 400.0, "phi0": 0.0, "loading": "populations", "band_populations": [1.0], "temperature_nK": 0.0,
+        "statistics": "boltzmann", "filling": 1.0}
 
 
 @pytest.fixture(scope="module")
 def stage_outputs(tmp_path_factory):
     out = tmp_path_factory.mktemp("theory")
     paths = [out / "theory.json", out / "bands.nc", out / "wannier.nc"]
-    summary = theory_stage(*paths, lattice=LATTICE, theory=THEORY, atom="Rb87")
+    summary = theory_stage(*paths, lattice=LATTICE, theory=THEORY, atom="Rb87", pump=PUMP)
     return out, paths, summary
 
 
@@ -34,7 +35,7 @@ def test_theory_json_keeps_its_keys_and_adds_geometry_and_rice_mele(stage_output
     assert written["position_spread_um"] == pytest.approx(written["wannier_spread_um"][0])
     assert 0.1 < written["position_spread_um"] < 0.25
     assert written["rice_mele"]["min_gap_Er"] == pytest.approx(written["min_gaps"][0], rel=0.01)
-    assert written["non_adiabatic"]["loss_per_cycle"] is None
+    assert 0 < written["non_adiabatic"]["loss_per_cycle"] < 0.01  # pump.period_ms = 400
     assert written["non_adiabatic"]["period_for_1pct_loss_ms"] > 50
 
 
@@ -71,17 +72,17 @@ def test_figures_of_the_theory_stage(stage_outputs, tmp_path):
 
 
 def test_populations_from_temperature_and_bad_config(tmp_path):
-    cold = dict(THEORY, temperature_nK=5.0, statistics="boltzmann", n_bands=2)
+    cold = dict(PUMP, temperature_nK=5.0, statistics="boltzmann", loading="pump_start")
     summary = theory_stage(tmp_path / "t.json", tmp_path / "b.nc", tmp_path / "w.nc", lattice=LATTICE,
-                           theory=cold, atom="Rb87")
+                           theory=dict(THEORY, n_bands=2), atom="Rb87", pump=cold)
     # Boltzmann at 5 nK: p2/p1 ~ exp(-gap / kT) averaged over k, gap ~ 0.11 Er,s ~ 434 Hz ~ 20.8 nK
     p1, p2 = summary["band_populations"]
     assert 1e-3 < p2 / p1 < 0.05
     assert summary["nu_theory"] == pytest.approx(p1 - p2)
-    hot = dict(THEORY, temperature_nK=2000.0)
+    hot = dict(PUMP, temperature_nK=2000.0, loading="long_lattice")
     with pytest.raises(ConfigError, match=r"temperature_nK/statistics/filling: .*compute more bands \(theory.n_bands"):
-        theory_stage(tmp_path / "t.json", tmp_path / "b.nc", tmp_path / "w.nc", lattice=LATTICE, theory=hot,
-                     atom="Rb87")
+        theory_stage(tmp_path / "t.json", tmp_path / "b.nc", tmp_path / "w.nc", lattice=LATTICE, theory=THEORY,
+                     atom="Rb87", pump=hot)
 
 
 def test_report_rows_state_the_expected_spread_and_adiabaticity(stage_outputs):
@@ -92,4 +93,5 @@ def test_report_rows_state_the_expected_spread_and_adiabaticity(stage_outputs):
     assert rows["expected RMS position spread (Wannier, theory)"] == (summary["position_spread_um"], "um")
     assert rows["minimum gap above the lowest band"][0] == pytest.approx(434, rel=0.02)  # physics.md: ~430 Hz
     assert rows["cycle period for a 1 % Landau-Zener loss"][1] == "ms"
-    assert "Landau-Zener loss per cycle at the configured period" not in rows  # no period configured
+    # the pump section's period (400 ms): two crossings of ~4e-4 each at the k = pi minimum gap
+    assert 1e-4 < rows["Landau-Zener loss per cycle at the configured period"][0] < 1e-2

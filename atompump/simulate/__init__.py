@@ -30,7 +30,7 @@ from atompump.simulate.imaging import (
                                         transmitted_intensity,
 )
 from atompump.simulate.run import DynamicsParams, SimulationParams, design_run, simulate_run
-from atompump.simulate.tight_binding import RiceMeleCouplings, TightBindingModel
+from atompump.simulate.tight_binding import TightBindingModel
 
 __all__ = [
     "CloudImager",
@@ -41,7 +41,6 @@ __all__ = [
     "PointSpreadFunction",
     "ProbeBeam",
     "PumpProtocol",
-    "RiceMeleCouplings",
     "SimulationParams",
     "TightBindingModel",
     "camera_counts",

@@ -45,6 +45,7 @@ from atompump._logging import Progress
 from atompump.constants import AMU, H_PLANCK
 from atompump.errors import ConfigError
 from atompump.theory.superlattice import SuperlatticeParams
+from atompump.theory.populations import fermi_dirac_fill
 
 __all__ = [
     "ContinuumModel",
@@ -333,26 +334,6 @@ class Orbitals:
     meta: dict = field(default_factory=dict)
 
 
-def _fermi_fill(energies: np.ndarray, n_atoms: float, temperature: float) -> np.ndarray:
-    """Occupations of ``energies`` (sorted ascending) holding ``n_atoms`` at ``temperature`` (Er,s)."""
-    n_atoms = min(n_atoms, energies.size)
-    if temperature <= 0:
-        occ = np.clip(n_atoms - np.arange(energies.size), 0.0, 1.0)
-        return occ
-    lo, hi = energies[0] - 50 * temperature - 1.0, energies[-1] + 50 * temperature + 1.0
-
-    def count(mu: float) -> float:
-        return float((0.5 * (1.0 - np.tanh((energies - mu) / (2 * temperature)))).sum())
-
-    for _ in range(200):
-        mu = 0.5 * (lo + hi)
-        if count(mu) < n_atoms:
-            lo = mu
-        else:
-            hi = mu
-    return 0.5 * (1.0 - np.tanh((energies - 0.5 * (lo + hi)) / (2 * temperature)))
-
-
 def ensemble_weights(energies: np.ndarray, initial: InitialEnsemble) -> np.ndarray:
     """Occupation of each trapped state of one band (``energies`` ascending), summed over the cloud's tubes.
 
@@ -367,7 +348,8 @@ def ensemble_weights(energies: np.ndarray, initial: InitialEnsemble) -> np.ndarr
         tubes = initial.atoms_per_tube * np.sqrt(1.0 - (i + 0.5) / initial.n_tubes)
     occ = np.zeros(energies.size)
     for n_atoms in tubes:
-        occ += _fermi_fill(energies, float(n_atoms), initial.temperature)
+        occ += fermi_dirac_fill(energies, n_particles=min(float(n_atoms), energies.size),
+                                kT=initial.temperature)[0]
     return occ / tubes.size
 
 

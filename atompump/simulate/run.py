@@ -51,7 +51,6 @@ __all__ = ["DynamicsParams", "SimulationParams", "cloud_drift_um", "design_run",
 
 log = logging.getLogger(__name__)
 
-BOLTZMANN = 1.380_649e-23  # J/K
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,10 @@ class DynamicsParams:
     trap_offset_um: float = 0.0
     cells: int | None = None
     points_per_cell: int = 16
+    loading: str = "populations"
     band_populations: tuple[float, ...] = (1.0,)
+    statistics: str = "boltzmann"
+    filling: float = 1.0
     atoms_per_tube: float = 35.0
     cloud: str = "cloud3d"
     temperature_nK: float = 0.0
@@ -196,7 +198,8 @@ def design_run(params: SimulationParams) -> list[dict[str, object]]:
 # ----------------------------------------------------------------------------------------------- dynamics
 def _model(dyn: DynamicsParams, n_cycles_max: float):
     from atompump.simulate.dynamics import ContinuumModel
-    from atompump.simulate.tight_binding import RiceMeleCouplings, TightBindingModel
+    from atompump.simulate.tight_binding import TightBindingModel
+    from atompump.theory.rice_mele import RiceMeleParams
 
     lattice = dyn.lattice()
     cells = dyn.cells
@@ -206,8 +209,42 @@ def _model(dyn: DynamicsParams, n_cycles_max: float):
     if dyn.model == "continuum":
         return ContinuumModel(lattice, n_cells=cells, points_per_cell=dyn.points_per_cell, trap_hz=dyn.trap_hz,
                               trap_centre=centre)
-    return TightBindingModel(RiceMeleCouplings(dyn.tb_J, dyn.tb_dJ, dyn.tb_Delta), n_cells=cells, lattice=lattice,
+    try:
+        couplings = RiceMeleParams(J=dyn.tb_J, dJ=dyn.tb_dJ, Delta=dyn.tb_Delta)
+    except ValueError as exc:
+        raise ConfigError(f"config section 'simulation.tight_binding': {exc}") from exc
+    return TightBindingModel(couplings, n_cells=cells, lattice=lattice,
                              trap_hz=dyn.trap_hz, trap_centre=centre)
+
+
+def initial_band_populations(dyn: DynamicsParams, *, negligible: float = 1e-9) -> tuple[float, ...]:
+    """Band populations of the simulated cloud at the pump's start, by the theory's own preparation.
+
+    :func:`atompump.theory.preparation.prepared_populations` (the same loading path, temperature and statistics as
+    the prediction); bands above the last one holding more than ``negligible`` are left out (renormalised).
+
+    Raises
+    ------
+    ConfigError
+        Invalid populations, or a tight-binding model asked to hold atoms above its two bands.
+    """
+    from atompump.theory.populations import PopulationError
+    from atompump.theory.preparation import prepared_populations
+
+    try:
+        prep = prepared_populations(dyn.lattice(), loading=dyn.loading, phi0=dyn.phi0,
+                                    temperature_nK=dyn.temperature_nK, statistics=dyn.statistics,
+                                    filling=dyn.filling, populations=dyn.band_populations)
+    except PopulationError as exc:
+        raise ConfigError(f"config section 'pump' (loading, temperature_nK, band_populations): {exc}") from exc
+    p = prep.populations
+    kept = int(np.flatnonzero(p > negligible).max()) + 1
+    if dyn.model == "tight_binding" and kept > 2:
+        raise ConfigError(f"the prepared cloud has {p[2:].sum():.2g} of its atoms above band 2, which the "
+                          "tight-binding model does not hold: use simulation.dynamics: continuum, or lower "
+                          "pump.temperature_nK")
+    p = p[:kept] / p[:kept].sum()
+    return tuple(float(x) for x in p)
 
 
 def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions: tuple[int, ...]) -> xr.Dataset:
@@ -219,12 +256,13 @@ def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions:
         :func:`atompump.simulate.dynamics.run_pump`'s variables with a leading ``direction`` dimension.
     """
     from atompump.simulate.dynamics import InitialEnsemble, PumpProtocol, initial_ensemble, run_pump
+    from atompump.theory.populations import kT_in_energy_unit
 
     lattice = dyn.lattice()
     n_max = max(cycles)
     model = _model(dyn, n_max)
-    kT = BOLTZMANN * dyn.temperature_nK * 1e-9 / (H_PLANCK * lattice.recoil_s_hz)
-    ensemble = InitialEnsemble(band_populations=tuple(dyn.band_populations), atoms_per_tube=dyn.atoms_per_tube,
+    kT = kT_in_energy_unit(dyn.temperature_nK, energy_unit_hz=lattice.recoil_s_hz)
+    ensemble = InitialEnsemble(band_populations=initial_band_populations(dyn), atoms_per_tube=dyn.atoms_per_tube,
                                cloud=dyn.cloud, temperature=kT)
     if dyn.model == "tight_binding":
         _check_couplings(model, lattice)

@@ -13,11 +13,13 @@ wells are symmetric (Delta = 0) with the strong bond inside them (J1 > J2); for 
 raises A (left) above B (right), so the lowest band's atoms move towards +x and its Chern number is +1 in the sign
 convention of ``physics.md``.
 
-Couplings are any callable ``couplings(phi) -> (J1, J2, Delta)`` (arrays like ``phi``, Er,s), so couplings mapped
-from the continuum bands can be plugged in. :class:`RiceMeleCouplings` is the standard parameterisation
-``J1,2 = J +- dJ cos(phi)``, ``Delta(phi) = Delta sin(phi)``; its defaults reproduce the Lohse lattice's
-minimum gap 2 (J1 - J2)(phi = 0) = 0.112 Er,s (physics.md: J1 = 0.061, J2 = 0.005 Er,s) and its gap at
-phi = pi/2, 2 Delta = 4.52 Er,s (plane-wave bands of Vs = 10 Er,s, Vl = 20 Er,l).
+The chain is the theory's Rice--Mele model (:mod:`atompump.theory.rice_mele`: one Hamiltonian, built by
+:func:`~atompump.theory.rice_mele.chain_tridiagonal`, with the trap as its on-site term), so the simulator and the
+prediction are the same physics. The couplings are any :class:`~atompump.theory.rice_mele.RiceMeleCouplings`
+(an object with ``couplings(phi) -> (J1, J2, Delta)`` in Er,s): the standard cycle
+:class:`~atompump.theory.rice_mele.RiceMeleParams` (default :data:`~atompump.theory.rice_mele.LOHSE_RICE_MELE`,
+fitted to the Lohse lattice) or the couplings mapped from the continuum bands
+(:func:`~atompump.theory.rice_mele.rice_mele_from_superlattice`).
 
 Integrator: the chain is tridiagonal, so the exact propagator of ``H(phi_mid)`` over each step is obtained from
 :func:`scipy.linalg.eigh_tridiagonal`; the only error is that of freezing phi at the step's midpoint (second order
@@ -26,37 +28,21 @@ in dt). Reference: Rice & Mele, PRL 49, 1455 (1982).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.linalg import eigh_tridiagonal
 
 from atompump.errors import ConfigError
 from atompump.simulate.dynamics import trap_curvature
+from atompump.theory.rice_mele import (
+    RiceMeleCouplings,
+    bloch_hamiltonian,
+    chain_tridiagonal,
+    direct_gap,
+    real_space_hamiltonian,
+)
 from atompump.theory.superlattice import SuperlatticeParams
 
-__all__ = ["RiceMeleCouplings", "TightBindingModel"]
-
-Couplings = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
-
-
-@dataclass(frozen=True)
-class RiceMeleCouplings:
-    """Standard Rice--Mele pump: ``J1,2 = J +- dJ cos(phi)``, on-site ``+-Delta sin(phi)`` (Er,s)."""
-
-    J: float = 0.033
-    dJ: float = 0.028
-    Delta: float = 2.258
-
-    def __post_init__(self) -> None:
-        for name in ("J", "dJ", "Delta"):
-            if not np.isfinite(getattr(self, name)):
-                raise ConfigError(f"tight-binding coupling {name} must be finite, got {getattr(self, name)}")
-
-    def __call__(self, phi):
-        phi = np.asarray(phi, dtype=float)
-        return self.J + self.dJ * np.cos(phi), self.J - self.dJ * np.cos(phi), self.Delta * np.sin(phi)
+__all__ = ["TightBindingModel"]
 
 
 class TightBindingModel:
@@ -64,8 +50,9 @@ class TightBindingModel:
 
     Parameters
     ----------
-    couplings : callable
-        ``phi -> (J1, J2, Delta)`` in Er,s, e.g. :class:`RiceMeleCouplings`.
+    couplings : RiceMeleCouplings
+        ``couplings.couplings(phi) -> (J1, J2, Delta)`` in Er,s, e.g.
+        :data:`~atompump.theory.rice_mele.LOHSE_RICE_MELE`.
     n_cells : int
         Cells in the chain, centred on x = 0 (``[-n_cells/2, n_cells/2)`` dl).
     lattice : SuperlatticeParams, optional
@@ -76,12 +63,13 @@ class TightBindingModel:
         Trap centre in dl.
     """
 
-    def __init__(self, couplings: Couplings, *, n_cells: int, lattice: SuperlatticeParams | None = None,
+    def __init__(self, couplings: RiceMeleCouplings, *, n_cells: int, lattice: SuperlatticeParams | None = None,
                  trap_hz: float = 0.0, trap_centre: float = 0.0) -> None:
         if n_cells < 4:
             raise ConfigError(f"n_cells must be at least 4, got {n_cells}")
-        if not callable(couplings):
-            raise ConfigError("couplings must be a callable phi -> (J1, J2, Delta)")
+        if not isinstance(couplings, RiceMeleCouplings):
+            raise ConfigError("couplings must have a method couplings(phi) -> (J1, J2, Delta), "
+                              "e.g. atompump.theory.rice_mele.RiceMeleParams")
         lattice = SuperlatticeParams() if lattice is None else lattice
         self.couplings = couplings
         self.n_cells = int(n_cells)
@@ -92,30 +80,18 @@ class TightBindingModel:
         self.trap_k = trap_curvature(trap_hz=trap_hz, mass_amu=lattice.mass_amu, dl_um=lattice.dl_um,
                                      recoil_s_hz=lattice.recoil_s_hz)
         self.v_trap = self.trap_k * (self.positions - self.trap_centre) ** 2
-        self._sign = np.tile([1.0, -1.0], self.n_cells)
 
     def _tridiagonal(self, phi: float) -> tuple[np.ndarray, np.ndarray]:
-        j1, j2, delta = (float(v) for v in self.couplings(np.asarray(phi)))
-        diag = self._sign * delta + self.v_trap
-        off = np.empty(self.n - 1)
-        off[0::2] = -j1
-        off[1::2] = -j2
-        return diag, off
+        return chain_tridiagonal(self.couplings, phi, self.n_cells, onsite=self.v_trap)
 
     def hamiltonian(self, phi: float) -> np.ndarray:
         """Dense Hamiltonian (2 n_cells, 2 n_cells) in Er,s."""
-        diag, off = self._tridiagonal(phi)
-        return np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)
+        return real_space_hamiltonian(self.couplings, phi, self.n_cells, onsite=self.v_trap).real
 
     def _bloch(self, phi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Trap-free Bloch bands: quasi-momenta k (n_cells,), energies (n_cells, 2), vectors (n_cells, 2, 2)."""
-        j1, j2, delta = (float(v) for v in self.couplings(np.asarray(phi)))
         k = 2.0 * np.pi * np.fft.fftfreq(self.n_cells)
-        h = np.zeros((k.size, 2, 2), dtype=complex)
-        h[:, 0, 0], h[:, 1, 1] = delta, -delta
-        h[:, 0, 1] = -(j1 + j2 * np.exp(-1j * k))
-        h[:, 1, 0] = np.conj(h[:, 0, 1])
-        e, v = np.linalg.eigh(h)
+        e, v = np.linalg.eigh(bloch_hamiltonian(k, phi, self.couplings))
         return k, e, v
 
     def band_weights(self, states: np.ndarray, phi: float, n_bands: int) -> np.ndarray:
@@ -130,10 +106,8 @@ class TightBindingModel:
         return out
 
     def band_gap(self, phi: np.ndarray) -> np.ndarray:
-        """Direct gap between the two bands, minimised over k (including k = pi), Er,s."""
-        k = np.linspace(-np.pi, np.pi, 257)
-        j1, j2, delta = (np.asarray(v, float)[..., None] for v in self.couplings(np.atleast_1d(phi)))
-        return (2.0 * np.sqrt(delta**2 + np.abs(j1 + j2 * np.exp(1j * k)) ** 2)).min(axis=-1)
+        """Direct gap between the two bands, minimised over k (closed form, at k = pi), Er,s."""
+        return direct_gap(np.atleast_1d(np.asarray(phi, float)), self.couplings)
 
     def stepper(self, dt: float, substeps: int = 1):
         """Exact propagator of the tridiagonal ``H(phi_mid)`` over ``dt`` (``substeps`` is not needed here)."""

@@ -55,6 +55,6 @@ def run_analysis(config: Mapping[str, Any], out_dir: str | os.PathLike, *, manif
     if theory_json is None:
         theory_json = out / "theory.json"
         theory_stage(theory_json, out / "bands.nc", out / "wannier.nc", lattice=config["lattice"],
-                     theory=config["theory"], atom=config["atom"])
+                     theory=config["theory"], atom=config["atom"], pump=config["pump"])
     return fit_stage(out / "com.nc", theory_json, out / "summary.json", out / "fit.nc", fit=config.get("fit"),
                      on_bad_shot=config["data"]["on_bad_shot"])

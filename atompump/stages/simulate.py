@@ -17,27 +17,32 @@ def _tuple_or_none(value):
     return None if value is None else tuple(float(v) for v in value)
 
 
-def simulation_params(*, simulation: Config, imaging: Config, lattice: Config, atom: str):
-    """:class:`~atompump.simulate.run.SimulationParams` from the validated config sections (defaults filled)."""
+def simulation_params(*, simulation: Config, imaging: Config, lattice: Config, atom: str, pump: Config):
+    """:class:`~atompump.simulate.run.SimulationParams` from the validated config sections (defaults filled).
+
+    ``pump`` is the pump sequence (period, start phase, loading, temperature) shared with the theory stage."""
     from atompump.simulate.run import DynamicsParams, SimulationParams
 
     sp = species({"atom": atom})
-    pump, initial, tb = simulation["pump"], simulation["initial"], simulation["tight_binding"]
+    numerics, initial, tb = simulation["pump"], simulation["initial"], simulation["tight_binding"]
     optics, probe, camera, drift = simulation["optics"], simulation["probe"], simulation["camera"], simulation["drift"]
     dynamics = DynamicsParams(
         model=str(simulation["dynamics"]),
         period_ms=float(pump["period_ms"]),
-        dt=float(pump["dt"]),
-        substeps=int(pump["substeps"]),
+        dt=float(numerics["dt"]),
+        substeps=int(numerics["substeps"]),
         phi0=float(pump["phi0"]),
-        trap_hz=float(pump["trap_hz"]),
-        trap_offset_um=float(pump["trap_offset_um"]),
-        cells=None if pump["cells"] is None else int(pump["cells"]),
-        points_per_cell=int(pump["points_per_cell"]),
-        band_populations=tuple(float(p) for p in initial["band_populations"]),
+        trap_hz=float(numerics["trap_hz"]),
+        trap_offset_um=float(numerics["trap_offset_um"]),
+        cells=None if numerics["cells"] is None else int(numerics["cells"]),
+        points_per_cell=int(numerics["points_per_cell"]),
+        loading=str(pump["loading"]),
+        band_populations=tuple(float(p) for p in pump["band_populations"]),
+        statistics=str(pump["statistics"]),
+        filling=float(pump["filling"]),
         atoms_per_tube=float(initial["atoms_per_tube"]),
         cloud=str(initial["cloud"]),
-        temperature_nK=float(initial["temperature_nK"]),
+        temperature_nK=float(pump["temperature_nK"]),
         tb_J=float(tb["J"]),
         tb_dJ=float(tb["dJ"]),
         tb_Delta=float(tb["Delta"]),
@@ -94,9 +99,9 @@ def simulation_params(*, simulation: Config, imaging: Config, lattice: Config, a
 
 
 def simulate_stage(out_dir: str | os.PathLike, *, simulation: Config, imaging: Config, lattice: Config,
-                   atom: str) -> dict:
+                   atom: str, pump: Config) -> dict:
     """Simulate a run into ``out_dir`` (manifest.csv, frames/, truth.json, dynamics.nc)."""
     from atompump.simulate.run import simulate_run
 
-    params = simulation_params(simulation=simulation, imaging=imaging, lattice=lattice, atom=atom)
+    params = simulation_params(simulation=simulation, imaging=imaging, lattice=lattice, atom=atom, pump=pump)
     return simulate_run(out_dir, params)

@@ -17,26 +17,29 @@ Config = Mapping[str, Any]
 
 
 def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_wannier: str | os.PathLike, *,
-                 lattice: Config, theory: Config, atom: str) -> dict:
+                 lattice: Config, theory: Config, atom: str, pump: Config) -> dict:
     """Band topology, Wannier trajectories and the predicted displacement per cycle of the configured lattice.
 
     Writes ``out_json`` (theory.json), ``out_bands`` (bands.nc: bands, Berry curvature, quantum metric over
     (band, k, phi)) and ``out_wannier`` (wannier.nc: Wannier-centre trajectories and spreads, the Rice-Mele
-    couplings over phi, the Wannier functions at phi = 0).
+    couplings over phi, the Wannier functions at phi = 0). ``pump`` is the pump sequence as run (period, start
+    phase, loading path, temperature; the same section the simulator runs).
     """
     from atompump.theory.populations import PopulationError
     from atompump.theory.prediction import superlattice_prediction
 
     params = lattice_params(lattice, species({"atom": atom}))
-    temperature = theory.get("temperature_nK")
+    loading = str(pump["loading"])
     try:
         prediction = superlattice_prediction(
             params, n_bands=int(theory["n_bands"]), n_k=int(theory["n_k"]), n_phi=int(theory["n_phi"]),
-            n_max=int(theory["n_max"]), populations=theory["band_populations"], temperature_nK=temperature,
-            statistics=theory.get("statistics", "boltzmann"), filling=float(theory.get("filling", 1.0)),
-            cycle_period_ms=theory.get("cycle_period_ms"))
+            n_max=int(theory["n_max"]), populations=pump["band_populations"],
+            temperature_nK=None if loading == "populations" else float(pump["temperature_nK"]),
+            statistics=str(pump["statistics"]), filling=float(pump["filling"]),
+            loading="long_lattice" if loading == "populations" else loading, phi0=float(pump["phi0"]),
+            cycle_period_ms=float(pump["period_ms"]))
     except PopulationError as exc:
-        keys = "theory.temperature_nK/statistics/filling" if temperature is not None else "theory.band_populations"
+        keys = "pump.band_populations" if loading == "populations" else "pump.temperature_nK/statistics/filling"
         raise ConfigError(f"config keys {keys}: {exc}") from exc
     write_dataset(prediction.bands, out_bands)
     write_dataset(prediction.wannier, out_wannier)

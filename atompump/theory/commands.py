@@ -25,7 +25,8 @@ def _superlattice(args: argparse.Namespace) -> dict:
                                 mass_amu=SPECIES[args.atom].mass_amu)
     summary = superlattice_prediction(params, n_bands=args.n_bands, populations=args.populations,
                                       temperature_nK=args.temperature_nK, statistics=args.statistics,
-                                      filling=args.filling, cycle_period_ms=args.cycle_period_ms).summary
+                                      filling=args.filling, loading=args.loading, phi0=args.phi0,
+                                      cycle_period_ms=args.cycle_period_ms).summary
     summary["parameters"] = {"Vs_Er": args.Vs, "Vl_Er": args.Vl, "lambda_l_nm": args.lambda_l_nm, "atom": args.atom}
     return summary
 
@@ -151,6 +152,10 @@ def add_theory_parser(sub) -> argparse.ArgumentParser:
     sl.add_argument("--statistics", choices=("boltzmann", "bose", "fermi"), default="boltzmann",
                     help="statistics for --temperature-nK (default boltzmann)")
     sl.add_argument("--filling", type=float, default=1.0, help="particles per long-lattice cell (default 1)")
+    sl.add_argument("--loading", choices=("long_lattice", "pump_start"), default="long_lattice",
+                    help="where --temperature-nK sets the populations: the long lattice alone, then carried "
+                         "adiabatically to the pump (default, as Lohse et al.), or the pump lattice at --phi0")
+    sl.add_argument("--phi0", type=float, default=0.0, help="phase where the pump's ramp starts, rad (default 0)")
     sl.add_argument("--cycle-period-ms", type=float, default=None, help="cycle period for the Landau-Zener loss")
     rm = _add(models, "rice-mele", _rice_mele, "Rice-Mele chain: J1,2 = J +- dJ cos phi, on-site +-Delta sin phi")
     rm.add_argument("--J", type=float, default=1.0, help="mean hopping (default 1)")

@@ -21,10 +21,12 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import constants
 from scipy.optimize import brentq
 
+from atompump.constants import H_PLANCK, K_B
+
 __all__ = ["PopulationError", "STATISTICS", "kT_in_energy_unit", "band_populations", "displacement_moments",
+           "fermi_dirac_fill",
            "GapCrossing",
            "gap_crossings", "landau_zener_loss", "landau_zener_probability"]
 
@@ -35,7 +37,7 @@ STATISTICS = ("boltzmann", "bose", "fermi")
 
 class PopulationError(ValueError):
     """Band populations cannot be formed from the given temperature, statistics, filling or list."""
-_KB_OVER_H_HZ_PER_NK = constants.k / constants.h * 1e-9  # 20.8366... Hz per nK
+_KB_OVER_H_HZ_PER_NK = K_B / H_PLANCK * 1e-9  # 20.8366... Hz per nK
 
 
 def kT_in_energy_unit(temperature_nK: float, *, energy_unit_hz: float) -> float:
@@ -52,6 +54,52 @@ def _occupation(x: np.ndarray, statistics: str) -> np.ndarray:
         return 0.5 * (1.0 - np.tanh(0.5 * x))  # 1 / (exp(x) + 1), overflow free
     with np.errstate(over="ignore"):
         return 1.0 / np.expm1(x)
+
+
+def fermi_dirac_fill(energies: np.ndarray, *, n_particles: float, kT: float) -> tuple[np.ndarray, float]:
+    """Fermi–Dirac occupations of single-particle levels holding ``n_particles`` at temperature ``kT``.
+
+    ``n_j = 1 / (exp((E_j - mu) / kT) + 1)`` with the chemical potential ``mu`` fixed by ``sum_j n_j =
+    n_particles`` (found by bracketing root search); at ``kT = 0`` the lowest ``floor(n_particles)`` levels are
+    full and the next holds the fraction left. The one filling routine of the library: the band populations of
+    the prediction (:func:`band_populations`) and the simulator's tubes
+    (:func:`atompump.simulate.dynamics.ensemble_weights`) use it.
+
+    Parameters
+    ----------
+    energies : ndarray
+        Level energies, any shape and energy unit.
+    n_particles : float, keyword-only
+        Particles to place, ``0 < n_particles <= energies.size``.
+    kT : float, keyword-only
+        Temperature in the unit of ``energies`` (>= 0).
+
+    Returns
+    -------
+    occupations : ndarray, shape of ``energies``
+        Each in [0, 1], summing to ``n_particles``.
+    mu : float
+        Chemical potential (at kT = 0: the energy of the highest occupied level).
+    """
+    energies = np.asarray(energies, dtype=float)
+    if not 0 < n_particles <= energies.size:
+        raise PopulationError(f"cannot place {n_particles:g} fermions in {energies.size} levels")
+    if kT < 0 or not np.isfinite(kT):
+        raise PopulationError(f"kT must be >= 0, got {kT}")
+    flat = energies.reshape(-1)
+    if kT == 0:
+        order = np.argsort(flat, kind="stable")
+        occ = np.zeros(flat.size)
+        occ[order] = np.clip(n_particles - np.arange(flat.size), 0.0, 1.0)
+        last = order[min(int(np.ceil(n_particles)) - 1, flat.size - 1)]
+        return occ.reshape(energies.shape), float(flat[last])
+
+    def excess(m):
+        return _occupation((flat - m) / kT, "fermi").sum() - n_particles
+
+    lo, hi = flat.min() - 50 * kT - 1.0, flat.max() + 50 * kT + 1.0
+    mu = float(brentq(excess, lo, hi, xtol=1e-14 * max(1.0, abs(hi)), rtol=1e-13))
+    return _occupation((energies - mu) / kT, "fermi"), mu
 
 
 def band_populations(energies: np.ndarray, *, kT: float, statistics: str = "boltzmann",
@@ -92,29 +140,15 @@ def band_populations(energies: np.ndarray, *, kT: float, statistics: str = "bolt
     n_particles = filling * n_k
     e0 = energies.min()
     mu = None
-    if kT == 0:
+    if statistics == "fermi":
+        counts, mu = fermi_dirac_fill(energies, n_particles=n_particles, kT=kT)
+    elif kT == 0:
         counts = np.zeros_like(energies)
-        if statistics == "fermi":
-            order = np.argsort(energies, axis=None)
-            whole = int(np.floor(n_particles))
-            flat = counts.reshape(-1)
-            flat[order[:whole]] = 1.0
-            if whole < order.size:
-                flat[order[whole]] = n_particles - whole
-            mu = float(energies.reshape(-1)[order[min(whole, order.size - 1)]])
-        else:
-            ground = energies == e0
-            counts[ground] = 1.0
-            mu = float(e0) if statistics == "bose" else None
+        ground = energies == e0
+        counts[ground] = 1.0
+        mu = float(e0) if statistics == "bose" else None
     elif statistics == "boltzmann":
         counts = np.exp(-(energies - e0) / kT)
-    elif statistics == "fermi":
-        def excess(m):
-            return _occupation((energies - m) / kT, "fermi").sum() - n_particles
-
-        lo, hi = energies.min() - 50 * kT - 1.0, energies.max() + 50 * kT + 1.0
-        mu = brentq(excess, lo, hi, xtol=1e-14 * max(1.0, abs(hi)), rtol=1e-13)
-        counts = _occupation((energies - mu) / kT, "fermi")
     else:  # bose: mu = e0 - exp(s) below the lowest state
         def excess_log(s):
             return _occupation((energies - e0 + np.exp(s)) / kT, "bose").sum() - n_particles

@@ -17,13 +17,12 @@ from scipy.optimize import brentq
 
 from atompump.theory.populations import (
     PopulationError,
-    band_populations,
     displacement_moments,
-    kT_in_energy_unit,
     landau_zener_loss,
 )
+from atompump.theory.preparation import prepared_populations
 from atompump.theory.rice_mele import SampledRiceMele, direct_gap, rice_mele_from_superlattice, winding_chern_number
-from atompump.theory.superlattice import SuperlatticeParams, bloch_states_at
+from atompump.theory.superlattice import SuperlatticeParams
 from atompump.theory.topology import expected_displacement, superlattice_topology
 from atompump.theory.wannier import wannier_functions
 
@@ -101,6 +100,8 @@ def superlattice_prediction(
     temperature_nK: float | None = None,
     statistics: str = "boltzmann",
     filling: float = 1.0,
+    loading: str = "long_lattice",
+    phi0: float = 0.0,
     cycle_period_ms: float | None = None,
 ) -> Prediction:
     """Topology, populations, displacement, non-adiabatic estimate, geometry and Rice–Mele map of a superlattice.
@@ -113,8 +114,13 @@ def superlattice_prediction(
     populations : sequence of float, keyword-only
         Band populations p_n (lowest first, sum 1), used when ``temperature_nK`` is None.
     temperature_nK : float, keyword-only
-        Temperature of the prepared cloud; the populations then follow from ``statistics`` and ``filling``
-        (particles per long-lattice cell) over the bands at phi = 0 on a ring of ``n_k`` cells.
+        Temperature of the cloud at loading; the populations then follow from ``statistics`` and ``filling``
+        (particles per long-lattice cell) over the bands of the loading lattice on a ring of ``n_k`` cells.
+    loading : {"long_lattice", "pump_start"}, keyword-only
+        Where the thermal populations form (:mod:`~atompump.theory.preparation`): the long lattice alone, carried
+        adiabatically to the pump's start (Lohse et al.), or the pump lattice at ``phi0``.
+    phi0 : float, keyword-only
+        Phase where the pump's ramp starts, rad.
     cycle_period_ms : float, keyword-only
         Duration of one cycle for the Landau–Zener loss estimate (None: only the period for a 1 % loss is given).
 
@@ -125,22 +131,11 @@ def superlattice_prediction(
     bands = superlattice_topology(params, n_bands=n_bands, n_k=n_k, n_phi=n_phi, n_max=n_max)
     chern = bands.chern_number.values.astype(int)
     recoil_hz = float(bands.attrs["recoil_s_hz"])
-    mu = None
-    if temperature_nK is not None:
-        kT = kT_in_energy_unit(float(temperature_nK), energy_unit_hz=recoil_hz)
-        # populate a few bands more than the Chern numbers cover, to see what would be left out
-        _, prepared, _ = bloch_states_at(params, 0.0, n_k=int(bands.attrs["n_k"]), n_bands=n_bands + 3,
-                                         n_max=int(bands.attrs["n_max"]))
-        p_all, mu = band_populations(prepared[:-1].T, kT=kT, statistics=statistics, filling=filling)
-        beyond = float(p_all[n_bands:].sum())
-        if beyond > 1e-3:
-            raise PopulationError(f"{beyond:.2g} of the particles are above the {n_bands} bands with Chern numbers at "
-                             f"{float(temperature_nK):g} nK; compute more bands (theory.n_bands, --n-bands)")
-        p = p_all[:n_bands] / p_all[:n_bands].sum()
-        source = f"{statistics} statistics at {float(temperature_nK):g} nK, filling {filling:g} per cell"
-    else:
-        p = np.asarray([1.0] if populations is None else populations, dtype=float)
-        source = "given"
+    prep = prepared_populations(params, loading="populations" if temperature_nK is None else loading, phi0=phi0,
+                                temperature_nK=temperature_nK, statistics=statistics, filling=filling,
+                                populations=[1.0] if populations is None else populations, n_bands=n_bands,
+                                n_k=int(bands.attrs["n_k"]), n_max=int(bands.attrs["n_max"]))
+    p, source, mu = prep.populations, prep.source, prep.chemical_potential_Er
     try:
         nu = expected_displacement(chern, p)
     except ValueError as exc:
@@ -203,6 +198,7 @@ def superlattice_prediction(
         "band_populations": [float(x) for x in p],
         "band_populations_source": source,
         "chemical_potential_Er": mu,
+        "loading_gap_hz": prep.loading_gap_hz,
         "nu_theory": nu,
         "displacement_per_cycle_dl": nu,
         "displacement_variance_dl2": variance,

@@ -56,6 +56,8 @@ __all__ = [
     "rice_mele_topology",
     "hybrid_wannier_centres",
     "real_space_hamiltonian",
+    "chain_tridiagonal",
+    "LOHSE_RICE_MELE",
     "site_positions",
     "rice_mele_from_superlattice",
 ]
@@ -105,6 +107,12 @@ class RiceMeleParams:
         if abs(self.dJ) > abs(self.J):
             raise ValueError("the closed form holds for |dJ| <= |J|; use direct_gap otherwise")
         return 2.0 * min(abs(self.Delta), 2.0 * abs(self.dJ))
+
+
+LOHSE_RICE_MELE = RiceMeleParams(J=0.033, dJ=0.028, Delta=2.258)
+"""The standard cycle fitted to the Lohse lattice (Vs = 10 Er,s, Vl = 20 Er,l), in Er,s: it reproduces the minimum
+gap ``2 (J1 - J2)(phi = 0) = 4 dJ = 0.112 Er,s`` (physics.md: J1 = 0.061, J2 = 0.005 Er,s) and the gap at
+phi = pi/2, ``2 Delta = 4.52 Er,s``, of the plane-wave bands. The pump simulator's default couplings."""
 
 
 @dataclass(frozen=True)
@@ -297,27 +305,43 @@ def real_space_hamiltonian(model: RiceMeleCouplings, phi: float, n_cells: int, *
     -------
     ndarray, shape (2 n_cells, 2 n_cells), complex
     """
-    if n_cells < 1:
-        raise ValueError(f"n_cells must be >= 1, got {n_cells}")
     if boundary not in ("open", "periodic"):
         raise ValueError(f"boundary must be 'open' or 'periodic', got {boundary!r}")
-    j1, j2, delta = (float(v) for v in model.couplings(np.asarray(phi, float)))
-    n = 2 * n_cells
-    h = np.zeros((n, n), dtype=complex)
-    h[np.arange(0, n, 2), np.arange(0, n, 2)] = delta
-    h[np.arange(1, n, 2), np.arange(1, n, 2)] = -delta
-    bonds = np.where(np.arange(n - 1) % 2 == 0, -j1, -j2)
-    h[np.arange(1, n), np.arange(n - 1)] = bonds
-    h[np.arange(n - 1), np.arange(1, n)] = bonds
+    diag, off = chain_tridiagonal(model, phi, n_cells, onsite=onsite)
+    h = (np.diag(diag) + np.diag(off, 1) + np.diag(off, -1)).astype(complex)
     if boundary == "periodic":
+        j2 = float(model.couplings(np.asarray(phi, float))[1])
+        n = diag.size
         h[n - 1, 0] += -j2 * np.exp(1j * twist)
         h[0, n - 1] += -j2 * np.exp(-1j * twist)
+    return h
+
+
+def chain_tridiagonal(model: RiceMeleCouplings, phi: float, n_cells: int, *,
+                      onsite=None) -> tuple[np.ndarray, np.ndarray]:
+    """The open chain's Hamiltonian as its diagonal and off-diagonal (the one place the chain is built).
+
+    ``diag = (+Delta, -Delta, +Delta, ...) + onsite`` over A_0, B_0, A_1, ...; ``off = (-J1, -J2, -J1, ...)``
+    (bond A_j-B_j, then B_j-A_{j+1}). :func:`real_space_hamiltonian` and the pump simulator
+    (:class:`atompump.simulate.tight_binding.TightBindingModel`, trap as ``onsite``) use it.
+
+    Returns
+    -------
+    diag : ndarray, shape (2 n_cells,)
+    off : ndarray, shape (2 n_cells - 1,)
+    """
+    if n_cells < 1:
+        raise ValueError(f"n_cells must be >= 1, got {n_cells}")
+    j1, j2, delta = (float(v) for v in model.couplings(np.asarray(phi, float)))
+    n = 2 * n_cells
+    diag = np.where(np.arange(n) % 2 == 0, delta, -delta)
     if onsite is not None:
         onsite = np.asarray(onsite, float)
         if onsite.shape != (n,):
             raise ValueError(f"onsite must have shape ({n},), got {onsite.shape}")
-        h[np.arange(n), np.arange(n)] += onsite
-    return h
+        diag = diag + onsite
+    off = np.where(np.arange(n - 1) % 2 == 0, -j1, -j2)
+    return diag, off
 
 
 def rice_mele_from_superlattice(params: SuperlatticeParams, *, n_phi: int = 48, n_k: int = 32,

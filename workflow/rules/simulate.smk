@@ -9,6 +9,7 @@ rule simulate:
         imaging=config["imaging"],
         lattice=config["lattice"],
         atom=config["atom"],
+        pump=config["pump"],
     threads: 1
     resources:
         mem_mb=2000,

@@ -7,6 +7,7 @@ rule theory:
         lattice=config["lattice"],
         theory=config["theory"],
         atom=config["atom"],
+        pump=config["pump"],
     threads: 1
     resources:
         mem_mb=2000,

@@ -13,4 +13,5 @@ run_stage(
     imaging=snakemake.params.imaging,
     lattice=snakemake.params.lattice,
     atom=snakemake.params.atom,
+    pump=snakemake.params.pump,
 )

@@ -12,4 +12,5 @@ run_stage(
     lattice=snakemake.params.lattice,
     theory=snakemake.params.theory,
     atom=snakemake.params.atom,
+    pump=snakemake.params.pump,
 )
