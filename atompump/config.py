@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from atompump.constants import SPECIES, resonant_cross_section_um2
-from atompump.errors import ConfigError
+from atompump.errors import ConfigError, InputDataError
 
 __all__ = [
     "check_config",
@@ -26,6 +26,7 @@ __all__ = [
     "fill_defaults",
     "lattice_params",
     "load_schema",
+    "planned_cycles",
     "planned_shot_count",
     "schema_reference_markdown",
     "species",
@@ -85,8 +86,9 @@ def config_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[
 MOVED_KEYS = {
     ("simulation", "pump", "period_ms"): "pump.period_ms",
     ("simulation", "pump", "phi0"): "pump.phi0",
-    ("simulation", "initial", "band_populations"): "pump.band_populations (with pump.loading: populations)",
-    ("simulation", "initial", "temperature_nK"): "pump.temperature_nK",
+    ("simulation", "pump", "trap_hz"): "pump.trap_hz",
+    ("simulation", "pump", "trap_offset_um"): "pump.trap_offset_um",
+    ("simulation", "initial"): "pump (atoms_per_tube, cloud, temperature_nK, band_populations)",
     ("theory", "cycle_period_ms"): "pump.period_ms",
     ("theory", "band_populations"): "pump.band_populations (with pump.loading: populations)",
     ("theory", "temperature_nK"): "pump.temperature_nK (with pump.loading: long_lattice or pump_start)",
@@ -212,6 +214,27 @@ def planned_shot_count(config: Mapping[str, Any]) -> int:
     from atompump.io.shots import count_run_shots
 
     return count_run_shots(data)
+
+
+def planned_cycles(config: Mapping[str, Any]) -> list[float] | None:
+    """The pump cycles the run's shots are taken at, when the config or the manifest tells before any job runs.
+
+    Simulated and injected runs: their design's ``cycles``; a measured run with a manifest: its ``cycle`` column;
+    labscript shot files (globals not read here): None.
+    """
+    data = config.get("data", {}) or {}
+    source = data.get("source", "simulated")
+    if source in ("simulated", "injected"):
+        section = config.get("simulation" if source == "simulated" else "injection", {}) or {}
+        return sorted({float(c) for c in section.get("cycles", [0, 1, 2, 3, 4])})
+    if data.get("manifest"):
+        from atompump.io.manifest import scan_manifest
+
+        try:
+            return sorted({float(r.cycle) for r in scan_manifest(Path(str(data["manifest"])))})
+        except InputDataError:
+            return None  # the 'shots' rule reports the manifest's problem
+    return None
 
 
 _KEYS_START = "<!-- config keys: generated from workflow/schemas/config.schema.yaml by `atompump config-reference` -->"

@@ -110,3 +110,70 @@ def test_the_simulator_takes_its_populations_from_the_same_preparation():
         pytest.approx((0.8, 0.2))
     with pytest.raises(ConfigError, match="above band 2, which the tight-binding model does not hold"):
         initial_band_populations(DynamicsParams(model="tight_binding", loading="pump_start", temperature_nK=60.0))
+
+
+# ----------------------------------------------------------------------------------------------- full prediction
+def test_smooth_ramp_on_reaches_whole_cycles_half_a_ramp_late():
+    from atompump.simulate.dynamics import PumpProtocol
+
+    sudden = PumpProtocol(period=100.0)
+    smooth = PumpProtocol(period=100.0, ramp=40.0)
+    t = np.linspace(0, 300, 31)
+    np.testing.assert_allclose(sudden.advance(t), t / 100.0)
+    # the phase velocity rises as sin^2 and is continuous; past the ramp the phase lags by tau / 2
+    dphi = np.gradient(smooth.advance(np.linspace(0, 40, 4001)), np.linspace(0, 40, 4001)) * 100.0
+    np.testing.assert_allclose(dphi[[0, 2000, -1]], [0.0, 0.5, 1.0], atol=2e-3)
+    np.testing.assert_allclose(smooth.time_of([0, 0.1, 1, 2.5]), [0, smooth.time_of(0.1)[0], 120, 270])
+    assert float(smooth.advance(smooth.time_of(0.1)[0])) == pytest.approx(0.1, abs=1e-12)
+    with pytest.raises(ConfigError, match="ramp-on time must be >= 0"):
+        PumpProtocol(period=1.0, ramp=-1.0)
+
+
+def test_nu_theory_is_the_prediction_for_the_shots_of_the_run():
+    from atompump.fit import PumpData
+    from atompump.simulate.run import design_displacement
+    from atompump.stages.fit import predicted_nu
+
+    prediction = {"method": "exact", "cycles": [0.0, 1.0, 2.0],
+                  "centre_dl": {"1": [0.0, 0.97, 1.93], "-1": [0.0, -0.96, -1.91]}}
+    cycles = np.array([0, 1, 2, 1, 2, 3, 0.0])
+    directions = np.array([1, 1, 1, -1, -1, -1, 1])
+    n = cycles.size
+    data = PumpData(cycle=cycles, direction=directions, x_um=np.zeros(n), x_err_um=np.ones(n), order=np.arange(n),
+                    reference=np.zeros(n, bool), shot=np.array([f"s{i}" for i in range(n)]), sequence=cycles)
+    out = predicted_nu(prediction, data, nu_chern=1.0)
+    # cycle 3 of direction -1 continues the last increment: -1.91 - 0.95
+    expected = design_displacement(cycles, directions, [0, 0.97, 1.93, -0.96, -1.91, -2.86, 0])
+    assert out["nu_theory"] == pytest.approx(expected, rel=1e-12)
+    assert out["nu_chern"] == 1.0 and "continued beyond the last predicted cycle" in out["nu_theory_source"]
+    assert predicted_nu({"method": "none"}, data, nu_chern=0.99)["nu_theory"] == 0.99
+
+
+def test_theory_prediction_is_the_simulators_truth(tmp_path):
+    """The default sequence, shortened: the theory's nu_theory for a design equals the simulator's nu_true."""
+    import json
+
+    from atompump.config import fill_defaults, load_schema
+    from atompump.simulate.run import _nu_true, design_run, predicted_centres
+    from atompump.stages.simulate import simulation_params
+    from atompump.stages.theory import prediction_stage
+
+    root = Path(__file__).resolve().parents[1]
+    config = fill_defaults({"pump": {"period_ms": 150.0, "atoms_per_tube": 10, "cloud": "tube"},
+                            "simulation": {"cycles": [0, 1, 2], "repeats": 1}},
+                           load_schema(root / "workflow/schemas/config.schema.yaml"))
+    params = simulation_params(simulation=config["simulation"], imaging=config["imaging"], lattice=config["lattice"],
+                               atom=config["atom"], pump=config["pump"])
+    summary = prediction_stage(tmp_path / "prediction.json", theory=config["theory"], pump=config["pump"],
+                               numerics=config["simulation"]["pump"],
+                               tight_binding=config["simulation"]["tight_binding"], lattice=config["lattice"],
+                               atom=config["atom"], cycles=[0, 1, 2])
+    assert json.loads((tmp_path / "prediction.json").read_text()) == summary
+    design = design_run(params)
+    x_um = {(c, d): summary["centre_dl"][str(d)][int(c)] * params.dl_um for c in (0.0, 1.0, 2.0) for d in (1, -1)}
+    nu_true = _nu_true(design, x_um, params.dl_um)
+    # at 150 ms per cycle the sudden start at the gap minimum and the crossings cost several per cent
+    assert 0.6 < nu_true < 0.97
+    assert summary["per_cycle_dl"]["1"] == pytest.approx(summary["per_cycle_dl"]["-1"], abs=2e-3)  # mirror images
+    direct = predicted_centres(params.dynamics, cycles=[1, 2])
+    assert direct["centre_dl"] == summary["centre_dl"]

@@ -84,6 +84,10 @@ class PumpProtocol:
         Phi is frozen at each step's midpoint.
     substeps : int
         Trap-splitting sub-steps per step (continuum model; the tight-binding propagator has no splitting).
+    ramp : float
+        Duration tau of a smooth ramp-on in hbar / Er,s (0: a sudden start at the full speed). The phase velocity
+        rises as ``(2 pi / T) sin^2(pi t / (2 tau))`` for ``t < tau`` and is ``2 pi / T`` after, so the phase
+        lags a sudden start by ``pi tau / T`` and whole cycles are reached at ``t_n = n T + tau / 2``.
     """
 
     period: float
@@ -91,6 +95,7 @@ class PumpProtocol:
     phi0: float = 0.0
     dt: float = 2.0
     substeps: int = 1
+    ramp: float = 0.0
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.period) or self.period <= 0:
@@ -101,10 +106,34 @@ class PumpProtocol:
             raise ConfigError(f"time step dt must be positive, got {self.dt}")
         if int(self.substeps) != self.substeps or self.substeps < 1:
             raise ConfigError(f"substeps must be a positive integer, got {self.substeps}")
+        if not np.isfinite(self.ramp) or self.ramp < 0:
+            raise ConfigError(f"ramp-on time must be >= 0, got {self.ramp}")
+
+    def advance(self, t: np.ndarray | float) -> np.ndarray | float:
+        """Phase advanced since t = 0 in units of cycles (``|phi - phi0| / 2 pi``) at time ``t`` (hbar / Er,s)."""
+        t = np.asarray(t, dtype=float)
+        tau = self.ramp
+        if tau == 0:
+            return t / self.period
+        during = t / 2.0 - tau / (2.0 * np.pi) * np.sin(np.pi * np.minimum(t, tau) / tau)
+        return np.where(t < tau, during, t - tau / 2.0) / self.period
 
     def phi(self, t: np.ndarray | float) -> np.ndarray | float:
         """Superlattice phase at time ``t`` (hbar / Er,s)."""
-        return self.phi0 + self.direction * 2.0 * np.pi * np.asarray(t) / self.period
+        return self.phi0 + self.direction * 2.0 * np.pi * self.advance(t)
+
+    def time_of(self, cycles: np.ndarray | float) -> np.ndarray:
+        """Times (hbar / Er,s) at which the phase has advanced by ``cycles`` (>= 0) whole or partial cycles."""
+        from scipy.optimize import brentq
+
+        cycles = np.atleast_1d(np.asarray(cycles, dtype=float))
+        tau = self.ramp
+        out = cycles * self.period + tau / 2.0
+        early = cycles * self.period < tau / 2.0  # still on the ramp: invert its phase numerically
+        for i in np.flatnonzero(early):
+            out[i] = 0.0 if cycles[i] <= 0 else brentq(lambda t: float(self.advance(t)) - cycles[i], 0.0, tau,
+                                                       xtol=1e-12 * tau)
+        return out
 
 
 @dataclass(frozen=True)
@@ -514,7 +543,7 @@ def run_pump(model: PumpModel, orbitals: Orbitals, protocol: PumpProtocol, *, n_
     half = np.arange(0, 2 * n_cycles + 1e-9, 1.0) / 2.0
     cycles = np.unique(np.round(np.concatenate([half, np.asarray(extra_cycles, float), [0.0]]), 12))
     cycles = cycles[cycles <= n_cycles + 1e-12]
-    times = cycles * protocol.period
+    times = protocol.time_of(cycles)
     snapshots = evolve(model, orbitals.states, protocol, times)
     w = orbitals.weights
     x = model.positions
@@ -558,6 +587,6 @@ def run_pump(model: PumpModel, orbitals: Orbitals, protocol: PumpProtocol, *, n_
             "band": ("band", np.arange(1, n_bands + 1)),
         },
         attrs={"displacement_per_cycle_dl": slope, "period": protocol.period, "dt": protocol.dt,
-               "direction": protocol.direction, "phi0": protocol.phi0, "dl_um": dl_um},
+               "direction": protocol.direction, "phi0": protocol.phi0, "ramp": protocol.ramp, "dl_um": dl_um},
     )
     return ds

@@ -65,6 +65,7 @@ class DynamicsParams:
     dt: float = 4.0
     substeps: int = 4
     phi0: float = 0.0
+    ramp_ms: float = 0.0
     trap_hz: float = 50.0
     trap_offset_um: float = 0.0
     cells: int | None = None
@@ -76,6 +77,7 @@ class DynamicsParams:
     atoms_per_tube: float = 35.0
     cloud: str = "cloud3d"
     temperature_nK: float = 0.0
+    couplings: str = "given"
     tb_J: float = 0.033
     tb_dJ: float = 0.028
     tb_Delta: float = 2.258
@@ -89,7 +91,10 @@ class DynamicsParams:
             raise ConfigError(f"config key 'simulation.dynamics': {self.model!r} is not allowed; allowed values: "
                               "['rigid', 'continuum', 'tight_binding']")
         if self.period_ms <= 0:
-            raise ConfigError(f"config key 'simulation.pump.period_ms' must be positive, got {self.period_ms}")
+            raise ConfigError(f"config key 'pump.period_ms' must be positive, got {self.period_ms}")
+        if self.couplings not in ("lattice", "given"):
+            raise ConfigError(f"config key 'simulation.tight_binding.couplings': {self.couplings!r} is not allowed; "
+                              "allowed values: ['lattice', 'given']")
 
     def lattice(self):
         from atompump.theory.superlattice import SuperlatticeParams
@@ -209,10 +214,19 @@ def _model(dyn: DynamicsParams, n_cycles_max: float):
     if dyn.model == "continuum":
         return ContinuumModel(lattice, n_cells=cells, points_per_cell=dyn.points_per_cell, trap_hz=dyn.trap_hz,
                               trap_centre=centre)
-    try:
-        couplings = RiceMeleParams(J=dyn.tb_J, dJ=dyn.tb_dJ, Delta=dyn.tb_Delta)
-    except ValueError as exc:
-        raise ConfigError(f"config section 'simulation.tight_binding': {exc}") from exc
+    if dyn.couplings == "lattice":
+        from atompump.theory.rice_mele import rice_mele_from_superlattice
+
+        try:
+            couplings = rice_mele_from_superlattice(lattice, n_phi=48)
+        except ArithmeticError as exc:
+            raise ConfigError(f"the configured lattice has no Rice-Mele limit ({exc}): use simulation.dynamics: "
+                              "continuum, or simulation.tight_binding.couplings: given") from exc
+    else:
+        try:
+            couplings = RiceMeleParams(J=dyn.tb_J, dJ=dyn.tb_dJ, Delta=dyn.tb_Delta)
+        except ValueError as exc:
+            raise ConfigError(f"config section 'simulation.tight_binding': {exc}") from exc
     return TightBindingModel(couplings, n_cells=cells, lattice=lattice,
                              trap_hz=dyn.trap_hz, trap_centre=centre)
 
@@ -264,13 +278,14 @@ def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions:
     kT = kT_in_energy_unit(dyn.temperature_nK, energy_unit_hz=lattice.recoil_s_hz)
     ensemble = InitialEnsemble(band_populations=initial_band_populations(dyn), atoms_per_tube=dyn.atoms_per_tube,
                                cloud=dyn.cloud, temperature=kT)
-    if dyn.model == "tight_binding":
+    if dyn.model == "tight_binding" and dyn.couplings == "given":
         _check_couplings(model, lattice)
     orbitals = initial_ensemble(model, ensemble, phi0=dyn.phi0)
     period = dyn.period_ms / dyn.time_unit_ms()
     runs = []
     for direction in directions:
         protocol = PumpProtocol(period=period, direction=int(direction), phi0=dyn.phi0, dt=dyn.dt,
+                                ramp=dyn.ramp_ms / dyn.time_unit_ms(),
                                 substeps=dyn.substeps)
         runs.append(run_pump(model, orbitals, protocol, n_cycles=n_max, extra_cycles=cycles, dl_um=lattice.dl_um))
         log.info("%s dynamics, direction %+d: %.4f dl per cycle over %g cycles (T = %g ms)", dyn.model, direction,
@@ -327,16 +342,55 @@ def _rigid_dynamics(params: SimulationParams) -> xr.Dataset:
                       attrs={"model": "rigid", "nu_true": params.nu_true})
 
 
-def _nu_true(design: list[dict], x_dyn_um: dict, dl_um: float) -> float:
-    """Least-squares slope of the noiseless centres against direction * cycle * dl, over the design's shots."""
-    lever = np.array([e["direction"] * e["cycle"] * dl_um for e in design])
-    x = np.array([x_dyn_um[(e["cycle"], e["direction"])] for e in design])
-    if np.ptp(lever) == 0:
+def design_displacement(cycles, directions, x_dl) -> float:
+    """Displacement per cycle (dl) a run of shots at ``cycles`` and ``directions`` measures from noiseless centres.
+
+    The least-squares slope of the centres ``x_dl`` (dl, one per shot) against ``direction * cycle``: what the
+    linear fit of a run of this design gives without noise. The simulator's ``nu_true`` and the theory's
+    ``nu_theory`` for a run are both this slope (NaN when all shots share one lever arm).
+    """
+    lever = np.asarray(directions, float) * np.asarray(cycles, float)
+    x = np.asarray(x_dl, float)
+    if lever.size < 2 or np.ptp(lever) == 0:
         return float("nan")
     return float(np.polyfit(lever, x, 1)[0])
 
 
-# ----------------------------------------------------------------------------------------------- the run
+def _nu_true(design: list[dict], x_dyn_um: dict, dl_um: float) -> float:
+    """Least-squares slope of the noiseless centres against direction * cycle * dl, over the design's shots."""
+    return design_displacement([e["cycle"] for e in design], [e["direction"] for e in design],
+                               [x_dyn_um[(e["cycle"], e["direction"])] / dl_um for e in design])
+
+
+def predicted_centres(dyn: DynamicsParams, *, cycles, directions=(1, -1)) -> dict:
+    """Centre of mass of the pumped cloud after each of ``cycles``, by the exact dynamics of the pump sequence.
+
+    The theory's full prediction: the same model and code as the simulator's atoms (:func:`pump_dynamics`) for
+    the configured lattice, trap, cloud, loading, temperature, period and ramp, so it holds every deviation from
+    ``sum_n p_n C_n`` that these cause (non-adiabatic transfer at the start and at the gap minima, atoms the trap
+    keeps from following).
+
+    Returns
+    -------
+    dict
+        ``cycles`` (list), ``centre_dl`` ({direction: [centre minus start, dl] per cycle}),
+        ``per_cycle_dl`` ({direction: least-squares slope over the cycles}), ``band_population_end``
+        ({direction: [p_n] after the last cycle}), ``model`` and ``band_populations_start``.
+    """
+    cycles = sorted({0.0, *(float(c) for c in cycles)})
+    ds = pump_dynamics(dyn, cycles=tuple(cycles), directions=tuple(int(d) for d in directions))
+    out = {"model": dyn.model, "cycles": cycles, "centre_dl": {}, "per_cycle_dl": {}, "band_population_end": {},
+           "band_populations_start": list(initial_band_populations(dyn))}
+    for d in directions:
+        run = ds.sel(direction=int(d))
+        at = [int(np.argmin(np.abs(run.cycle.values - c))) for c in cycles]
+        centre = (run.com_dl.values[at] - run.com_dl.values[0]).tolist()
+        out["centre_dl"][str(int(d))] = centre
+        out["per_cycle_dl"][str(int(d))] = design_displacement(cycles, [d] * len(cycles), centre)
+        out["band_population_end"][str(int(d))] = run.band_population.values[-1].tolist()
+    return out
+
+
 def cloud_drift_um(order: int | np.ndarray, *, per_shot_um: float, amplitude_um: float, period_shots: float):
     """Slow drift of the cloud along the pump axis at acquisition index ``order``, um.
 

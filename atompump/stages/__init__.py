@@ -11,7 +11,7 @@ from atompump.stages.pipeline import run_analysis
 from atompump.stages.reduce import check_reduce_stage, fringe_basis_stage, reduce_batch_stage, shots_stage
 from atompump.stages.report import figures_stage, provenance_stage, report_stage
 from atompump.stages.simulate import simulate_stage
-from atompump.stages.theory import theory_stage
+from atompump.stages.theory import prediction_stage, theory_stage
 
 __all__ = [
     "check_reduce_stage",
@@ -27,5 +27,6 @@ __all__ = [
     "shots_stage",
     "simulate_stage",
     "template_stage",
+    "prediction_stage",
     "theory_stage",
 ]

@@ -51,12 +51,56 @@ def pump_data(com: xr.Dataset) -> PumpData:
                                 sequence=np.asarray(sequence, float)[used])
 
 
+def predicted_nu(prediction: Mapping[str, Any], data: PumpData, *, nu_chern: float) -> dict:
+    """``nu_theory`` of the run: the full prediction's displacement per cycle for the shots that were used.
+
+    The predicted centre of each used shot (``prediction['centre_dl']`` at its cycle and direction; linear in
+    between, and beyond the last predicted cycle continued by its last increment) is fitted against
+    ``direction * cycle`` as the headline fit does with the data (:func:`atompump.simulate.run.
+    design_displacement`, the same slope as the simulator's ``nu_true``). Without centres (``theory.dynamics:
+    none``, or no usable shots) it is ``nu_chern = sum_n p_n C_n``.
+
+    Returns
+    -------
+    dict
+        ``nu_theory``, ``nu_chern`` and ``nu_theory_source`` (in words).
+    """
+    from atompump.simulate.run import design_displacement
+
+    centres = prediction.get("centre_dl") or {}
+    out = {"nu_chern": float(nu_chern), "nu_theory": float(nu_chern),
+           "nu_theory_source": "sum_n p_n C_n: the band populations' Chern numbers (adiabatic, no trap)"}
+    directions = np.asarray(data.direction, int)
+    if not centres or not all(str(d) in centres for d in np.unique(directions)):
+        return out
+    cycles = np.asarray(prediction["cycles"], float)
+    x = np.empty(directions.size)
+    for d in np.unique(directions):
+        sel = directions == d
+        c = np.asarray(centres[str(int(d))], float)
+        step = (c[-1] - c[-2]) / (cycles[-1] - cycles[-2]) if cycles.size > 1 else 0.0
+        x[sel] = np.where(data.cycle[sel] <= cycles[-1], np.interp(data.cycle[sel], cycles, c),
+                          c[-1] + step * (data.cycle[sel] - cycles[-1]))
+    nu = design_displacement(data.cycle, directions, x)
+    if not np.isfinite(nu):
+        return out
+    beyond = float(np.max(data.cycle)) > cycles[-1] + 1e-9
+    out["nu_theory"] = nu
+    out["nu_theory_source"] = (f"{prediction.get('method', 'exact dynamics')}, for the used shots' cycles and "
+                               "directions" + ("; continued beyond the last predicted cycle by its last increment"
+                                               if beyond else ""))
+    return out
+
+
 def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_summary: str | os.PathLike,
-              out_fit: str | os.PathLike, *, fit: Config | None = None, on_bad_shot: str = "error") -> dict:
+              out_fit: str | os.PathLike, *, fit: Config | None = None, on_bad_shot: str = "error",
+              prediction_json: str | os.PathLike | None = None) -> dict:
     """Fit the displacement per cycle and compare it with the theory; write ``summary.json`` and ``fit.nc``.
 
     ``fit`` is the config section (``model``, ``n_bootstrap``, ``seed``, ``step_width``); ``on_bad_shot`` is
-    ``data.on_bad_shot``.
+    ``data.on_bad_shot``. ``prediction_json`` is the theory's full prediction (prediction.json); ``nu_theory``
+    is then the displacement per cycle it gives for the used shots (:func:`predicted_nu`), and ``nu_chern`` the
+    ideal ``sum_n p_n C_n`` beside it.
 
     Raises
     ------
@@ -69,6 +113,8 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
     com = read_dataset(com_path)
     theory = json.loads(Path(theory_json).read_text())
     data = pump_data(com)
+    prediction = json.loads(Path(prediction_json).read_text()) if prediction_json else {}
+    theory = {**theory, **predicted_nu(prediction, data, nu_chern=float(theory["nu_theory"]))}
     dl_um = float(theory["dl_um"])
     chern_numbers = [int(c) for c in theory["chern_numbers"]]
     problem = headline_problem(data, str(fit.get("model", "linear")))
@@ -100,6 +146,8 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         "chern_numbers": chern_numbers,
         "nu_theory": nu_theory,
         "nu_theory_err": nu_theory_err,
+        "nu_chern": theory["nu_chern"],
+        "nu_theory_source": theory["nu_theory_source"],
         "deviation_sigma": float(deviation),
         "efficiency": head.nu / chern if chern else None,
         "efficiency_err": abs(head.nu_err / chern) if chern else None,
@@ -235,6 +283,8 @@ def _no_fit_outputs(com: xr.Dataset, theory: dict, data: PumpData, out_summary: 
         "chern_numbers": chern_numbers,
         "nu_theory": float(theory["nu_theory"]),
         "nu_theory_err": float(theory.get("nu_theory_err", 0.0) or 0.0),
+        "nu_chern": theory["nu_chern"],
+        "nu_theory_source": theory["nu_theory_source"],
         "n_shots": int(com.sizes["shot"]),
         "n_used": int(used.sum()),
         "n_rejected": int((~used).sum()),

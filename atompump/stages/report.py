@@ -258,8 +258,9 @@ def _summary_rows(s: dict) -> list[tuple[str, object, str]]:
          "um"),
         ("dl", s["dl_um"], "um"),
         ("Chern numbers (lowest first)", str(s["chern_numbers"]), ""),
-        ("nu_theory", f"{s['nu_theory']:.4f}" + (f" +- {s['nu_theory_err']:.4f}" if s.get("nu_theory_err") else ""),
-         "1"),
+        ("nu_theory (full prediction for this run)",
+         f"{s['nu_theory']:.4f}" + (f" +- {s['nu_theory_err']:.4f}" if s.get("nu_theory_err") else ""), "1"),
+        *_theory_source_rows(s),
         ("deviation from theory", f"{s['deviation_sigma']:+.2f}", "sigma"),
     ]
     if s.get("efficiency") is not None:
@@ -321,8 +322,8 @@ def _headline(s: dict) -> str:
                 f"{s['fit_model_requested']} fit. Every rejected shot is listed below with its reason.")
     return (f"The cloud moved nu = {s['nu']:.3f} +- {s['nu_err']:.3f} lattice constants per cycle "
             f"({s['displacement_per_cycle_um']:.3f} +- {s['displacement_per_cycle_err_um']:.3f} um); the lowest "
-            f"band's Chern number is {s['chern_number']:+d} (predicted nu = {s['nu_theory']:.3f}, deviation "
-            f"{s['deviation_sigma']:+.1f} sigma).")
+            f"band's Chern number is {s['chern_number']:+d}; the full prediction for this sequence is nu = "
+            f"{s['nu_theory']:.3f} (deviation {s['deviation_sigma']:+.1f} sigma).")
 
 
 def _no_fit_rows(s: dict) -> list[tuple[str, object, str]]:
@@ -331,8 +332,17 @@ def _no_fit_rows(s: dict) -> list[tuple[str, object, str]]:
             ("shots used / total", f"{s['n_used']} / {s['n_shots']}", ""),
             ("dl", s["dl_um"], "um"),
             ("Chern numbers (lowest first)", str(s["chern_numbers"]), ""),
-            ("nu_theory", f"{s['nu_theory']:.4f}", "1")]
+            ("nu_theory (full prediction for this run)", f"{s['nu_theory']:.4f}", "1"),
+            *_theory_source_rows(s)]
     return rows
+
+
+def _theory_source_rows(s: dict) -> list[tuple[str, object, str]]:
+    """The ideal value beside the full prediction, and where the prediction comes from."""
+    if s.get("nu_chern") is None:
+        return []
+    return [("nu_chern = sum_n p_n C_n (ideal: adiabatic, no trap)", f"{s['nu_chern']:.4f}", "1"),
+            ("nu_theory from", s.get("nu_theory_source", ""), "")]
 
 
 _OD_INPUT_NOTE = ("OD input: the reduction was skipped; per-shot errors come from the noise measured in each shot's "

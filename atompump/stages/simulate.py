@@ -8,7 +8,7 @@ from typing import Any
 
 from atompump.config import cross_section_um2, species
 
-__all__ = ['simulation_params', 'simulate_stage']
+__all__ = ['dynamics_params', 'simulation_params', 'simulate_stage']
 
 Config = Mapping[str, Any]
 
@@ -17,40 +17,53 @@ def _tuple_or_none(value):
     return None if value is None else tuple(float(v) for v in value)
 
 
-def simulation_params(*, simulation: Config, imaging: Config, lattice: Config, atom: str, pump: Config):
-    """:class:`~atompump.simulate.run.SimulationParams` from the validated config sections (defaults filled).
+def dynamics_params(*, model: str, numerics: Config, tight_binding: Config, pump: Config, lattice: Config,
+                    atom: str):
+    """:class:`~atompump.simulate.run.DynamicsParams` of the configured pump sequence (``pump``), lattice and
+    numerics (``simulation.pump``, ``simulation.tight_binding``): the simulator's atoms and the theory's
+    prediction are the same dynamics."""
+    from atompump.simulate.run import DynamicsParams
 
-    ``pump`` is the pump sequence (period, start phase, loading, temperature) shared with the theory stage."""
-    from atompump.simulate.run import DynamicsParams, SimulationParams
-
-    sp = species({"atom": atom})
-    numerics, initial, tb = simulation["pump"], simulation["initial"], simulation["tight_binding"]
-    optics, probe, camera, drift = simulation["optics"], simulation["probe"], simulation["camera"], simulation["drift"]
-    dynamics = DynamicsParams(
-        model=str(simulation["dynamics"]),
+    return DynamicsParams(
+        model=str(model),
         period_ms=float(pump["period_ms"]),
         dt=float(numerics["dt"]),
         substeps=int(numerics["substeps"]),
         phi0=float(pump["phi0"]),
-        trap_hz=float(numerics["trap_hz"]),
-        trap_offset_um=float(numerics["trap_offset_um"]),
+        ramp_ms=float(pump["ramp_on_ms"]),
+        trap_hz=float(pump["trap_hz"]),
+        trap_offset_um=float(pump["trap_offset_um"]),
         cells=None if numerics["cells"] is None else int(numerics["cells"]),
         points_per_cell=int(numerics["points_per_cell"]),
         loading=str(pump["loading"]),
         band_populations=tuple(float(p) for p in pump["band_populations"]),
         statistics=str(pump["statistics"]),
         filling=float(pump["filling"]),
-        atoms_per_tube=float(initial["atoms_per_tube"]),
-        cloud=str(initial["cloud"]),
+        atoms_per_tube=float(pump["atoms_per_tube"]),
+        cloud=str(pump["cloud"]),
         temperature_nK=float(pump["temperature_nK"]),
-        tb_J=float(tb["J"]),
-        tb_dJ=float(tb["dJ"]),
-        tb_Delta=float(tb["Delta"]),
+        couplings=str(tight_binding["couplings"]),
+        tb_J=float(tight_binding["J"]),
+        tb_dJ=float(tight_binding["dJ"]),
+        tb_Delta=float(tight_binding["Delta"]),
         Vs_Er=float(lattice["Vs_Er"]),
         Vl_Er=float(lattice["Vl_Er"]),
         lambda_l_nm=float(lattice["lambda_l_nm"]),
-        mass_amu=sp.mass_amu,
+        mass_amu=species({"atom": atom}).mass_amu,
     )
+
+
+def simulation_params(*, simulation: Config, imaging: Config, lattice: Config, atom: str, pump: Config):
+    """:class:`~atompump.simulate.run.SimulationParams` from the validated config sections (defaults filled).
+
+    ``pump`` is the pump sequence (period, start phase, loading, temperature, trap, cloud) shared with the theory
+    stage."""
+    from atompump.simulate.run import SimulationParams
+
+    sp = species({"atom": atom})
+    optics, probe, camera, drift = simulation["optics"], simulation["probe"], simulation["camera"], simulation["drift"]
+    dynamics = dynamics_params(model=simulation["dynamics"], numerics=simulation["pump"],
+                               tight_binding=simulation["tight_binding"], pump=pump, lattice=lattice, atom=atom)
     return SimulationParams(
         seed=int(simulation["seed"]),
         cycles=tuple(float(c) for c in simulation["cycles"]),

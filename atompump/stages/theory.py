@@ -11,7 +11,7 @@ from atompump.errors import ConfigError
 from atompump.io.atomic import write_json
 from atompump.io.netcdf import write_dataset
 
-__all__ = ['theory_stage']
+__all__ = ['theory_stage', 'prediction_stage']
 
 Config = Mapping[str, Any]
 
@@ -45,3 +45,32 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
     write_dataset(prediction.wannier, out_wannier)
     write_json(out_json, prediction.summary)
     return prediction.summary
+
+
+def prediction_stage(out_json: str | os.PathLike, *, theory: Config, pump: Config, numerics: Config,
+                     tight_binding: Config, lattice: Config, atom: str, cycles=None) -> dict:
+    """The full prediction of the configured pump sequence: the exact dynamics of the shared model.
+
+    Writes ``out_json`` (prediction.json): the centre of mass after each pump cycle in each direction from
+    :func:`atompump.simulate.run.predicted_centres` (``theory.dynamics``: tight_binding or continuum; the
+    simulator's own code and model, with ``pump`` (period, start, ramp, trap, cloud, loading, temperature) and the
+    numerics of ``simulation.pump``), from which the fit stage forms ``nu_theory`` for the shots of the run.
+    ``theory.dynamics: none`` writes no centres; ``nu_theory`` is then ``sum_n p_n C_n``.
+
+    ``cycles`` are the run's pump cycles when known (:func:`atompump.config.planned_cycles`); else 0..4, and
+    the fit extends the last cycle's displacement to longer runs.
+    """
+    from atompump.simulate.run import predicted_centres
+    from atompump.stages.simulate import dynamics_params
+
+    model = str(theory["dynamics"])
+    if model == "none":
+        summary = {"method": "none: nu_theory is sum_n p_n C_n (adiabatic, no trap)"}
+    else:
+        dyn = dynamics_params(model=model, numerics=numerics, tight_binding=tight_binding, pump=pump,
+                              lattice=lattice, atom=atom)
+        whole = [float(c) for c in (cycles if cycles else range(5))]
+        summary = {"method": f"exact {model} dynamics of the pump sequence (section pump), as the simulator's",
+                   **predicted_centres(dyn, cycles=whole)}
+    write_json(out_json, summary)
+    return summary

@@ -9,7 +9,7 @@ from snakemake.utils import validate
 # workflow/scripts/_checkout.py).
 sys.path.insert(0, workflow.basedir)
 
-from atompump.config import check_config, load_schema, planned_shot_count
+from atompump.config import check_config, load_schema, planned_cycles, planned_shot_count
 from atompump.report.provenance import git_revision
 
 _SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
@@ -22,6 +22,7 @@ SIMULATED = config["data"]["source"] == "simulated"
 INJECTED = config["data"]["source"] == "injected"  # a known cloud injected into the lab's run (rules/inject.smk)
 GENERATED_RUN = "results/simulated" if SIMULATED else "results/injected" if INJECTED else None
 N_SHOTS = planned_shot_count(config)
+PLANNED_CYCLES = planned_cycles(config)  # the run's pump cycles, for the theory's prediction (None: not known yet)
 GIT_REVISION = git_revision(workflow.basedir)
 BATCHES = [f"{i:04d}" for i in range(math.ceil(N_SHOTS / config["data"]["batch_size"]))]
 

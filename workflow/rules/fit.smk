@@ -2,6 +2,7 @@ rule fit:
     input:
         com="results/com/com.nc",
         theory="results/theory/theory.json",
+        prediction="results/theory/prediction.json",
     output:
         summary="results/fit/summary.json",
         fit="results/fit/fit.nc",

@@ -18,3 +18,26 @@ rule theory:
         "../envs/atompump.yaml"
     script:
         "../scripts/theory.py"
+
+
+rule prediction:
+    output:
+        prediction="results/theory/prediction.json",
+    params:
+        theory=config["theory"],
+        pump=config["pump"],
+        numerics=config["simulation"]["pump"],
+        tight_binding=config["simulation"]["tight_binding"],
+        lattice=config["lattice"],
+        atom=config["atom"],
+        cycles=PLANNED_CYCLES,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=minutes(30),
+    log:
+        "logs/prediction.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/prediction.py"

@@ -12,4 +12,5 @@ run_stage(
     snakemake.output.fit,
     fit=snakemake.params.fit,
     on_bad_shot=snakemake.params.on_bad_shot,
+    prediction_json=snakemake.input.prediction,
 )
