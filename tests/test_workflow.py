@@ -28,10 +28,11 @@ TINY = {
     "simulation": {"cycles": [0, 1, 2, 3], "repeats": 3, "image_shape": [32, 64], "position_jitter_um": 0.1,
                    "cloud_sigma_um": [4.0, 4.0], "dynamics": "rigid", "references": False, "order": "interleaved"},
     "imaging": {"pixel_size_um": 1.0},
-    "theory": {"n_k": 12, "n_phi": 24},
+    # the theory's prediction by the exact dynamics is covered by the default-config test; here sum_n p_n C_n
+    "theory": {"n_k": 12, "n_phi": 24, "dynamics": "none"},
 }
 OUTPUTS = ["results/fit/summary.json", "results/com/com.nc", "results/fit/fit.nc", "results/theory/theory.json",
-           "results/theory/bands.nc", "results/report/report.html", "results/report/report.pdf",
+           "results/theory/bands.nc", "results/theory/prediction.json", "results/report/report.html", "results/report/report.pdf",
            "results/report/provenance.json", "results/report/checksums.tsv", "results/theory/wannier.nc",
            *[f"results/figures/{spec.name}.{ext}" for spec in FIGURES for ext in ("png", "pdf")],
            # a simulated run has a truth: the recovery of every estimator against it
@@ -162,6 +163,9 @@ def test_default_config_recovers_the_simulated_pump(repo_root, tmp_path):
     assert summary["chern_number"] == 1 and summary["dl_um"] == pytest.approx(0.767)
     assert 0.9 < truth["nu_true"] <= 1.0  # the dynamics' own non-adiabatic deficit
     assert abs(summary["nu"] - truth["nu_true"]) < 3 * summary["nu_err"]
+    # issue 12: the theory predicts the run's own physics (within 0.3 %), the ideal value stays beside it
+    assert summary["nu_theory"] == pytest.approx(truth["nu_true"], rel=3e-3)
+    assert summary["nu_chern"] == 1.0 and "exact tight_binding dynamics" in summary["nu_theory_source"]
     assert summary["nu_err"] < 0.05 and summary["n_used"] >= 0.95 * summary["n_shots"]
     assert (tmp_path / "lohse/results/report/report.html").stat().st_size > 100_000
 
