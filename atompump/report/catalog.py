@@ -55,7 +55,11 @@ FIGURES: tuple[FigureSpec, ...] = (
                "sign: C > 0 when the band's Wannier centre moves towards +x as phi increases).", "Theory"),
     FigureSpec("berry_curvature", "Berry curvature",
                "Berry curvature Omega_n(k, phi) of each band over the (k, phi) torus, in units of dl; its integral over "
-               "the torus divided by 2 pi is the band's Chern number, given in each title.", "Theory"),
+               "the torus divided by 2 pi is the band's Chern number, given in each title. Drawn cell by cell on a mesh "
+               "refined where the fields vary fast (the peaks at the small gaps near phi = 0 and pi are a few "
+               "hundredths of a radian wide). Middle: 2 sqrt(det g) from the quantum metric on the same scale, which "
+               "bounds |Omega| (equal where two bands dominate). Bottom: both along phi through the curvature's "
+               "peak, one marker per refined cell.", "Theory"),
     FigureSpec("wannier", "Wannier centres and functions",
                "Left: hybrid Wannier centres of the lowest bands over one pump cycle (shaded: the RMS spread from the "
                "quantum metric); each drifts by C times dl. Right: the maximally localised Wannier functions of the "
