@@ -35,7 +35,7 @@ import numpy as np
 from atompump.theory.berry import berry_curvature
 from atompump.theory.geometry import quantum_metric
 
-__all__ = ["RefinedGeometry", "refined_geometry", "inequality_violation", "refine_intervals"]
+__all__ = ["RefinedGeometry", "inequality_violation", "refine_intervals", "refined_geometry"]
 
 log = logging.getLogger(__name__)
 

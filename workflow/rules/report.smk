@@ -67,6 +67,7 @@ rule report:
         provenance="results/report/provenance.json",
         figures=[f"results/figures/{spec.name}.png" for spec in FIGURES],
         theory="results/theory/theory.json",
+        fit="results/fit/fit.nc",
         truth=truth_path,
         recovery=recovery_paths,
     output:

@@ -17,5 +17,6 @@ run_stage(
     recovery_path=snakemake.input.recovery[0] if snakemake.input.recovery else None,
     recovery_figure=snakemake.input.recovery[1] if snakemake.input.recovery else None,
     theory_path=snakemake.input.theory,
+    fit_path=snakemake.input.fit,
     title=snakemake.params.title,
 )

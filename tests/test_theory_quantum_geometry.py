@@ -1,5 +1,6 @@
-"""Quantum geometry on the locally refined (k, phi) mesh (issue 12, item 5): the metric bound of the curvature to
-1 % on the default lattice, the curvature integrating to the Chern numbers, and a two-level closed form."""
+"""Quantum geometry of the pump (issue 12, items 5 and 6): the metric bound of the curvature to 1 % on the locally
+refined mesh, the curvature integrating to the Chern numbers, a two-level closed form; the quantum spread Omega_I,
+its bound by the Chern number, and the centre-of-mass scatter it gives for N atoms."""
 
 import numpy as np
 import pytest
@@ -95,3 +96,67 @@ def test_two_level_closed_form_on_a_refined_mesh():
     # the uniform starting mesh does not see the peak: its largest plaquette-averaged curvature is a fraction of it
     coarse = refined_geometry(eigenvectors, k_nodes=nodes, phi_nodes=nodes, bands=[0], max_levels=0)
     assert coarse.levels == 0 and np.abs(coarse.curvature).max() < 0.2 * peak
+
+
+# --- item 6: quantum spread -----------------------------------------------------------------------------------------
+
+
+def test_spread_bound_holds_on_the_default_lattice(lohse):
+    from atompump.theory.spread import quantum_geometry_summary
+
+    geometry = quantum_geometry_summary(lohse, [1.0])
+    dl = lohse.attrs["dl_um"]
+    # <Omega_I>_phi G_phiphi >= C^2 dl^2 / 4, and the intermediate int 2 sqrt(det g) >= 2 pi |C|, for every band
+    assert all(r >= 1 for r in geometry["bound_ratio"]) and all(r >= 1 for r in geometry["curvature_metric_ratio"])
+    assert geometry["bound_um2"] == pytest.approx([dl**2 / 4] * 3)
+    # Omega_I at phi = 0 (symmetric double wells: the atom is spread over both sites at -+ dl/4, variance just below
+    # (dl/4)^2 = 0.0368 um^2) is the band's MLWF variance, the Wannier spread of bands.nc
+    assert geometry["omega_I_phi0_um2"] == pytest.approx(lohse.wannier_spread.isel(phi_w=0).values.tolist())
+    assert 0.8 * (dl / 4) ** 2 < geometry["omega_I_phi0_um2"][0] < (dl / 4) ** 2
+    # the cycle average from the refined mesh agrees with the uniform mesh's to a few % (the peaks at phi = 0 and pi
+    # are under-sampled on the uniform one)
+    uniform = lohse.wannier_spread.isel(phi_w=slice(0, -1)).mean("phi_w").values
+    np.testing.assert_allclose(geometry["omega_I_mean_um2"], uniform, rtol=0.05)
+    assert geometry["omega_I_populated_um2"] == geometry["omega_I_phi0_um2"][0]
+    assert max(geometry["metric_inequality_violation"]) < 0.01 < max(geometry["metric_inequality_violation_uniform"])
+
+
+@pytest.mark.parametrize("cycles", [0, 3])
+def test_centre_of_mass_scatter_of_independent_atoms_in_a_band_mixture(cycles):
+    from atompump.theory.spread import com_quantum_scatter
+
+    # N independent atoms, each in band 1 (C = +1, p = 0.8) or band 2 (C = -1), position variance Omega_I = 0.03 um^2
+    # about its band's Wannier centre, pumped by C dl per cycle: the shot-to-shot scatter of their centre of mass
+    rng = np.random.default_rng(12)
+    n_atoms, n_shots, omega_i, dl = 400, 4000, 0.03, 0.767
+    chern = np.where(rng.random((n_shots, n_atoms)) < 0.8, 1, -1)
+    x = rng.normal(0.0, np.sqrt(omega_i), (n_shots, n_atoms)) + cycles * dl * chern
+    measured = x.mean(axis=1).std(ddof=1)
+    variance_c = 1 - 0.6**2  # sum p C^2 - (sum p C)^2
+    expected = com_quantum_scatter(omega_i, n_atoms, cycles=cycles, dl_um=dl, displacement_spread_dl2=variance_c)
+    assert expected == pytest.approx(np.sqrt((omega_i + (cycles * dl) ** 2 * variance_c) / n_atoms), rel=1e-12)
+    assert measured == pytest.approx(expected, rel=4 * np.sqrt(1 / (2 * n_shots)))  # 4 sigma of a sample std
+    with pytest.raises(ValueError, match="atom number must be positive"):
+        com_quantum_scatter(omega_i, 0)
+
+
+def test_report_rows_put_the_quantum_scatter_beside_the_measured_one():
+    import xarray as xr
+
+    from atompump.stages.report import quantum_spread_rows
+
+    theory = {"dl_um": 0.767, "displacement_variance_dl2": 0.0,
+              "quantum_geometry": {"omega_I_populated_um2": 0.03, "omega_I_mean_um2": [0.0035], "bound_ratio": [4.3],
+                                   "metric_inequality_violation": [1e-7, -0.06],
+                                   "metric_inequality_violation_uniform": [0.045, -0.06]}}
+    com = xr.Dataset({"used": ("shot", [True, True, True, False]), "atom_number": ("shot", [2900.0, 3000, 3300, 10]),
+                      "cycle": ("shot", [0, 1, 2, 3])})
+    fit = xr.Dataset({"residual_um": ("shot", [0.1, -0.1, 0.2, np.nan])})
+    rows = {name: value for name, value, _ in quantum_spread_rows(theory, com, fit)}
+    label = ("expected shot-to-shot scatter of the centre of mass from quantum fluctuations, sqrt(Omega_I / N), "
+             "N = 3000 atoms (median)")
+    assert rows[label] == f"{np.sqrt(0.03 / 3000):.3g}"
+    assert rows["measured shot-to-shot scatter of the centre of mass (RMS residual of the fit)"] == pytest.approx(
+        np.sqrt(0.06 / 3))
+    assert rows["<Omega_I>_phi * G_phiphi / (C^2 dl^2 / 4), lowest band (bound: >= 1)"] == 4.3
+    assert quantum_spread_rows({"dl_um": 0.767}, com, fit) == []  # an older theory.json: nothing to show
