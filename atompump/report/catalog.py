@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FigureSpec", "FIGURES", "TRUTH_FIGURES", "figure_names"]
+__all__ = ["FigureSpec", "FIGURES", "SCAN_FIGURE", "TRUTH_FIGURES", "figure_names"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,15 @@ TRUTH_FIGURES: tuple[FigureSpec, ...] = (
                "from the true first moment; the numbers are in the report's recovery table "
                "(results/fit/recovery.json).", "Pump"),
 )
+
+# drawn by the 'superlattice_scan' rule when report.superlattice_scan is true
+SCAN_FIGURE = FigureSpec(
+    "superlattice_scan", "Chern numbers against the lattice depths",
+    "Band Chern numbers of the superlattice over a grid of short- and long-lattice depths (grey: a gap closes or is not "
+    "resolved there), computed as by atompump theory superlattice-scan. The solid line is the exact transition Vs = "
+    "(Vl/4)^2 / 4 (Vs in Er,s, Vl in Er,l), where the gap between bands 2 and 3 closes and band 2's Chern number "
+    "changes sign; the dotted line is Lohse et al.'s scan of Vs at Vl = 25 Er,l; the star is this run's lattice.",
+    "Theory")
 
 
 def figure_names() -> list[str]:

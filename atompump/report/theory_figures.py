@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from atompump.report.figures import PALETTE, _figure
 
-__all__ = ["band_structure_figure", "berry_curvature_figure", "wannier_figure"]
+__all__ = ["band_structure_figure", "berry_curvature_figure", "superlattice_scan_figure", "wannier_figure"]
 
 BAND_COLOURS = [PALETTE["blue"], PALETTE["vermillion"], PALETTE["green"], PALETTE["purple"], PALETTE["orange"],
                 PALETTE["skyblue"]]
@@ -163,4 +163,47 @@ def wannier_figure(wannier: xr.Dataset, bands: xr.Dataset) -> Figure:
     phi_w = float(wannier.attrs.get("wannier_function_phi", 0.0)) / np.pi
     ax_w.set_title(f"site Wannier functions, phi = {phi_w:.2g} pi")
     ax_w.legend(loc="upper right", framealpha=0.9)
+    return fig
+
+
+def superlattice_scan_figure(scan: xr.Dataset, *, lattice: tuple[float, float] | None = None) -> Figure:
+    """Band Chern numbers over (Vl, Vs) (:func:`atompump.theory.scan.superlattice_chern_scan`), one panel per band,
+    with the exact sign change of band 2 at Vs = (Vl/4)^2 / 4 (Vl in Er,l, Vs in Er,s), Lohse's scan at
+    Vl = 25 Er,l and, if given, the configured lattice ``(Vs_Er, Vl_Er)``; grey: no Chern number (gap closed)."""
+    from matplotlib.colors import ListedColormap
+
+    n = scan.sizes["band"]
+    fig = _figure(2.6 * n + 0.8, 3.0)
+    axes = np.atleast_1d(fig.subplots(1, n, sharey=True))
+    vs, vl = scan.Vs.values, scan.Vl.values
+
+    def edges(values):
+        if values.size == 1:
+            return np.array([values[0] - 0.5, values[0] + 0.5])
+        mids = 0.5 * (values[1:] + values[:-1])
+        return np.concatenate([[2 * values[0] - mids[0]], mids, [2 * values[-1] - mids[-1]]])
+
+    cmap = ListedColormap([PALETTE["blue"], PALETTE["skyblue"], "#f0f0f0", PALETTE["orange"],
+                           PALETTE["vermillion"]]).with_extremes(bad="#9e9e9e")
+    line_vl = np.linspace(edges(vl)[0], edges(vl)[-1], 200)
+    for ax, band in zip(axes, scan.band.values):
+        chern = scan.chern_number.sel(band=band).values
+        image = ax.pcolormesh(edges(vl), edges(vs), np.ma.masked_invalid(chern), cmap=cmap, vmin=-2.5, vmax=2.5,
+                              shading="flat")
+        for i, a in enumerate(vs):
+            for j, b in enumerate(vl):
+                if np.isfinite(chern[i, j]) and vs.size * vl.size <= 200:
+                    ax.text(b, a, f"{int(chern[i, j]):+d}", ha="center", va="center", fontsize=5)
+        ax.plot(line_vl, (line_vl / 4.0) ** 2 / 4.0, color=PALETTE["black"], lw=1.2,
+                label="Vs = (Vl/4)^2 / 4: band 2 flips")
+        ax.axvline(25.0, color=PALETTE["black"], ls=":", lw=0.8, label="Lohse's scan, Vl = 25 Er,l")
+        if lattice is not None:
+            ax.plot(lattice[1], lattice[0], marker="*", ms=9, color=PALETTE["yellow"], mec=PALETTE["black"], ls="none", label="this lattice")
+        ax.set_xlim(edges(vl)[0], edges(vl)[-1])
+        ax.set_ylim(edges(vs)[0], edges(vs)[-1])
+        ax.set_title(f"band {int(band)}")
+        ax.set_xlabel("Vl (Er,l)")
+    axes[0].set_ylabel("Vs (Er,s)")
+    axes[0].legend(loc="upper left", fontsize=6, framealpha=0.9)
+    fig.colorbar(image, ax=axes[-1], label="Chern number", ticks=[-2, -1, 0, 1, 2])
     return fig

@@ -542,11 +542,13 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
                  theory_path: str | os.PathLike | None = None, title: str = "atompump report",
                  recovery_path: str | os.PathLike | None = None,
                  recovery_figure: str | os.PathLike | None = None,
-                 fit_path: str | os.PathLike | None = None) -> str:
+                 fit_path: str | os.PathLike | None = None,
+                 scan_figure: str | os.PathLike | None = None) -> str:
     """Assemble the self-contained HTML report from the figures, the summary and the provenance.
 
     With ``theory_path`` and ``fit_path`` (``fit.nc``) the quantum-spread rows (:func:`quantum_spread_rows`) put the
-    centre-of-mass scatter expected from quantum fluctuations beside the measured one.
+    centre-of-mass scatter expected from quantum fluctuations beside the measured one. ``scan_figure`` (PNG of the
+    rule superlattice_scan, ``report.superlattice_scan``) adds the Chern numbers over the lattice depths.
 
     A run with a truth (simulated or injected) adds the recovery table of ``recovery_path`` (``recovery.json``) and
     the per-shot pull histogram ``recovery_figure`` (PNG).
@@ -587,6 +589,10 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
     provenance = json.loads(Path(provenance_path).read_text())
     figures = [(Path(figures_dir) / f"{spec.name}.png", spec.title, spec.caption) for spec in FIGURES]
     tables, figures = _with_recovery(tables, figures, recovery_path, recovery_figure)
+    if scan_figure is not None and Path(scan_figure).is_file():
+        from atompump.report.catalog import SCAN_FIGURE
+
+        figures.append((Path(scan_figure), SCAN_FIGURE.title, SCAN_FIGURE.caption))
     text = render_report(title=title, headline=_headline(s), summary_rows=rows, notes=_notes(s), tables=tables,
                          figures=figures, rejected=_rejected(com), provenance=provenance)
     write_text(out_html, text)

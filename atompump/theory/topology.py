@@ -84,6 +84,7 @@ def superlattice_topology(
     integer_tolerance: float = 1e-3,
     gap_tolerance: float = 1e-6,
     basis_tolerance: float = 1e-7,
+    refine_geometry: bool = True,
 ) -> xr.Dataset:
     """Bands, Berry curvature, Chern numbers, hybrid Wannier centres and quantum geometry of the lowest bands.
 
@@ -106,7 +107,7 @@ def superlattice_topology(
         lattice parameters, the accepted mesh and the converged basis. The same curvature and metric on a mesh
         refined near their peaks (``*_fine`` over (band, k_fine, phi_fine), with the nodes ``k_fine_edge``,
         ``phi_fine_edge``; :func:`atompump.theory.adaptive.superlattice_refined_dataset`) resolve the narrow peaks
-        at small gaps.
+        at small gaps (``refine_geometry=False``: not computed).
     """
     n_max, basis_change = converged_n_max(params, n_bands=n_bands + 1, start=n_max, tolerance=basis_tolerance)
     # one extra band so the gap above the top requested band is checked too
@@ -174,8 +175,10 @@ def superlattice_topology(
                       "fidelity quantum metric",
         },
     )
-    fine = superlattice_refined_dataset(params, kappa=kappa, phi=phi, vectors=vectors, n_bands=n_bands, n_max=n_max)
-    ds = ds.merge(fine, combine_attrs="no_conflicts")
+    if refine_geometry:
+        fine = superlattice_refined_dataset(params, kappa=kappa, phi=phi, vectors=vectors, n_bands=n_bands,
+                                            n_max=n_max)
+        ds = ds.merge(fine, combine_attrs="no_conflicts")
     return ds
 
 

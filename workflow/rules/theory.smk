@@ -17,3 +17,33 @@ rule theory:
         "../envs/atompump.yaml"
     script:
         "../scripts/theory.py"
+
+
+def superlattice_scan_figure(wildcards=None):
+    """The scan figure of report.superlattice_scan (an empty list when it is off)."""
+    return ["results/figures/superlattice_scan.png"] if config["report"].get("superlattice_scan") else []
+
+
+rule superlattice_scan:
+    output:
+        scan="results/theory/superlattice_scan.nc",
+        png=report(
+            "results/figures/superlattice_scan.png",
+            caption="../report/superlattice_scan.rst",
+            category="Theory",
+        ),
+        pdf="results/figures/superlattice_scan.pdf",
+    params:
+        lattice=config["lattice"],
+        theory=config["theory"],
+        atom=config["atom"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=minutes(10),
+    log:
+        "logs/superlattice_scan.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/superlattice_scan.py"
