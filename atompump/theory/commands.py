@@ -3,7 +3,8 @@
 Each model's handler returns a JSON-ready dict with at least ``model``, ``parameters``, ``chern_numbers``
 (integers, lowest band first, physics.md sign), ``min_gaps`` (minimum gap above each band or band group, lowest
 first, in ``energy_unit``) and ``energy_unit``; :func:`format_table` renders it for people. Printing is left to
-:mod:`atompump.cli`.
+:mod:`atompump.cli`. ``superlattice-scan`` returns the same keys over a grid: ``chern_numbers[i][j]`` and
+``min_gaps[i][j]`` (per band, None where undefined) at ``Vs_Er[i]``, ``Vl_Er[j]``, and ``transition_Vs_Er``.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def _add(models, name: str, handler: Callable, help_text: str) -> argparse.Argum
 
 
 def add_theory_parser(sub) -> argparse.ArgumentParser:
-    """Add ``theory MODEL`` with its five models to the sub-parsers ``sub`` of the main parser."""
+    """Add ``theory MODEL`` with its five models and superlattice-scan to the sub-parsers ``sub`` of the main parser."""
     theory = sub.add_parser("theory", help="band topology of a pump model")
     models = theory.add_subparsers(dest="model", required=True, metavar="MODEL")
     sl = _add(models, "superlattice", _superlattice,

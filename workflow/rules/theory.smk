@@ -19,11 +19,6 @@ rule theory:
         "../scripts/theory.py"
 
 
-def superlattice_scan_figure(wildcards=None):
-    """The scan figure of report.superlattice_scan (an empty list when it is off)."""
-    return ["results/figures/superlattice_scan.png"] if config["report"].get("superlattice_scan") else []
-
-
 rule superlattice_scan:
     output:
         scan="results/theory/superlattice_scan.nc",
