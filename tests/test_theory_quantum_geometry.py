@@ -160,3 +160,15 @@ def test_report_rows_put_the_quantum_scatter_beside_the_measured_one():
         np.sqrt(0.06 / 3))
     assert rows["<Omega_I>_phi * G_phiphi / (C^2 dl^2 / 4), lowest band (bound: >= 1)"] == 4.3
     assert quantum_spread_rows({"dl_um": 0.767}, com, fit) == []  # an older theory.json: nothing to show
+
+
+def test_curvature_figure_draws_the_refined_cells(lohse):
+    from atompump.report.theory_figures import berry_curvature_figure
+
+    fig = berry_curvature_figure(lohse)
+    mesh = fig.axes[0].collections[0]
+    assert mesh.get_array().size == lohse.sizes["k_fine"] * lohse.sizes["phi_fine"]
+    assert fig.axes[0].get_xlim() == pytest.approx((-0.5, 1.5), abs=0.01)  # both peaks (phi = 0, pi) inside
+    # the map shows the refined curvature itself: its largest value is the band's peak Omega / dl
+    assert np.abs(mesh.get_array()).max() == pytest.approx(
+        np.abs(lohse.berry_curvature_fine.sel(band=1)).max() / lohse.attrs["dl_um"])

@@ -47,7 +47,7 @@ def berry_curvature_figure(bands: xr.Dataset) -> Figure:
     """Berry curvature Omega_n(k, phi) of each band as a map, titled with the band's Chern number.
 
     With the locally refined fields of :mod:`atompump.theory.adaptive` (``berry_curvature_fine``, ...) the maps are
-    drawn cell by cell on the refined mesh, and a second row shows ``2 sqrt(det g)`` from the quantum metric on the
+    drawn cell by cell on the refined mesh (phi from -pi/2 to 3 pi/2), and a second row shows ``2 sqrt(det g)`` from the quantum metric on the
     same colour scale (it bounds ``|Omega|`` from above, with equality where two bands dominate); a third row
     zooms on the narrowest peak in phi. Without them (an older bands.nc), the uniform mesh alone.
     """
@@ -58,7 +58,13 @@ def berry_curvature_figure(bands: xr.Dataset) -> Figure:
     axes = np.atleast_2d(fig.subplots(3, n, squeeze=False))
     dl = float(bands.attrs["dl_um"])
     k_edges = bands.k_fine_edge.values * dl / np.pi
-    phi_edges = bands.phi_fine_edge.values / np.pi
+    # phi from -pi/2 to 3 pi/2, so that the peaks at the small gaps (phi = 0 and pi) are inside the maps
+    edges = bands.phi_fine_edge.values
+    cut = int(np.argmin(np.abs(edges - 1.5 * np.pi)))
+    phi_edges = np.concatenate([edges[cut:-1] - 2.0 * np.pi, edges[: cut + 1]]) / np.pi
+
+    def shifted(values: np.ndarray) -> np.ndarray:
+        return np.concatenate([values[:, cut:], values[:, :cut]], axis=1)
     det = (bands.quantum_metric_kk_fine * bands.quantum_metric_phiphi_fine - bands.quantum_metric_kphi_fine**2)
     bound = 2.0 * np.sqrt(det.clip(min=0.0)) / dl
     for col, band in enumerate(bands.band.values):
@@ -67,7 +73,7 @@ def berry_curvature_figure(bands: xr.Dataset) -> Figure:
         limit = float(np.abs(omega).max()) or 1.0
         for row, values in enumerate([omega, root]):
             ax = axes[row, col]
-            image = ax.pcolormesh(phi_edges, k_edges, values, cmap="RdBu_r" if row == 0 else "viridis",
+            image = ax.pcolormesh(phi_edges, k_edges, shifted(values), cmap="RdBu_r" if row == 0 else "viridis",
                                   vmin=-limit if row == 0 else 0.0, vmax=limit, shading="flat", rasterized=True)
             fig.colorbar(image, ax=ax, label="Omega / dl" if row == 0 else "2 sqrt(det g) / dl")
             ax.set_xlabel("phi / pi")
