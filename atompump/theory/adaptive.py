@@ -10,9 +10,10 @@ violated by 4.5 %.
 
 :func:`refined_geometry` starts from a uniform closed mesh and bisects, in k and in phi separately (a tensor-
 product mesh stays a mesh of rectangles), every interval on either side of which a field (each band's
-curvature and metric components, each normalised by its largest magnitude) jumps by more than ``tolerance``
-between neighbouring plaquettes, until no jump exceeds it or ``max_levels`` bisections are done. On the non-uniform
-mesh
+curvature and metric components, scaled as in :func:`_flags`) jumps by more than ``tolerance`` between
+neighbouring plaquettes, until no jump exceeds it, ``max_levels`` bisection rounds are done or the mesh would grow
+beyond ``max_cells_factor`` times its starting size. Only the new rows and columns of the mesh are
+diagonalised. On the non-uniform mesh
 
 * the Fukui–Hatsugai–Suzuki plaquette fluxes (:func:`atompump.theory.berry.berry_curvature`) still sum to
   ``2 pi C`` exactly (the sum telescopes on any closed mesh), so the curvature ``Omega = F / (dk dphi)`` integrates

@@ -260,6 +260,12 @@ def format_table(result: dict) -> str:
             value = result[key]
             shown = "[" + ", ".join(_fmt(v) for v in value) + "]" if isinstance(value, list) else _fmt(value)
             lines.append(f"{key}: {shown}")
+    geometry = result.get("quantum_geometry")
+    if geometry:
+        ratios = ", ".join("-" if r is None else f"{r:.3g}" for r in geometry["bound_ratio"])
+        lines.append(f"quantum spread per particle Omega_I (phi = 0, populated bands): "
+                     f"{geometry['omega_I_populated_um2']:.4g} um^2; <Omega_I> G_phiphi / (C^2 dl^2 / 4) per band: "
+                     f"[{ratios}] (>= 1)")
     period = (result.get("non_adiabatic") or {}).get("period_for_1pct_loss_ms")
     if period is not None:
         lines.append(f"cycle period for a 1% Landau-Zener loss: {period:.3g} ms")
