@@ -5,11 +5,19 @@
     speed ratio measured in this run (target: atompump >= 10x faster), end to end (diagonalisation + flux) and
     for the flux alone on identical eigenvectors;
 (c) the theory rule end to end (``snakemake results/theory/theory.json`` in a fresh directory, including
-    Snakemake's start-up; target < 10 s), and the stage function alone.
+    Snakemake's start-up; target < 10 s), and the stage function alone; with the CPU time of the rule's processes
+    (user + system), which a loaded machine does not inflate;
+(d) quantum geometry (issue 12, item 5): the worst violation of sqrt(det g) >= |Omega|/2 on the uniform mesh and on
+    the locally refined one (target < 1 %), the refined mesh, and the cost of the refinement as the ratio of
+    ``superlattice_topology`` with and without it, measured in this run;
+(e) ``atompump theory superlattice-scan`` on its default grid (9 x 5 lattices): time per lattice.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -37,7 +45,7 @@ def best_of(func, repeats: int = 3):
 
 
 def lohse_chern_numbers() -> None:
-    elapsed, ds = best_of(lambda: superlattice_topology(SuperlatticeParams(Vs_Er=10, Vl_Er=20)))
+    elapsed, ds = best_of(lambda: superlattice_topology(SuperlatticeParams(Vs_Er=10, Vl_Er=20), refine_geometry=False))
     raw = ds.chern_number_raw.values
     print(f"(a) Lohse lattice, lowest three Chern numbers {ds.chern_number.values.tolist()} "
           f"(max |raw - integer| = {np.abs(raw - np.rint(raw)).max():.1e}) on a {ds.attrs['n_k']}x{ds.attrs['n_phi']} "
@@ -127,15 +135,54 @@ def theory_rule() -> None:
                                             repeats=2)
         print(f"(c) theory stage function: {elapsed:.2f} s")
         start = time.perf_counter()
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(out / "run"),
                                "--cores", "1", "results/theory/theory.json"], capture_output=True, text=True)
         elapsed = time.perf_counter() - start
-        status = "ok" if proc.returncode == 0 else f"FAILED ({proc.stderr[-300:]})"
-        print(f"    theory rule end to end (snakemake, fresh directory, incl. start-up): {elapsed:.2f} s, {status} "
-              "(target < 10 s)")
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+        if proc.returncode != 0:
+            status = f"FAILED ({proc.stderr[-300:]})"
+        else:
+            status = "target met" if elapsed < 10 else "target NOT met"
+        print(f"    theory rule end to end (snakemake, fresh directory, incl. start-up): {elapsed:.2f} s wall, "
+              f"{cpu:.2f} s CPU, {status} (target < 10 s; load average {os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} cores)")
+
+
+def quantum_geometry() -> None:
+    from atompump.theory.adaptive import inequality_violation
+
+    params = SuperlatticeParams(Vs_Er=10, Vl_Er=20)
+    t_plain, plain = best_of(lambda: superlattice_topology(params, refine_geometry=False))
+    t_refined, ds = best_of(lambda: superlattice_topology(params))
+    names = ("berry_curvature", "quantum_metric_kk", "quantum_metric_phiphi", "quantum_metric_kphi")
+    before = inequality_violation(*(plain[n].values for n in names))
+    after = inequality_violation(*(ds[n + "_fine"].values for n in names))
+    status = "target met" if after.max() < 0.01 else "target NOT met"
+    print(f"(d) worst violation of sqrt(det g) >= |Omega|/2 (fraction of each band's peak |Omega|/2), bands 1-3: "
+          f"uniform {plain.attrs['n_k']}x{plain.attrs['n_phi']} mesh {np.round(before, 4).tolist()}, refined "
+          f"{ds.sizes['k_fine']}x{ds.sizes['phi_fine']} mesh ({ds.attrs['geometry_levels']} bisection rounds, "
+          f"smallest phi step {np.diff(ds.phi_fine_edge.values).min():.4f} rad) {np.round(after, 8).tolist()}: "
+          f"{status} (< 1 %)")
+    print(f"    superlattice_topology with / without the refinement: {t_refined:.2f} s / {t_plain:.2f} s "
+          f"(ratio {t_refined / t_plain:.2f}, best of 3)")
+
+
+def superlattice_scan() -> None:
+    from atompump.cli import main
+
+    start = time.perf_counter()
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        main(["theory", "superlattice-scan", "--json"])
+    elapsed = time.perf_counter() - start
+    print(f"(e) theory superlattice-scan, default grid (45 lattices): {elapsed:.1f} s, {elapsed / 45 * 1e3:.0f} ms per "
+          "lattice")
 
 
 if __name__ == "__main__":
     lohse_chern_numbers()
     rice_mele_ratio()
     theory_rule()
+    quantum_geometry()
+    superlattice_scan()

@@ -4,13 +4,13 @@ import hashlib
 
 import numpy as np
 
-from atompump.report.catalog import FIGURES, TRUTH_FIGURES, figure_names
+from atompump.report.catalog import FIGURES, SCAN_FIGURE, TRUTH_FIGURES, figure_names
 from atompump.report.figures import pull_histogram_figure, save_figure
 from atompump.report.provenance import combined_digest, file_sha256, git_revision, package_versions
 
 
 def test_snakemake_captions_match_the_catalogue(repo_root):
-    for spec in FIGURES + TRUTH_FIGURES:
+    for spec in FIGURES + TRUTH_FIGURES + (SCAN_FIGURE,):
         assert (repo_root / "workflow" / "report" / f"{spec.name}.rst").read_text().strip() == spec.caption
     assert len(set(figure_names())) == len(FIGURES)
     assert not {spec.name for spec in TRUTH_FIGURES} & set(figure_names())

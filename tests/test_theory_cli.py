@@ -40,6 +40,11 @@ def test_thermal_position_spread_is_the_population_weighted_band_spread(capsys):
     # variance of the pumped charge per cycle: sum p C^2 - (sum p C)^2 with C = +1, -1, +1
     mean = p[0] - p[1] + p[2]
     assert out["displacement_variance_dl2"] == pytest.approx(sum(p) - mean**2)
+    # issue 12 item 6: Omega_I of the band mixture is the population-weighted band spread, shown in the table
+    assert out["quantum_geometry"]["omega_I_populated_um2"] == pytest.approx(out["position_spread_um"] ** 2)
+    from atompump.theory.commands import format_table
+
+    assert f"Omega_I (phi = 0, populated bands): {out['position_spread_um'] ** 2:.4g} um^2" in format_table(out)
 
 
 def test_superlattice_thermal_populations(capsys):

@@ -95,3 +95,17 @@ def test_report_rows_state_the_expected_spread_and_adiabaticity(stage_outputs):
     assert rows["cycle period for a 1 % Landau-Zener loss"][1] == "ms"
     # the pump section's period (400 ms): two crossings of ~4e-4 each at the k = pi minimum gap
     assert 1e-4 < rows["Landau-Zener loss per cycle at the configured period"][0] < 1e-2
+
+
+def test_quantum_geometry_in_theory_json_and_bands_nc(stage_outputs):
+    # issue 12 items 5-6: the refined-mesh fields in bands.nc, the spread and its bound in theory.json
+    _, paths, summary = stage_outputs
+    bands = read_dataset(paths[1])
+    for name in ("berry_curvature_fine", "quantum_metric_kk_fine", "quantum_metric_phiphi_fine",
+                 "quantum_metric_kphi_fine"):
+        assert bands[name].dims == ("band", "k_fine", "phi_fine") and bands[name].attrs["units"]
+    geometry = json.loads(paths[0].read_text())["quantum_geometry"]
+    assert geometry["refined_mesh"] == [bands.sizes["k_fine"], bands.sizes["phi_fine"]]
+    assert max(geometry["metric_inequality_violation"]) < 0.01
+    assert min(geometry["bound_ratio"]) >= 1
+    assert geometry["omega_I_populated_um2"] == pytest.approx(summary["position_spread_um"] ** 2)

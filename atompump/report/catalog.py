@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FigureSpec", "FIGURES", "TRUTH_FIGURES", "figure_names"]
+__all__ = ["FigureSpec", "FIGURES", "SCAN_FIGURE", "TRUTH_FIGURES", "figure_names"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,11 @@ FIGURES: tuple[FigureSpec, ...] = (
                "sign: C > 0 when the band's Wannier centre moves towards +x as phi increases).", "Theory"),
     FigureSpec("berry_curvature", "Berry curvature",
                "Berry curvature Omega_n(k, phi) of each band over the (k, phi) torus, in units of dl; its integral over "
-               "the torus divided by 2 pi is the band's Chern number, given in each title.", "Theory"),
+               "the torus divided by 2 pi is the band's Chern number, given in each title. Drawn cell by cell on a mesh "
+               "refined where the fields vary fast (the peaks at the small gaps near phi = 0 and pi are a few "
+               "hundredths of a radian wide). Middle: 2 sqrt(det g) from the quantum metric on the same scale, which "
+               "bounds |Omega| (equal where two bands dominate). Bottom: both along phi through the curvature's "
+               "peak, one marker per refined cell.", "Theory"),
     FigureSpec("wannier", "Wannier centres and functions",
                "Left: hybrid Wannier centres of the lowest bands over one pump cycle (shaded: the RMS spread from the "
                "quantum metric); each drifts by C times dl. Right: the maximally localised Wannier functions of the "
@@ -72,6 +76,15 @@ TRUTH_FIGURES: tuple[FigureSpec, ...] = (
                "from the true first moment; the numbers are in the report's recovery table "
                "(results/fit/recovery.json).", "Pump"),
 )
+
+# drawn by the 'superlattice_scan' rule when report.superlattice_scan is true
+SCAN_FIGURE = FigureSpec(
+    "superlattice_scan", "Chern numbers against the lattice depths",
+    "Band Chern numbers of the superlattice over a grid of short- and long-lattice depths (grey: a gap closes or is not "
+    "resolved there), computed as by atompump theory superlattice-scan. The solid line is the exact transition Vs = "
+    "(Vl/4)^2 / 4 (Vs in Er,s, Vl in Er,l), where the gap between bands 2 and 3 closes and band 2's Chern number "
+    "changes sign; the dotted line is Lohse et al.'s scan of Vs at Vl = 25 Er,l; the star is this run's lattice.",
+    "Theory")
 
 
 def figure_names() -> list[str]:

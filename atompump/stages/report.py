@@ -28,6 +28,7 @@ __all__ = [
     "example_shot",
     "figures_stage",
     "provenance_stage",
+    "quantum_spread_rows",
     "report_stage",
     "theory_rows",
     "write_pdf_report",
@@ -232,13 +233,17 @@ def _pump_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset) -> dict:
     }
 
 
+_BAND_MIXTURE_SPREAD = ("per-particle spread of the displacement per cycle over the band mixture, "
+                        "sum p C^2 - (sum p C)^2 (theory)")
+
+
 def theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
     """Report rows from theory.json: the expected spread of the pumped atoms and the adiabaticity estimate."""
     rows = []
     if "position_spread_um" in theory:
         rows.append(("expected RMS position spread (Wannier, theory)", theory["position_spread_um"], "um"))
     if "displacement_variance_dl2" in theory:
-        rows.append(("variance of nu from the band mixture (theory)", theory["displacement_variance_dl2"], "1"))
+        rows.append((_BAND_MIXTURE_SPREAD, theory["displacement_variance_dl2"], "dl^2"))
     if theory.get("min_gaps_hz"):
         rows.append(("minimum gap above the lowest band", theory["min_gaps_hz"][0], "Hz"))
     non_adiabatic = theory.get("non_adiabatic") or {}
@@ -246,6 +251,55 @@ def theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
         rows.append(("cycle period for a 1 % Landau-Zener loss", non_adiabatic["period_for_1pct_loss_ms"], "ms"))
     if non_adiabatic.get("loss_per_cycle") is not None:
         rows.append(("Landau-Zener loss per cycle at the configured period", non_adiabatic["loss_per_cycle"], "1"))
+    return rows
+
+
+def quantum_spread_rows(theory: Mapping[str, Any], com: xr.Dataset, fit: xr.Dataset | None) -> list[tuple[str, Any, str]]:
+    """Report rows of the quantum spread (issue 12): Omega_I, its bound by the Chern number, and the shot-to-shot
+    scatter of the centre of mass that quantum fluctuations alone give for the run's atom number, beside the
+    measured scatter (RMS of the fit residuals of the used shots, ``fit.nc``'s ``residual_um``).
+
+    The atom number N is the median ``atom_number`` of the used shots of ``com.nc``; the expected scatter is
+    :func:`atompump.theory.spread.com_quantum_scatter` at cycle 0 and at the run's last cycle.
+    """
+    from atompump.theory.spread import com_quantum_scatter
+
+    geometry = theory.get("quantum_geometry")
+    if not geometry:
+        return []
+    dl = float(theory["dl_um"])
+    rows: list[tuple[str, Any, str]] = [
+        ("quantum position spread per particle Omega_I, populated bands at phi = 0 (theory)",
+         geometry["omega_I_populated_um2"], "um^2"),
+        ("Omega_I of the lowest band averaged over the cycle (theory)", geometry["omega_I_mean_um2"][0], "um^2"),
+    ]
+    ratio = geometry["bound_ratio"][0]
+    if ratio is not None:
+        rows.append(("<Omega_I>_phi * G_phiphi / (C^2 dl^2 / 4), lowest band (bound: >= 1)", ratio, "1"))
+    violations = (f"{max(geometry['metric_inequality_violation']):.2g} / "
+                  f"{max(geometry['metric_inequality_violation_uniform']):.2g}")
+    rows.append(("largest violation of sqrt(det g) >= |Omega| / 2, refined / uniform mesh", violations,
+                 "of the peak"))
+    used = com.used.values.astype(bool)
+    atoms = com.atom_number.values[used] if "atom_number" in com else np.array([])
+    atoms = atoms[np.isfinite(atoms) & (atoms > 0)]
+    if atoms.size:
+        n_atoms = float(np.median(atoms))
+        variance = float(theory.get("displacement_variance_dl2") or 0.0)
+        last = float(np.nanmax(com.cycle.values[used])) if used.any() else 0.0
+        start = com_quantum_scatter(geometry["omega_I_populated_um2"], n_atoms)
+        end = com_quantum_scatter(geometry["omega_I_populated_um2"], n_atoms, cycles=last, dl_um=dl,
+                                  displacement_spread_dl2=variance)
+        text = f"{start:.3g}" if end - start < 1e-3 * start else f"{start:.3g} (cycle 0) to {end:.3g} (cycle {last:g})"
+        label = (f"expected shot-to-shot scatter of the centre of mass from quantum fluctuations, "
+                 f"sqrt(Omega_I / N), N = {n_atoms:.4g} atoms (median)")
+        rows.append((label, text, "um"))
+    if fit is not None and "residual_um" in fit:
+        residual = fit.residual_um.values
+        residual = residual[np.isfinite(residual)]
+        if residual.size > 1:
+            rows.append(("measured shot-to-shot scatter of the centre of mass (RMS residual of the fit)",
+                         float(np.sqrt(np.mean(residual**2))), "um"))
     return rows
 
 
@@ -497,8 +551,14 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
                  provenance_path, truth_path: str | os.PathLike | None = None,
                  theory_path: str | os.PathLike | None = None, title: str = "atompump report",
                  recovery_path: str | os.PathLike | None = None,
-                 recovery_figure: str | os.PathLike | None = None) -> str:
+                 recovery_figure: str | os.PathLike | None = None,
+                 fit_path: str | os.PathLike | None = None,
+                 scan_figure: str | os.PathLike | None = None) -> str:
     """Assemble the self-contained HTML report from the figures, the summary and the provenance.
+
+    With ``theory_path`` and ``fit_path`` (``fit.nc``) the quantum-spread rows (:func:`quantum_spread_rows`) put the
+    centre-of-mass scatter expected from quantum fluctuations beside the measured one. ``scan_figure`` (PNG of the
+    rule superlattice_scan, ``report.superlattice_scan``) adds the Chern numbers over the lattice depths.
 
     A run with a truth (simulated or injected) adds the recovery table of ``recovery_path`` (``recovery.json``) and
     the per-shot pull histogram ``recovery_figure`` (PNG).
@@ -509,7 +569,9 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
     com = read_dataset(com_path)
     rows = [(n, v, u) for n, v, u in _summary_rows(s)]
     if theory_path is not None:
-        rows += theory_rows(json.loads(Path(theory_path).read_text()))
+        theory = json.loads(Path(theory_path).read_text())
+        rows += theory_rows(theory)
+        rows += quantum_spread_rows(theory, com, read_dataset(fit_path) if fit_path is not None else None)
     from atompump.stages.com import com_report_rows, estimator_table
 
     rows += com_report_rows(com)  # estimator and why, errors against the Cramer-Rao bound, rejections by cause
@@ -537,6 +599,10 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
     provenance = json.loads(Path(provenance_path).read_text())
     figures = [(Path(figures_dir) / f"{spec.name}.png", spec.title, spec.caption) for spec in FIGURES]
     tables, figures = _with_recovery(tables, figures, recovery_path, recovery_figure)
+    if scan_figure is not None and Path(scan_figure).is_file():
+        from atompump.report.catalog import SCAN_FIGURE
+
+        figures.append((Path(scan_figure), SCAN_FIGURE.title, SCAN_FIGURE.caption))
     text = render_report(title=title, headline=_headline(s), summary_rows=rows, notes=_notes(s), tables=tables,
                          figures=figures, rejected=_rejected(com), provenance=provenance)
     write_text(out_html, text)

@@ -11,7 +11,7 @@ from atompump.errors import ConfigError
 from atompump.io.atomic import write_json
 from atompump.io.netcdf import write_dataset
 
-__all__ = ['theory_stage', 'prediction_stage']
+__all__ = ['prediction_stage', 'superlattice_scan_stage', 'theory_stage']
 
 Config = Mapping[str, Any]
 
@@ -74,3 +74,24 @@ def prediction_stage(out_json: str | os.PathLike, *, theory: Config, pump: Confi
                    **predicted_centres(dyn, cycles=whole)}
     write_json(out_json, summary)
     return summary
+
+
+def superlattice_scan_stage(out_scan: str | os.PathLike, out_png: str | os.PathLike, out_pdf: str | os.PathLike, *,
+                            lattice: Config, theory: Config, atom: str) -> None:
+    """The band Chern numbers over a grid of (Vs, Vl) around the configured lattice (``report.superlattice_scan``).
+
+    Writes ``out_scan`` (netCDF: :func:`atompump.theory.scan.superlattice_chern_scan` on
+    :func:`atompump.theory.scan.report_grid`) and the figure as PNG and PDF, with the configured lattice marked.
+    """
+    from atompump.report.figures import save_figure
+    from atompump.report.theory_figures import superlattice_scan_figure
+    from atompump.theory.scan import report_grid, superlattice_chern_scan
+
+    params = lattice_params(lattice, species({"atom": atom}))
+    vs, vl = report_grid(params.Vs_Er, params.Vl_Er)
+    scan = superlattice_chern_scan(vs, vl, n_bands=int(theory["n_bands"]), lambda_l_nm=params.lambda_l_nm,
+                                   mass_amu=params.mass_amu)
+    write_dataset(scan, out_scan)
+    fig = superlattice_scan_figure(scan, lattice=(params.Vs_Er, params.Vl_Er))
+    save_figure(fig, out_png)
+    save_figure(fig, out_pdf)

@@ -3,7 +3,8 @@
 Each model's handler returns a JSON-ready dict with at least ``model``, ``parameters``, ``chern_numbers``
 (integers, lowest band first, physics.md sign), ``min_gaps`` (minimum gap above each band or band group, lowest
 first, in ``energy_unit``) and ``energy_unit``; :func:`format_table` renders it for people. Printing is left to
-:mod:`atompump.cli`.
+:mod:`atompump.cli`. ``superlattice-scan`` returns the same keys over a grid: ``chern_numbers[i][j]`` and
+``min_gaps[i][j]`` (per band, None where undefined) at ``Vs_Er[i]``, ``Vl_Er[j]``, and ``transition_Vs_Er``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,48 @@ def _superlattice(args: argparse.Namespace) -> dict:
                                       cycle_period_ms=args.cycle_period_ms).summary
     summary["parameters"] = {"Vs_Er": args.Vs, "Vl_Er": args.Vl, "lambda_l_nm": args.lambda_l_nm, "atom": args.atom}
     return summary
+
+
+def _superlattice_scan(args: argparse.Namespace) -> dict:
+    """``theory superlattice-scan``: band Chern numbers over a (Vs, Vl) grid (:mod:`atompump.theory.scan`)."""
+    import numpy as np
+
+    from atompump.constants import SPECIES
+    from atompump.theory.scan import superlattice_chern_scan
+
+    if args.atom not in SPECIES:
+        raise ValueError(f"unknown atom {args.atom!r}; choose one of {sorted(SPECIES)}")
+    grids = {}
+    for name, (start, stop, num) in (("Vs", args.Vs), ("Vl", args.Vl)):
+        if num < 1 or num != int(num) or start < 0 or stop < start:
+            raise ValueError(f"--{name} takes START STOP N with 0 <= START <= STOP and N >= 1, got {start} {stop} {num}")
+        grids[name] = np.linspace(start, stop, int(num))
+    scan = superlattice_chern_scan(grids["Vs"], grids["Vl"], n_bands=args.n_bands, lambda_l_nm=args.lambda_l_nm,
+                                   mass_amu=SPECIES[args.atom].mass_amu)
+    if args.figure:
+        from atompump.report.figures import save_figure
+        from atompump.report.theory_figures import superlattice_scan_figure
+
+        save_figure(superlattice_scan_figure(scan), args.figure)
+
+    def nested(values):
+        return [[[None if not np.isfinite(v) else (int(v) if float(v).is_integer() else float(v)) for v in cell]
+                 for cell in row] for row in values]
+
+    return {
+        "model": "superlattice-scan",
+        "parameters": {"Vs_Er": list(args.Vs), "Vl_Er": list(args.Vl), "lambda_l_nm": args.lambda_l_nm,
+                       "atom": args.atom, "n_bands": args.n_bands},
+        "Vs_Er": grids["Vs"].tolist(),
+        "Vl_Er": grids["Vl"].tolist(),
+        "chern_numbers": nested(scan.chern_number.values),
+        "min_gaps": nested(scan.min_gap_above.values),
+        "energy_unit": "Er,s",
+        "transition_Vs_Er": scan.transition_Vs.values.tolist(),
+        "convention": "chern_numbers[i][j] = Chern numbers (lowest band first) at Vs_Er[i], Vl_Er[j]; null: a gap "
+                      "closes or the mesh could not resolve it; band 2 flips at Vs = (Vl/4)^2 / 4 (transition_Vs_Er)",
+        "figure": args.figure,
+    }
 
 
 def _rice_mele(args: argparse.Namespace) -> dict:
@@ -136,7 +179,7 @@ def _add(models, name: str, handler: Callable, help_text: str) -> argparse.Argum
 
 
 def add_theory_parser(sub) -> argparse.ArgumentParser:
-    """Add ``theory MODEL`` with its five models to the sub-parsers ``sub`` of the main parser."""
+    """Add ``theory MODEL`` with its five models and superlattice-scan to the sub-parsers ``sub`` of the main parser."""
     theory = sub.add_parser("theory", help="band topology of a pump model")
     models = theory.add_subparsers(dest="model", required=True, metavar="MODEL")
     sl = _add(models, "superlattice", _superlattice,
@@ -157,6 +200,16 @@ def add_theory_parser(sub) -> argparse.ArgumentParser:
                          "adiabatically to the pump (default, as Lohse et al.), or the pump lattice at --phi0")
     sl.add_argument("--phi0", type=float, default=0.0, help="phase where the pump's ramp starts, rad (default 0)")
     sl.add_argument("--cycle-period-ms", type=float, default=None, help="cycle period for the Landau-Zener loss")
+    scan = _add(models, "superlattice-scan", _superlattice_scan,
+                "band Chern numbers of the superlattice over a grid of (Vs, Vl), with the exact transition of band 2")
+    scan.add_argument("--Vs", type=float, nargs=3, default=[0.0, 16.0, 9], metavar=("START", "STOP", "N"),
+                      help="short-lattice depths in Er,s: N values from START to STOP (default 0 16 9)")
+    scan.add_argument("--Vl", type=float, nargs=3, default=[15.0, 35.0, 5], metavar=("START", "STOP", "N"),
+                      help="long-lattice depths in Er,l: N values from START to STOP (default 15 35 5)")
+    scan.add_argument("--lambda-l-nm", type=float, default=1534.0, help="long-lattice wavelength in nm (default 1534)")
+    scan.add_argument("--atom", default="Rb87", help="species (default Rb87)")
+    scan.add_argument("--n-bands", type=int, default=3, help="bands to compute (default 3)")
+    scan.add_argument("--figure", metavar="PATH", help="also draw the scan with the transition line (PNG, PDF, SVG)")
     rm = _add(models, "rice-mele", _rice_mele, "Rice-Mele chain: J1,2 = J +- dJ cos phi, on-site +-Delta sin phi")
     rm.add_argument("--J", type=float, default=1.0, help="mean hopping (default 1)")
     rm.add_argument("--dJ", type=float, default=0.5, help="hopping modulation (default 0.5)")
@@ -188,6 +241,8 @@ def _fmt(value) -> str:
 
 def format_table(result: dict) -> str:
     """A readable table of a theory result (bands or band groups, Chern numbers, gaps, model extras)."""
+    if result["model"] == "superlattice-scan":
+        return _scan_table(result)
     params = ", ".join(f"{k}={v}" for k, v in result["parameters"].items())
     lines = [f"model: {result['model']}  ({params})"]
     groups = result.get("band_groups") or [[n] for n in range(1, len(result["chern_numbers"]) + 1)]
@@ -210,7 +265,37 @@ def format_table(result: dict) -> str:
             value = result[key]
             shown = "[" + ", ".join(_fmt(v) for v in value) + "]" if isinstance(value, list) else _fmt(value)
             lines.append(f"{key}: {shown}")
+    geometry = result.get("quantum_geometry")
+    if geometry:
+        ratios = ", ".join("-" if r is None else f"{r:.3g}" for r in geometry["bound_ratio"])
+        lines.append(f"quantum spread per particle Omega_I (phi = 0, populated bands): "
+                     f"{geometry['omega_I_populated_um2']:.4g} um^2; <Omega_I> G_phiphi / (C^2 dl^2 / 4) per band: "
+                     f"[{ratios}] (>= 1)")
     period = (result.get("non_adiabatic") or {}).get("period_for_1pct_loss_ms")
     if period is not None:
         lines.append(f"cycle period for a 1% Landau-Zener loss: {period:.3g} ms")
+    return "\n".join(lines)
+
+
+def _scan_table(result: dict) -> str:
+    """Rows Vs, columns Vl: the band Chern numbers as e.g. ``+1-1+1`` (``?`` where undefined); ``|`` marks the
+    exact transition of band 2 between two rows."""
+    vs, vl, transition = result["Vs_Er"], result["Vl_Er"], result["transition_Vs_Er"]
+    width = max(7, 3 * result["parameters"]["n_bands"] + 1)
+    title = (f"model: superlattice-scan  (band Chern numbers, lowest first; lambda_l = "
+             f"{result['parameters']['lambda_l_nm']:g} nm, {result['parameters']['atom']})")
+    lines = [title, f"{'Vs (Er,s) / Vl (Er,l)':>20}" + "".join(f"{v:>{width}g}" for v in vl)]
+    for i, a in enumerate(vs):
+        cells = []
+        for j in range(len(vl)):
+            chern = result["chern_numbers"][i][j]
+            text = "".join("?" if c is None else f"{c:+d}" for c in chern)
+            below = i > 0 and vs[i - 1] < transition[j] <= a
+            cells.append(f"{('|' if below else '') + text:>{width}}")
+        lines.append(f"{a:>20g}" + "".join(cells))
+    lines.append("transition of band 2, Vs = (Vl/4)^2/4 (Er,s): "
+                 + ", ".join(f"{t:.4g} at Vl = {v:g}" for t, v in zip(transition, vl)))
+    lines.append("| : the first Vs at or above the transition; ? : a gap closes or is not resolved there")
+    if result.get("figure"):
+        lines.append(f"figure: {result['figure']}")
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from atompump.theory.populations import (
 )
 from atompump.theory.preparation import prepared_populations
 from atompump.theory.rice_mele import SampledRiceMele, direct_gap, rice_mele_from_superlattice, winding_chern_number
+from atompump.theory.spread import quantum_geometry_summary
 from atompump.theory.superlattice import SuperlatticeParams
 from atompump.theory.topology import expected_displacement, superlattice_topology
 from atompump.theory.wannier import wannier_functions
@@ -205,6 +206,7 @@ def superlattice_prediction(
         "wannier_spread_um": np.sqrt(spread0).tolist(),
         "wannier_spread_max_um": np.sqrt(bands.wannier_spread.max("phi_w").values).tolist(),
         "position_spread_um": position_spread,
+        "quantum_geometry": quantum_geometry_summary(bands, p),
         "dl_um": params.dl_um,
         "non_adiabatic": non_adiabatic,
         "rice_mele": rice_mele or None,

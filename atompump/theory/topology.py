@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from atompump.errors import GapClosedError
+from atompump.theory.adaptive import superlattice_refined_dataset
 from atompump.theory.berry import berry_curvature, wannier_centres
 from atompump.theory.geometry import quantum_metric, wannier_spread
 from atompump.theory.refine import refine_chern_numbers
@@ -83,6 +84,7 @@ def superlattice_topology(
     integer_tolerance: float = 1e-3,
     gap_tolerance: float = 1e-6,
     basis_tolerance: float = 1e-7,
+    refine_geometry: bool = True,
 ) -> xr.Dataset:
     """Bands, Berry curvature, Chern numbers, hybrid Wannier centres and quantum geometry of the lowest bands.
 
@@ -102,7 +104,10 @@ def superlattice_topology(
         spread Omega_I, the position variance of the band's maximally localised Wannier function);
         ``quantum_metric_kk`` (um^2), ``quantum_metric_phiphi`` (1) and ``quantum_metric_kphi`` (um) over
         (band, k, phi), plaquette centred. Coordinates ``k`` in 1/um and ``phi`` in rad. Attributes record the
-        lattice parameters, the accepted mesh and the converged basis.
+        lattice parameters, the accepted mesh and the converged basis. The same curvature and metric on a mesh
+        refined near their peaks (``*_fine`` over (band, k_fine, phi_fine), with the nodes ``k_fine_edge``,
+        ``phi_fine_edge``; :func:`atompump.theory.adaptive.superlattice_refined_dataset`) resolve the narrow peaks
+        at small gaps (``refine_geometry=False``: not computed).
     """
     n_max, basis_change = converged_n_max(params, n_bands=n_bands + 1, start=n_max, tolerance=basis_tolerance)
     # one extra band so the gap above the top requested band is checked too
@@ -170,6 +175,10 @@ def superlattice_topology(
                       "fidelity quantum metric",
         },
     )
+    if refine_geometry:
+        fine = superlattice_refined_dataset(params, kappa=kappa, phi=phi, vectors=vectors, n_bands=n_bands,
+                                            n_max=n_max)
+        ds = ds.merge(fine, combine_attrs="no_conflicts")
     return ds
 
 

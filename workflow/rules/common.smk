@@ -68,6 +68,11 @@ def injection_image(wildcards=None):
     return [cloud["image"]] if INJECTED and cloud["shape"] == "od_image" and cloud.get("image") else []
 
 
+def superlattice_scan_figure(wildcards=None):
+    """The scan figure of report.superlattice_scan (an empty list when it is off)."""
+    return ["results/figures/superlattice_scan.png"] if config["report"].get("superlattice_scan") else []
+
+
 def recovery_paths(wildcards=None):
     """recovery.json and the pull histogram of a run with a truth (rules/recovery.smk); none for measured data."""
     return ["results/fit/recovery.json", "results/figures/recovery_pulls.png"] if GENERATED_RUN else []

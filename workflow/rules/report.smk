@@ -67,6 +67,8 @@ rule report:
         provenance="results/report/provenance.json",
         figures=[f"results/figures/{spec.name}.png" for spec in FIGURES],
         theory="results/theory/theory.json",
+        fit="results/fit/fit.nc",
+        scan=superlattice_scan_figure,
         truth=truth_path,
         recovery=recovery_paths,
     output:

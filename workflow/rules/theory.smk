@@ -41,3 +41,28 @@ rule prediction:
         "../envs/atompump.yaml"
     script:
         "../scripts/prediction.py"
+
+
+rule superlattice_scan:
+    output:
+        scan="results/theory/superlattice_scan.nc",
+        png=report(
+            "results/figures/superlattice_scan.png",
+            caption="../report/superlattice_scan.rst",
+            category="Theory",
+        ),
+        pdf="results/figures/superlattice_scan.pdf",
+    params:
+        lattice=config["lattice"],
+        theory=config["theory"],
+        atom=config["atom"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=minutes(10),
+    log:
+        "logs/superlattice_scan.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/superlattice_scan.py"

@@ -17,5 +17,7 @@ run_stage(
     recovery_path=snakemake.input.recovery[0] if snakemake.input.recovery else None,
     recovery_figure=snakemake.input.recovery[1] if snakemake.input.recovery else None,
     theory_path=snakemake.input.theory,
+    fit_path=snakemake.input.fit,
+    scan_figure=snakemake.input.scan[0] if snakemake.input.scan else None,
     title=snakemake.params.title,
 )
