@@ -27,7 +27,7 @@ the lowest band through two channels, both computed k by k and averaged over the
   averaged over the band (:attr:`LossEstimate.start_first_order`), resummed as
   ``(1 - (1 + 4 |alpha|^2)^(-1/2)) / 2`` so that it saturates at 1/2 in the sudden limit. It falls as 1/T^2. Where
   the start phase lies inside a crossing (the Lohse pump starts at phi = 0, the symmetric double well, where the
-  gap is smallest) first-order theory is only the large-T limit (about 23 % low at T = 400 ms on the Lohse
+  gap is smallest) first-order theory is only the large-T limit (21 % low at T = 400 ms on the Lohse
   lattice): there the start is the truncated Landau–Zener problem, which is integrated on the linearised crossing
   ``H = (a x sigma_z + g sigma_x) / 2`` from the start to a few widths past the centre (a universal two-level
   problem in the crossing's own units, not the lattice's dynamics).
@@ -40,18 +40,20 @@ the lowest band through two channels, both computed k by k and averaged over the
 
 Loss definition: the band-2 population, averaged over the filled band's k, at the end phase (by default the
 first maximum of the gap at or after ``phi_s + 2 pi``, where the first-order dressing is negligible), i.e. after
-the start and every crossing of one cycle. Amplitudes between the windows are carried adiabatically in the
-first-order dressed (superadiabatic) basis.
+the start and every crossing of one cycle (a later ``end_phase`` gives the loss after more cycles, with every
+crossing on the way). Between the start's window and the crossings the amplitudes are carried adiabatically, in
+the first-order dressed (superadiabatic) basis.
 
 Units: energies in the model's unit E (Er,s for the superlattice), times in ``hbar / E``, phases in rad.
 :func:`period_in_hbar_units` converts a period in seconds.
 
 Range of validity (warned about outside it, :class:`NonAdiabaticWarning`): the crossings' windows (six widths
-``max(g/a, sqrt(hbar phidot / a))`` on either side) must not overlap each other or the end phase, and the gap
-must follow the hyperbola there to 5 %; the resummed first-order start needs ``2 |alpha| < 0.5`` away from
-crossings. On the default Lohse lattice this holds for T from about 30 ms up; the loss itself is then accurate
-to about 5 % against the exact k-resolved dynamics (:func:`exact_band_loss`, the reference; see
-``benchmarks/nonadiabatic_loss.py``).
+``max(g/a, sqrt(hbar phidot / a))`` on either side) must not overlap each other or the end phase, the gap must
+follow the hyperbola over the start's window to 1.5 %, and the resummed first-order start needs
+``2 |alpha| < 0.5`` away from crossings. On the default Lohse lattice a start at phi = 0 is inside this range for T >= 25 ms (error against the
+exact k-resolved dynamics, :func:`exact_band_loss`, 8 % at 25 ms and below 3 % from 50 ms to 1 s; 12 % at 20 ms,
+where it warns); a start at phi = pi/2 is within 0.1 % down to 15 ms (``benchmarks/nonadiabatic_loss.py``,
+docs/theory.md).
 
 References: Landau, Phys. Z. Sowjetunion 2, 46 (1932); Zener, Proc. R. Soc. A 137, 696 (1932); Berry,
 Proc. R. Soc. A 414, 31 (1987) (superadiabatic bases); Shevchenko, Ashhab & Nori, Phys. Rep. 492, 1 (2010);
@@ -74,6 +76,7 @@ __all__ = [
     "LossEstimate",
     "NonAdiabaticWarning",
     "PhaseRamp",
+    "crossing_matrix",
     "exact_band_loss",
     "landau_zener_probability",
     "nonadiabatic_loss",
