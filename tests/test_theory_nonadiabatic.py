@@ -19,6 +19,7 @@ from atompump.theory.nonadiabatic import (
     exact_band_loss,
     landau_zener_probability,
     nonadiabatic_loss,
+    period_for_band_loss,
     period_in_hbar_units,
     pump_displacement,
     ramp_form_factor,
@@ -127,6 +128,16 @@ def test_what_the_loss_is_made_of(chain):
     # a 5 ms sin^2 ramp-on suppresses the start channel a thousandfold at 1 s
     smooth = nonadiabatic_loss(chain, period=period(1000.0), start_phase=0.0, ramp_time=period(5.0), n_k=N_K)
     assert smooth.start < 1e-3 * slow.start
+
+
+def test_period_for_a_one_percent_loss(chain):
+    # a sudden start at phi = 0 needs ~440 ms for 1 % (averaged over the Stueckelberg oscillations)
+    t = period_for_band_loss(chain, 0.01, start_phase=0.0, n_k=8)
+    assert t == pytest.approx(period(440.0), rel=0.05)
+    est = nonadiabatic_loss(chain, period=t, start_phase=0.0, n_k=8)
+    assert est.incoherent == pytest.approx(0.01, rel=1e-3)
+    with pytest.raises(ValueError, match="between 0 and 0.5"):
+        period_for_band_loss(chain, 0.7)
 
 
 def test_warns_outside_the_range_of_validity(chain):

@@ -80,12 +80,16 @@ __all__ = [
     "exact_band_loss",
     "landau_zener_probability",
     "nonadiabatic_loss",
+    "period_for_band_loss",
     "period_in_hbar_units",
     "pump_displacement",
     "ramp_form_factor",
     "stokes_phase",
 ]
 
+
+#: largest dynamical phase (rad) and d-vector rotation (rad) per step of the start's crossing window
+WINDOW_PHASE_STEP, WINDOW_TURN_STEP = 1.0, 0.01
 
 #: largest relative departure of the gap from its hyperbola over the start's crossing window (validity)
 HYPERBOLA_TOLERANCE = 0.015
@@ -325,11 +329,14 @@ def _window_halfwidth(gap: float, slope: float, phidot: float) -> float:
 def _integrate_window(g, a_z, phi_c, ramp: PhaseRamp, t0, t1, psi0, *, varphi):
     """Evolve psi0 (n, 2) on the linearised crossings ``H = (a_z x sigma_z + g (cos vp sigma_x + sin vp sigma_y))/2``
     from t0 to t1 (arrays over k), exact 2x2 exponentials at midpoint phases."""
-    ramp_omega_max = ramp.omega
+    # the frozen-phase propagator is exact; the error comes from H changing within a step: bound the rotation of
+    # the d-vector per step (theta_dot <= a phidot / g) and the dynamical phase per step
     x_max = np.maximum(np.abs(ramp.phase(t0) - phi_c), np.abs(ramp.phase(t1) - phi_c))
     e_max = np.sqrt(g**2 + (a_z * x_max) ** 2)
     span = t1 - t0
-    n = int(np.ceil(max(np.max(e_max * span / 0.15), np.max(ramp_omega_max * span / x_max.clip(1e-12) * 300), 50)))
+    turn = np.abs(a_z) * ramp.omega / np.maximum(g, 1e-300)
+    n = int(np.ceil(np.max(np.maximum.reduce([e_max * span / WINDOW_PHASE_STEP, turn * span / WINDOW_TURN_STEP,
+                                             np.full(span.shape, 600.0)]))))
     dt = span / n
     psi = psi0.astype(complex)
     cvp, svp = np.cos(varphi), np.sin(varphi)
@@ -550,6 +557,34 @@ def nonadiabatic_loss(model: RiceMeleCouplings, *, period: float, start_phase: f
                         crossings=[c for c in crossings_out if not c.get("start")],
                         cycle_loss=float(np.mean(np.abs(clean_plus) ** 2)), incoherent=float(p2_incoherent.mean()),
                         per_k=loss_k, k=k, end_phase=float(end_phase), valid=not notes, notes=notes)
+
+
+def period_for_band_loss(model: RiceMeleCouplings, target: float, *, start_phase: float = 0.0,
+                         ramp_time: float = 0.0, n_k: int = 32, bounds: tuple[float, float] = (1e3, 1e5)) -> float:
+    """Cycle period (hbar / E) at which the first cycle's loss, averaged over its oscillations with T, is ``target``.
+
+    Solves ``nonadiabatic_loss(...).incoherent = target`` (start channel and band-averaged crossings with
+    back-transfer; the coherent loss oscillates with T around it, see the module docstring) on ``bounds``. Returns
+    ``bounds[0]`` when the loss is below the target already there and ``inf`` when it is above it at ``bounds[1]``.
+    """
+    from scipy.optimize import brentq
+
+    if not 0 < target < 0.5:
+        raise ValueError(f"the target loss must be between 0 and 0.5, got {target}")
+
+    def excess(log_t: float) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NonAdiabaticWarning)
+            est = nonadiabatic_loss(model, period=float(np.exp(log_t)), start_phase=start_phase,
+                                    ramp_time=ramp_time, n_k=n_k, n_t=500)
+        return est.incoherent - target
+
+    low, high = np.log(bounds[0]), np.log(bounds[1])
+    if excess(low) <= 0:
+        return float(bounds[0])
+    if excess(high) > 0:
+        return float("inf")
+    return float(np.exp(brentq(excess, low, high, xtol=1e-4)))
 
 
 # ------------------------------------------------------------------------------------------------ the reference
