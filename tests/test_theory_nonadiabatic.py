@@ -24,7 +24,7 @@ from atompump.theory.nonadiabatic import (
     pump_displacement,
     ramp_form_factor,
 )
-from atompump.theory.rice_mele import bloch_hamiltonian, rice_mele_from_superlattice
+from atompump.theory.rice_mele import RiceMeleParams, bloch_hamiltonian, rice_mele_from_superlattice
 from atompump.theory.superlattice import SuperlatticeParams
 
 LOHSE = SuperlatticeParams(Vs_Er=10.0, Vl_Er=20.0, lambda_l_nm=1534.0)
@@ -106,6 +106,17 @@ def test_band_averaged_loss_within_10_percent_of_the_exact_dynamics(chain, start
     _, exact = exact_band_loss(chain, **kwargs, dt=1.0)
     assert estimate.valid
     assert estimate.loss == pytest.approx(exact.mean(), rel=0.10)
+
+
+def test_a_pump_without_sharp_crossings_loses_through_its_start_only():
+    # J = 2 dJ = Delta: a smooth gap, no isolated avoided crossing; energies and times in the model's own units
+    model = RiceMeleParams(J=1.0, dJ=0.5, Delta=1.0)
+    for start in (0.0, 1.0):
+        est = nonadiabatic_loss(model, period=200.0, start_phase=start, n_k=N_K)
+        _, exact = exact_band_loss(model, period=200.0, start_phase=start, n_k=N_K, dt=0.05)
+        assert est.valid and est.crossings == []
+        assert est.loss == pytest.approx(est.start_first_order, rel=1e-6)
+        assert est.loss == pytest.approx(exact.mean(), rel=0.03)
 
 
 def test_what_the_loss_is_made_of(chain):
