@@ -10,13 +10,16 @@ All positions are in um, ``dl`` is the long-lattice constant in um (the displace
 ``differential``      dx = factor * nu * dl * cycle (pumped minus reference: factor = direction;
                       x(+) - x(-): factor = 2)
 
-The Chern numbers of the two bands involved in the efficiency model are fixed (from theory), not fitted.
+The Chern numbers of the two bands involved in the efficiency model are fixed (from theory), not fitted, and so is
+the ramp start's loss ``start_loss`` (0 unless set).
 """
 
 from __future__ import annotations
 
 import lmfit
 import numpy as np
+
+from atompump.theory.nonadiabatic import pump_displacement
 
 __all__ = [
     "linear_pump",
@@ -48,50 +51,49 @@ def per_direction_pump(cycle, direction, x0, nu_plus, nu_minus, dl):
     return x0 + direction * nu * dl * cycle
 
 
-def _smooth_step(z):
-    return 0.5 * (1.0 + np.tanh(z))
-
-
 def efficiency_displacement(cycle, beta, *, chern_lower: int = 1, chern_upper: int = -1,
-                            step_width: float = 0.02):
+                            step_width: float = 0.02, start_loss: float = 0.0):
     """Displacement (in units of dl) after ``cycle`` pump cycles with efficiency ``beta`` per half cycle.
 
     The lowest band's Wannier centre moves in steps of ``C1 dl / 2`` at the symmetric double-well points
-    phi = l pi (cycle = l / 2), where the gap is smallest. At each step a fraction ``beta`` of the atoms still in
-    the lowest band follows it adiabatically; the rest is left behind (it does not move at that step) in the
-    first excited band, whose atoms move by ``C2 dl / 2`` at every later step (Lohse et al., Nat. Phys. 12, 350
-    (2016): the second band moves opposite to the first, C2 = -1). The state is prepared at phi = 0, half way
-    through the step l = 0, so for ``beta = 1`` the displacement after n cycles is exactly ``n C1``.
-
-    Step l therefore carries ``s_l = C1 beta^(l+1) + C2 (1 - beta^l)`` (population beta^l in the lowest band
-    before it) and is smoothed with a tanh of width ``step_width`` cycles.
+    phi = l pi (cycle = l / 2), where the gap is smallest; each is an avoided crossing that an atom follows
+    adiabatically with probability ``beta`` (moving by ``C_b dl / 2`` with its band b) or passes diabatically with
+    probability ``1 - beta`` (changing band, not moving; atoms of the first excited band come back the same way),
+    Lohse et al., Nat. Phys. 12, 350 (2016), with the second band's C2 = -1. The state is prepared at phi = 0, the
+    centre of step 0, so the preparation makes only the second half of that step, with the ramp start's own loss
+    ``start_loss`` (:func:`atompump.theory.nonadiabatic.nonadiabatic_loss`, ``LossEstimate.start``) rather than
+    ``1 - beta``. The bookkeeping (half-steps, back-transfer) is
+    :func:`atompump.theory.nonadiabatic.pump_displacement`: for ``beta = 1`` and no start loss the displacement
+    after n cycles is exactly ``n C1``; between cycle 1/4 and n + 1/4 (2n whole crossings) it is
+    ``n * atompump.simulate.dynamics.landau_zener_displacement(1 - beta, n)``.
 
     Parameters
     ----------
     cycle : array_like
         Pump cycles (>= 0).
     beta : float
-        Efficiency per half cycle, 0..1.
+        Efficiency per half cycle (per crossing), 0..1.
+    chern_lower, chern_upper : int, keyword-only
+        Chern numbers of the lowest and the first excited band.
+    step_width : float, keyword-only
+        Width (cycles) of the tanh over which each half-step is made.
+    start_loss : float, keyword-only
+        Excited-band population made by the ramp start at phi = 0, 0..1.
 
     Returns
     -------
     ndarray
         Displacement in units of dl, same shape as ``cycle``.
     """
-    cycle = np.asarray(cycle, dtype=float)
-    n_steps = int(np.ceil(2.0 * float(np.max(cycle, initial=0.0)))) + 2
-    l = np.arange(n_steps)
-    s = chern_lower * beta ** (l + 1) + chern_upper * (1.0 - beta**l)
-    centres = l / 2.0
-    w = max(step_width, 1e-6)
-    progress = _smooth_step((cycle[..., None] - centres) / w) - _smooth_step(-centres / w)
-    return 0.5 * (progress * s).sum(axis=-1)
+    return pump_displacement(cycle, crossing_loss=1.0 - float(beta), start_loss=start_loss, chern_lower=chern_lower,
+                             chern_upper=chern_upper, step_width=max(step_width, 1e-6))
 
 
-def efficiency_pump(cycle, direction, x0, beta, dl, chern_lower=1, chern_upper=-1, step_width=0.02):
+def efficiency_pump(cycle, direction, x0, beta, dl, chern_lower=1, chern_upper=-1, step_width=0.02, start_loss=0.0):
     """x = x0 + direction * dl * efficiency_displacement(cycle, beta)."""
     return x0 + direction * dl * efficiency_displacement(cycle, beta, chern_lower=chern_lower,
-                                                         chern_upper=chern_upper, step_width=step_width)
+                                                         chern_upper=chern_upper, step_width=step_width,
+                                                         start_loss=start_loss)
 
 
 def differential_pump(cycle, factor, nu, dl):
@@ -121,6 +123,7 @@ def make_model(name: str) -> lmfit.Model:
         model.set_param_hint("chern_lower", value=1, vary=False)
         model.set_param_hint("chern_upper", value=-1, vary=False)
         model.set_param_hint("step_width", value=0.02, vary=False)
+        model.set_param_hint("start_loss", value=0.0, vary=False)
     elif name == "differential":
         model = lmfit.Model(differential_pump, independent_vars=["cycle", "factor", "dl"], name="differential")
     else:

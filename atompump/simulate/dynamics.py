@@ -44,6 +44,7 @@ import xarray as xr
 from atompump._logging import Progress
 from atompump.constants import AMU, H_PLANCK
 from atompump.errors import ConfigError
+from atompump.theory.nonadiabatic import landau_zener_probability  # the one Landau-Zener formula (re-exported)
 from atompump.theory.superlattice import SuperlatticeParams
 from atompump.theory.populations import fermi_dirac_fill
 
@@ -480,27 +481,6 @@ def many_body_position(states: np.ndarray, positions: np.ndarray, box_length: fl
     phase = np.exp(2j * np.pi * np.asarray(positions) / box_length)
     s = (np.conj(states) * phase) @ states.T
     return float(box_length / (2.0 * np.pi) * np.angle(np.linalg.det(s)))
-
-
-def landau_zener_probability(*, min_gap: float, gap_slope: float, period: float) -> float:
-    """Landau--Zener probability of a diabatic passage through one avoided crossing of the pump cycle.
-
-    With phi swept at ``2 pi / T`` the diabatic energies separate at ``v = gap_slope * 2 pi / T`` (Er,s per
-    hbar/Er,s) and the crossing's gap is ``min_gap``: ``P = exp(-pi min_gap^2 / (2 v))`` (hbar = 1).
-
-    Parameters
-    ----------
-    min_gap : float
-        Minimum gap (Er,s).
-    gap_slope : float
-        |d gap / d phi| away from the crossing (Er,s / rad).
-    period : float
-        Cycle period (hbar / Er,s).
-    """
-    if min_gap < 0 or gap_slope <= 0 or period <= 0:
-        raise ValueError("min_gap >= 0, gap_slope > 0 and period > 0 are required")
-    v = gap_slope * 2.0 * np.pi / period
-    return float(np.exp(-np.pi * min_gap**2 / (2.0 * v)))
 
 
 def landau_zener_displacement(probability: float, n_cycles: float, *, crossings_per_cycle: int = 2) -> float:

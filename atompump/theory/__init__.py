@@ -11,6 +11,7 @@ wannier        maximally localised Wannier functions of a band group at fixed ph
 geometry       Fubini–Study quantum metric and the gauge-invariant Wannier spread
 rice_mele      the Rice–Mele model (conventions for the simulator) and its extraction from the continuum
 populations    Boltzmann/Bose/Fermi band populations, displacement moments, Landau–Zener loss estimate
+nonadiabatic   band-averaged non-adiabatic loss per cycle (crossings, ramp start, ramp-on), exact k-resolved reference
 prediction     everything the workflow and the command line report for a superlattice
 aubry_andre    Aubry–André (Harper) chain at beta = p/q: band Chern numbers, pumped charge per gap, Diophantine
 hofstadter     Harper–Hofstadter lattice: TKNN, sigma_xy per gap, Laughlin flux insertion on a cylinder

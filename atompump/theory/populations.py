@@ -6,13 +6,15 @@ quantum statistics the chemical potential is fixed by ``filling`` (particles per
 particles in band n, and the expected displacement per cycle is ``sum_n p_n C_n`` (in units of dl), its spread over
 the band mixture ``sum_n p_n C_n^2 - (sum_n p_n C_n)^2``.
 
-Non-adiabatic loss (first order, Landau–Zener): near each minimum of the direct gap over the cycle the two bands
-behave as ``E+ - E- = sqrt(g^2 + a^2 (phi - phi0)^2)`` (g the minimum gap, a the slope of the diabatic energy
-difference per radian). Crossing it at ``dphi/dt = 2 pi / T`` transfers a fraction
-``P = exp(-pi g^2 / (2 hbar a dphi/dt))`` to the upper band (Landau, Phys. Z. Sowjetunion 2, 46 (1932); Zener,
-Proc. R. Soc. A 137, 696 (1932)); with energies as frequencies (E / h) this is ``exp(-pi^2 g^2 / (a dphi/dt))``.
-The loss per cycle is the sum over the minima passed, valid while it is small; the pump simulator gives the exact
-answer.
+Non-adiabatic loss (Landau–Zener at the minimum gap): near each minimum of the direct gap over the cycle the two
+bands behave as ``E+ - E- = sqrt(g^2 + a^2 (phi - phi0)^2)`` (g the minimum gap, a the slope of the diabatic
+energy difference per radian). Crossing it at ``dphi/dt = 2 pi / T`` transfers a fraction
+``P = exp(-pi g^2 / (2 hbar a dphi/dt))`` to the upper band (one formula:
+:func:`atompump.theory.nonadiabatic.landau_zener_probability`); with energies as frequencies (E / h) this is
+``exp(-pi^2 g^2 / (a dphi/dt))``. :func:`landau_zener_loss` combines the crossings of one cycle with back-transfer,
+``p2 -> p2 (1 - P) + (1 - p2) P``. It uses the minimum gap only (k = pi on the Lohse lattice) and no ramp start:
+the band-averaged loss with the start channel and the crossings' interference is
+:func:`atompump.theory.nonadiabatic.nonadiabatic_loss`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from atompump.constants import H_PLANCK, K_B
 __all__ = ["PopulationError", "STATISTICS", "kT_in_energy_unit", "band_populations", "displacement_moments",
            "fermi_dirac_fill",
            "GapCrossing",
-           "gap_crossings", "landau_zener_loss", "landau_zener_probability"]
+           "gap_crossings", "combine_crossings", "landau_zener_loss", "landau_zener_probability"]
 
 log = logging.getLogger(__name__)
 
@@ -225,18 +227,33 @@ def gap_crossings(phi: np.ndarray, gap: np.ndarray, *, points: int = 3) -> list[
 
 
 def landau_zener_probability(gap_hz: float, slope_hz_per_rad: float, period_s: float) -> float:
-    """Transition probability of one avoided crossing: ``exp(-pi^2 g^2 / (a dphi/dt))`` with energies in Hz."""
+    """Transition probability of one avoided crossing: ``exp(-pi^2 g^2 / (a dphi/dt))`` with energies in Hz.
+
+    The gap and slope as frequencies E / h, the period in s; evaluated by
+    :func:`atompump.theory.nonadiabatic.landau_zener_probability` (energy unit 1 Hz, time unit hbar / (h Hz)).
+    """
+    from atompump.theory.nonadiabatic import landau_zener_probability as probability, period_in_hbar_units
+
     if period_s <= 0:
         raise ValueError(f"the cycle period must be positive, got {period_s} s")
-    rate = 2 * np.pi / period_s
     if slope_hz_per_rad == 0:
         return 0.0
-    return float(np.exp(-np.pi**2 * gap_hz**2 / (slope_hz_per_rad * rate)))
+    return probability(min_gap=abs(gap_hz), gap_slope=abs(slope_hz_per_rad),
+                       period=period_in_hbar_units(period_s, energy_unit_hz=1.0))
+
+
+def combine_crossings(probabilities) -> float:
+    """Band-2 population after crossings with probabilities P_i from a clean band, with back-transfer.
+
+    ``p2 -> p2 (1 - P) + (1 - p2) P`` at each crossing: ``(1 - prod(1 - 2 P_i)) / 2`` (incoherent: the phases
+    between the crossings averaged out; :mod:`atompump.theory.nonadiabatic` keeps them).
+    """
+    return float(0.5 * (1.0 - np.prod(1.0 - 2.0 * np.asarray(probabilities, dtype=float))))
 
 
 def landau_zener_loss(phi: np.ndarray, gap: np.ndarray, *, period_s: float,
                       energy_unit_hz: float) -> tuple[float, list[GapCrossing], list[float]]:
-    """First-order non-adiabatic loss per cycle from the gap curve over the cycle.
+    """Non-adiabatic loss per cycle from the minimum-gap curve over the cycle (Landau–Zener at each minimum).
 
     Parameters
     ----------
@@ -250,11 +267,11 @@ def landau_zener_loss(phi: np.ndarray, gap: np.ndarray, *, period_s: float,
     Returns
     -------
     loss : float
-        Sum of the crossings' Landau–Zener probabilities (capped at 1).
+        Band-2 population after the crossings of one cycle with back-transfer (:func:`combine_crossings`).
     crossings : list of GapCrossing
     probabilities : list of float
     """
     crossings = gap_crossings(phi, gap)
     probabilities = [landau_zener_probability(c.gap * energy_unit_hz, c.slope * energy_unit_hz, period_s)
                      for c in crossings]
-    return float(min(1.0, sum(probabilities))), crossings, probabilities
+    return combine_crossings(probabilities), crossings, probabilities

@@ -17,8 +17,10 @@ from scipy.optimize import brentq
 
 from atompump.theory.populations import (
     PopulationError,
+    combine_crossings,
     displacement_moments,
     landau_zener_loss,
+    landau_zener_probability,
 )
 from atompump.theory.preparation import prepared_populations
 from atompump.theory.rice_mele import SampledRiceMele, direct_gap, rice_mele_from_superlattice, winding_chern_number
@@ -42,19 +44,29 @@ class Prediction:
 
 
 def period_for_loss(crossings, target: float, *, energy_unit_hz: float) -> float:
-    """Cycle period (s) at which the summed Landau–Zener probabilities of ``crossings`` equal ``target``."""
+    """Cycle period (s) at which the Landau–Zener loss of ``crossings`` per cycle equals ``target``.
+
+    The crossings' probabilities (:func:`~atompump.theory.populations.landau_zener_probability`) are combined with
+    back-transfer (:func:`~atompump.theory.populations.combine_crossings`), as in
+    :func:`~atompump.theory.populations.landau_zener_loss`.
+    """
     if not crossings:
         return 0.0
 
     def excess(log_t: float) -> float:
-        rate = 2 * np.pi / np.exp(log_t)
-        total = sum(np.exp(-np.pi**2 * (c.gap * energy_unit_hz) ** 2 / (c.slope * energy_unit_hz * rate))
-                    for c in crossings if c.slope > 0)
-        return total - target
+        period_s = float(np.exp(log_t))
+        probabilities = [landau_zener_probability(c.gap * energy_unit_hz, c.slope * energy_unit_hz, period_s)
+                         for c in crossings if c.slope > 0]
+        return combine_crossings(probabilities) - target
 
-    low, high = np.log(1e-9), np.log(1e6)
+    # below the period where the likeliest crossing reaches P = 1/2 the back-transfer makes the loss fall again
+    sloped = [c for c in crossings if c.slope > 0 and c.gap > 0]
+    if not sloped:
+        return float("inf") if target < 0.5 else 0.0
+    half = min(2 * c.slope * np.log(2.0) / (np.pi * c.gap**2 * energy_unit_hz) for c in sloped)
+    low, high = np.log(half), np.log(1e6)
     if excess(low) <= 0:
-        return 0.0  # even a nanosecond cycle stays below the target
+        return 0.0  # even the fastest meaningful cycle stays below the target
     if excess(high) > 0:
         return float("inf")
     return float(np.exp(brentq(excess, low, high)))
@@ -153,7 +165,7 @@ def superlattice_prediction(
         loss, crossings, probabilities = landau_zener_loss(phi, gap1, period_s=(cycle_period_ms or 1.0) * 1e-3,
                                                            energy_unit_hz=recoil_hz)
         non_adiabatic = {
-            "method": "Landau-Zener at each minimum of the band 1-2 gap over the cycle, summed (first order)",
+            "method": "Landau-Zener at each minimum of the band 1-2 gap over the cycle, combined with back-transfer",
             "crossings": [{"phi": c.phi0, "gap_Er": c.gap, "gap_hz": c.gap * recoil_hz, "slope_Er_per_rad": c.slope}
                           for c in crossings],
             "cycle_period_ms": cycle_period_ms,
