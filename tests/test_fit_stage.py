@@ -36,7 +36,8 @@ def test_summary_contract_and_theory_comparison(tmp_path):
     direction = np.tile([1.0, -1.0], 40)
     x = 20 + direction * 0.95 * DL * cycle + rng.normal(0, 0.02, cycle.size)
     write_inputs(tmp_path, x=x, cycle=cycle, direction=direction, err=np.full(cycle.size, 0.02),
-                 theory_extra={"non_adiabatic": {"loss_per_cycle": 0.04, "crossings": [{}, {}]}})
+                 theory_extra={"non_adiabatic": {"crossings": [{"probability_band_averaged": 0.02},
+                                                               {"probability_band_averaged": 0.02}]}})
     s = run(tmp_path)
     assert json.loads((tmp_path / "summary.json").read_text()) == json.loads(json.dumps(s))
     assert abs(s["nu"] - 0.95) < 3 * s["nu_err"]

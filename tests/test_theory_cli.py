@@ -22,8 +22,9 @@ def test_superlattice_json_has_the_contract_and_the_extras(capsys):
     assert out["min_gaps"][0] == pytest.approx(0.111, abs=0.005)
     assert out["displacement_per_cycle_dl"] == 1.0 and out["dl_um"] == pytest.approx(0.767)
     assert out["rice_mele"]["chern_number"] == 1
-    assert 0 < out["non_adiabatic"]["loss_per_cycle"] < 0.01  # 400 ms is slower than the 1 % period
-    assert out["non_adiabatic"]["period_for_1pct_loss_ms"] < 400
+    # a sudden start at phi = 0: 1.3 % lost in the first cycle at 400 ms, 1 % needs 439 ms (issue 12 item 3)
+    assert out["non_adiabatic"]["loss_first_cycle"] == pytest.approx(0.0133, rel=0.05)
+    assert out["non_adiabatic"]["period_for_1pct_loss_ms"] == pytest.approx(439, rel=0.02)
     # quantum geometry: the lowest band's Wannier spread (from the quantum metric) is the prepared cloud's expected
     # single-particle spread; it is below half a short-lattice spacing (ds / 2 = 0.192 um), and pumping a full band
     # has no variance in the pumped charge

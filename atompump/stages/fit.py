@@ -172,12 +172,12 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
     summary["theory_band_populations"] = theory.get("band_populations")
     non_adiabatic = theory.get("non_adiabatic") or {}
     summary["theory_non_adiabatic"] = non_adiabatic or None
-    loss = non_adiabatic.get("loss_per_cycle")
-    crossings = non_adiabatic.get("crossings") or []
+    probabilities = [c["probability_band_averaged"] for c in non_adiabatic.get("crossings") or []
+                     if c.get("probability_band_averaged") is not None]
     efficiency_fit = analysis.alternatives.get("efficiency")
-    if loss is not None and crossings:
-        # Landau-Zener: the loss is shared by the gap minima crossed per cycle; per crossing = per half cycle here
-        beta_lz = 1.0 - float(loss) / len(crossings)
+    if probabilities:
+        # band-averaged Landau-Zener probability per gap minimum = per half cycle of the efficiency model
+        beta_lz = 1.0 - float(np.mean(probabilities))
         summary["beta_landau_zener"] = beta_lz
         if efficiency_fit is not None:
             beta, beta_err = efficiency_fit.extra["beta"], efficiency_fit.extra["beta_err"]

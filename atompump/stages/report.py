@@ -248,9 +248,16 @@ def theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
         rows.append(("minimum gap above the lowest band", theory["min_gaps_hz"][0], "Hz"))
     non_adiabatic = theory.get("non_adiabatic") or {}
     if non_adiabatic.get("period_for_1pct_loss_ms") is not None:
-        rows.append(("cycle period for a 1 % Landau-Zener loss", non_adiabatic["period_for_1pct_loss_ms"], "ms"))
-    if non_adiabatic.get("loss_per_cycle") is not None:
-        rows.append(("Landau-Zener loss per cycle at the configured period", non_adiabatic["loss_per_cycle"], "1"))
+        rows.append(("cycle period for a 1 % non-adiabatic loss in the first cycle (this start)",
+                     non_adiabatic["period_for_1pct_loss_ms"], "ms"))
+    if non_adiabatic.get("start_loss") is not None:
+        rows += [
+            ("non-adiabatic loss from the start of the ramp (band 2 population)", non_adiabatic["start_loss"], "1"),
+            ("non-adiabatic loss per later cycle (two gap minima, band-averaged)",
+             non_adiabatic["loss_per_later_cycle"], "1"),
+            ("displacement per cycle from these losses (two bands, no trap; estimate)",
+             non_adiabatic["displacement_per_cycle_estimate_dl"], "dl"),
+        ]
     return rows
 
 
@@ -324,7 +331,7 @@ def _summary_rows(s: dict) -> list[tuple[str, object, str]]:
         rows.append(("efficiency per half cycle beta (efficiency model)",
                      f"{beta:.4f} +- {s['alternatives']['efficiency']['beta_err']:.4f}", "1"))
     if s.get("beta_landau_zener") is not None:
-        rows.append(("efficiency per half cycle, Landau-Zener estimate (theory)", f"{s['beta_landau_zener']:.4f}", "1"))
+        rows.append(("efficiency per half cycle, band-averaged Landau-Zener estimate (theory)", f"{s['beta_landau_zener']:.4f}", "1"))
     rows += [
         ("headline model", s["fit_model"], ""),
         ("reduced chi^2", s["reduced_chi2"], "1"),
@@ -360,7 +367,7 @@ def _notes(s: dict) -> list[str]:
     if s.get("beta_vs_landau_zener_sigma") is not None:
         beta = s["alternatives"]["efficiency"]["beta"]
         notes.append(f"Non-adiabatic losses: the fitted efficiency per half cycle beta = {beta:.4f} is "
-                     f"{s['beta_vs_landau_zener_sigma']:+.1f} sigma from the first-order Landau-Zener estimate "
+                     f"{s['beta_vs_landau_zener_sigma']:+.1f} sigma from the band-averaged Landau-Zener estimate "
                      f"{s['beta_landau_zener']:.4f} at the configured cycle period.")
     for name, rep in s.get("differential", {}).items():
         diff = (rep["nu"] - s["nu"]) / np.hypot(rep["nu_err"], s["nu_err"])

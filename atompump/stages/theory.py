@@ -37,6 +37,7 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
             temperature_nK=None if loading == "populations" else float(pump["temperature_nK"]),
             statistics=str(pump["statistics"]), filling=float(pump["filling"]),
             loading="long_lattice" if loading == "populations" else loading, phi0=float(pump["phi0"]),
+            ramp_ms=float(pump["ramp_on_ms"]),
             cycle_period_ms=float(pump["period_ms"]))
     except PopulationError as exc:
         keys = "pump.band_populations" if loading == "populations" else "pump.temperature_nK/statistics/filling"

@@ -27,6 +27,7 @@ def _superlattice(args: argparse.Namespace) -> dict:
     summary = superlattice_prediction(params, n_bands=args.n_bands, populations=args.populations,
                                       temperature_nK=args.temperature_nK, statistics=args.statistics,
                                       filling=args.filling, loading=args.loading, phi0=args.phi0,
+                                      ramp_ms=args.ramp_on_ms,
                                       cycle_period_ms=args.cycle_period_ms).summary
     summary["parameters"] = {"Vs_Er": args.Vs, "Vl_Er": args.Vl, "lambda_l_nm": args.lambda_l_nm, "atom": args.atom}
     return summary
@@ -199,6 +200,8 @@ def add_theory_parser(sub) -> argparse.ArgumentParser:
                     help="where --temperature-nK sets the populations: the long lattice alone, then carried "
                          "adiabatically to the pump (default, as Lohse et al.), or the pump lattice at --phi0")
     sl.add_argument("--phi0", type=float, default=0.0, help="phase where the pump's ramp starts, rad (default 0)")
+    sl.add_argument("--ramp-on-ms", type=float, default=0.0,
+                    help="smooth (sin^2) ramp-on of the phase velocity, ms (default 0: a sudden start)")
     sl.add_argument("--cycle-period-ms", type=float, default=None, help="cycle period for the Landau-Zener loss")
     scan = _add(models, "superlattice-scan", _superlattice_scan,
                 "band Chern numbers of the superlattice over a grid of (Vs, Vl), with the exact transition of band 2")
