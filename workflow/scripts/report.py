@@ -18,4 +18,5 @@ run_stage(
     recovery_figure=snakemake.input.recovery[1] if snakemake.input.recovery else None,
     theory_path=snakemake.input.theory,
     title=snakemake.params.title,
+    trend_globals=tuple(snakemake.params.trend_globals),
 )
