@@ -120,7 +120,7 @@ def global_axis(com: xr.Dataset, name: str, *, source: str = "com.nc") -> TrendA
                           f"available: {', '.join(available) or 'none'}. Name one of these, or remove it")
     values = com[name]
     unit = str(values.attrs.get("units", "")).strip()
-    label = f"{name} ({unit})" if unit and unit != "1" else name
+    label = f"{name} ({unit})" if unit and unit != "1" else f"{name} ({'1' if unit else 'unit not recorded'})"
     raw = values.values
     if np.issubdtype(raw.dtype, np.datetime64) or np.issubdtype(raw.dtype, np.timedelta64):
         seconds = _time_seconds(values)
@@ -130,7 +130,7 @@ def global_axis(com: xr.Dataset, name: str, *, source: str = "com.nc") -> TrendA
     text = np.array(["" if v is None else str(v) for v in raw.ravel()])
     categories = tuple(sorted(set(text) - {""}))
     index = {c: float(i) for i, c in enumerate(categories)}
-    return TrendAxis(name, np.array([index.get(t, np.nan) for t in text]), label, ticks=categories)
+    return TrendAxis(name, np.array([index.get(t, np.nan) for t in text]), f"{name} (category)", ticks=categories)
 
 
 def unpumped_centre(com: xr.Dataset, *, x_um: np.ndarray, nu: float | None, dl_um: float,
@@ -154,7 +154,7 @@ def trend_figure(com: xr.Dataset, axis: TrendAxis, *, centre_um: np.ndarray, cen
     from atompump.report.figures import DIRECTION_COLOURS, PALETTE, _figure
 
     panels = [(np.asarray(centre_um, float), centre_label),
-              (com.atom_number.values.astype(float), "atom number")]
+              (com.atom_number.values.astype(float), "atom number (atoms)")]
     if "width_um" in com.variables:
         panels.append((com.width_um.values.astype(float), "RMS width along the pump axis (um)"))
     fig = _figure(5.4, 1.2 + 1.5 * len(panels))

@@ -220,9 +220,12 @@ def _pump_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset) -> dict:
         text = summary.get("fit_message") or "No fit was possible."
         return {name: f.message_figure("no fit possible", text) for name in ("com_vs_cycle", "residuals", "models")}
     head = summary["headline"]
-    fit_label = f"{head['model']} fit: nu = {summary['nu']:.3f} +- {summary['nu_err']:.3f}"
-    return {
-        "com_vs_cycle": f.com_vs_cycle_figure(com, x0_um=summary["x0_um"], fit_label=fit_label,
+    blinded = bool(summary.get("blinded"))
+    fit_label = (f"{head['model']} fit: nu{' (BLINDED)' if blinded else ''} = {summary['nu']:.3f} +- "
+                 f"{summary['nu_err']:.3f}")
+    centres = com.assign(x_com_um=("shot", fit_centres(com, fit)))  # blinded centres in a blind analysis
+    drawn = {
+        "com_vs_cycle": f.com_vs_cycle_figure(centres, x0_um=summary["x0_um"], fit_label=fit_label,
                                               curves=_headline_curves(summary, float(np.nanmax(com.cycle.values))),
                                               dl_um=summary["dl_um"], chern_number=summary["chern_number"],
                                               nu_theory=summary["nu_theory"]),
@@ -231,6 +234,11 @@ def _pump_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset) -> dict:
         "models": f.models_figure(_analysis_rows(summary), nu_theory=summary["nu_theory"],
                                   chern_number=summary["chern_number"]),
     }
+    if blinded:
+        for name in ("com_vs_cycle", "models"):
+            drawn[name].suptitle("BLINDED: nu carries a hidden offset (atompump unblind results)", fontsize=8,
+                                 color="#D55E00")
+    return drawn
 
 
 def theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
@@ -254,7 +262,8 @@ def _summary_rows(s: dict) -> list[tuple[str, object, str]]:
     if not s.get("fit_possible", True):
         return _no_fit_rows(s)
     rows = [
-        ("nu (displacement per cycle / dl)", f"{s['nu']:.4f} +- {s['nu_err']:.4f}", "1"),
+        ("nu (displacement per cycle / dl)" + (" BLINDED: hidden offset" if s.get("blinded") else ""),
+         f"{s['nu']:.4f} +- {s['nu_err']:.4f}", "1"),
         ("displacement per cycle", f"{s['displacement_per_cycle_um']:.4f} +- {s['displacement_per_cycle_err_um']:.4f}",
          "um"),
         ("dl", s["dl_um"], "um"),
@@ -282,7 +291,7 @@ def _summary_rows(s: dict) -> list[tuple[str, object, str]]:
 
 
 def _notes(s: dict) -> list[str]:
-    notes = _input_notes(s)
+    notes = ([s.get("blind_note", "BLINDED")] if s.get("blinded") else []) + _input_notes(s)
     if not s.get("fit_possible", True):
         return notes + [s.get("fit_message") or "No fit was possible."]
     if s.get("errors_scaled"):
@@ -320,10 +329,12 @@ def _headline(s: dict) -> str:
     if not s.get("fit_possible", True):
         return (f"No fit was possible: {s['n_used']} of {s['n_shots']} shots passed the quality cuts, too few for the "
                 f"{s['fit_model_requested']} fit. Every rejected shot is listed below with its reason.")
-    return (f"The cloud moved nu = {s['nu']:.3f} +- {s['nu_err']:.3f} lattice constants per cycle "
-            f"({s['displacement_per_cycle_um']:.3f} +- {s['displacement_per_cycle_err_um']:.3f} um); the lowest "
-            f"band's Chern number is {s['chern_number']:+d} (predicted nu = {s['nu_theory']:.3f}, deviation "
-            f"{s['deviation_sigma']:+.1f} sigma).")
+    prefix = ("BLINDED ANALYSIS (nu carries a hidden offset; `atompump unblind results` reveals it): "
+              if s.get("blinded") else "")
+    return prefix + (f"The cloud moved nu = {s['nu']:.3f} +- {s['nu_err']:.3f} lattice constants per cycle "
+                     f"({s['displacement_per_cycle_um']:.3f} +- {s['displacement_per_cycle_err_um']:.3f} um); the "
+                     f"lowest band's Chern number is {s['chern_number']:+d} (predicted nu = {s['nu_theory']:.3f}, "
+                     f"deviation {s['deviation_sigma']:+.1f} sigma).")
 
 
 def _no_fit_rows(s: dict) -> list[tuple[str, object, str]]:
