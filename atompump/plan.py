@@ -55,6 +55,9 @@ class Scatter:
         Fraction of the shots that pass the quality cuts.
     source : str
         Where the numbers come from (for the table).
+    dof : dict[str, int]
+        Degrees of freedom of each measured scatter (``per_shot``, ``reference_pair``, ``direction_pair``); a
+        scatter from ``k`` degrees of freedom is uncertain by ``1/sqrt(2k)`` relative. Empty: exact (simulator).
     """
 
     per_shot_um: float
@@ -62,10 +65,19 @@ class Scatter:
     direction_pair_um: float | None = None
     used_fraction: float = 1.0
     source: str = ""
+    dof: dict | None = None
 
     def pair_um(self, design: str) -> float:
         measured = {"references": self.reference_pair_um, "directions": self.direction_pair_um}.get(design)
         return float(measured) if measured is not None else math.sqrt(2.0) * self.per_shot_um
+
+    def relative_uncertainty(self, design: str) -> float:
+        """Relative uncertainty of the scatter ``design`` uses (and so of its planned error): ``1/sqrt(2 dof)``."""
+        measured = {"references": (self.reference_pair_um, "reference_pair"),
+                    "directions": (self.direction_pair_um, "direction_pair")}.get(design)
+        key = measured[1] if measured is not None and measured[0] is not None else "per_shot"
+        dof = (self.dof or {}).get(key)
+        return 1.0 / math.sqrt(2.0 * dof) if dof else 0.0
 
 
 def design_error(design: str, *, scatter: Scatter, cycles: Sequence[float], directions: Sequence[int],
@@ -107,7 +119,8 @@ def plan_runs(*, target_nu_err: float, scatter: Scatter, cycle_sets: Sequence[Se
         One row per (design, cycles) with ``design``, ``analysis`` (the fit.model that gives it), ``cycles``,
         ``directions``, ``repeats`` (of used shots needed), ``repeats_to_take`` (divided by the used fraction),
         ``shots_per_repeat``, ``shots`` (to take), ``nu_err`` (expected with ``repeats`` repeats of used shots),
-        ``nu_err_one_repeat``; a design that cannot measure nu with these cycles/directions has ``repeats`` None and
+        ``nu_err_one_repeat``, ``nu_err_relative_uncertainty`` (that of the pilot's scatter, 0 without a pilot:
+        with a pilot of few shots, plan for a smaller target); a design that cannot measure nu with these cycles/directions has ``repeats`` None and
         a ``note``.
     """
     if not target_nu_err > 0:
@@ -121,7 +134,8 @@ def plan_runs(*, target_nu_err: float, scatter: Scatter, cycle_sets: Sequence[Se
             dirs = [1, -1] if design == "directions" else [int(d) for d in directions]
             one = design_error(design, scatter=scatter, cycles=cycles, directions=dirs, dl_um=dl_um)
             row = {"design": design, "analysis": _ANALYSIS[design], "cycles": cycles, "directions": dirs,
-                   "shots_per_repeat": _shots_per_repeat(design, cycles, dirs), "nu_err_one_repeat": one}
+                   "shots_per_repeat": _shots_per_repeat(design, cycles, dirs), "nu_err_one_repeat": one,
+                   "nu_err_relative_uncertainty": scatter.relative_uncertainty(design)}
             if not math.isfinite(one):
                 rows.append({**row, "repeats": None, "repeats_to_take": None, "shots": None, "nu_err": None,
                              "note": "no lever arm: needs shots after a non-zero number of cycles"
@@ -159,7 +173,7 @@ def pilot_scatter(com, *, dl_um: float, source: str = "pilot run") -> Scatter:
     if problem:
         raise ValueError(f"the pilot run cannot give a per-shot scatter: {problem}")
     linear = fit_model(data, "linear", dl_um=dl_um)
-    pairs = {}
+    pairs, dof = {}, {"per_shot": linear.n_points - 2}
     for name, pairing in (("reference", reference_differences), ("direction", direction_differences)):
         try:
             diff = fit_differential(*pairing(data), dl_um=dl_um, name=name)
@@ -167,10 +181,13 @@ def pilot_scatter(com, *, dl_um: float, source: str = "pilot run") -> Scatter:
             pairs[name] = None
         else:
             pairs[name] = _rms(diff.residuals_um, 1) if diff.n_points >= 3 else None
+            if pairs[name] is not None:
+                dof[f"{name}_pair"] = diff.n_points - 1
     used = com.used.values.astype(bool)
     return Scatter(per_shot_um=_rms(linear.residuals_um, 2), reference_pair_um=pairs["reference"],
                    direction_pair_um=pairs["direction"], used_fraction=float(used.mean()),
-                   source=f"{source}: {int(used.sum())} of {used.size} shots used, {linear.n_points} pumped")
+                   source=f"{source}: {int(used.sum())} of {used.size} shots used, {linear.n_points} pumped",
+                   dof=dof)
 
 
 def centre_crb_um(params) -> float:
@@ -230,7 +247,8 @@ def format_plan(result: dict) -> str:
     for key, label in (("reference_pair_um", "pumped - reference"), ("direction_pair_um", "x(+) - x(-)")):
         if s.get(key) is not None:
             lines.append(f"measured scatter of a {label} difference: {s[key]:.4g} um")
-    header = f"{'design':<11} {'analysis (fit.model)':<23} {'cycles':<24} {'repeats':>7} {'shots':>6} {'nu_err':>8}"
+    header = (f"{'design':<11} {'analysis (fit.model)':<23} {'cycles':<24} {'repeats':>7} {'shots':>6} {'nu_err':>8}"
+              f" {'+-':>5}")
     lines += ["", header, "-" * len(header)]
     for row in result["plan"]:
         cycles = ",".join(f"{c:g}" for c in row["cycles"])
@@ -239,9 +257,10 @@ def format_plan(result: dict) -> str:
                          f"{row['note']}")
         else:
             lines.append(f"{row['design']:<11} {row['analysis']:<23} {cycles:<24} {row['repeats_to_take']:>7} "
-                         f"{row['shots']:>6} {row['nu_err']:>8.4g}")
+                         f"{row['shots']:>6} {row['nu_err']:>8.4g} {100 * row['nu_err_relative_uncertainty']:>4.0f}%")
     lines += ["", "repeats: of the whole design (every cycle, direction and reference once), including the shots "
-                  "expected to fail the cuts; shots = repeats x shots per repeat; nu_err: expected error with them."]
+                  "expected to fail the cuts; shots = repeats x shots per repeat; nu_err: expected error with them; +-: its uncertainty from the pilot's "
+                  "measured scatter (plan for a smaller target when it is large)."]
     return "\n".join(lines)
 
 

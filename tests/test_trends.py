@@ -81,3 +81,27 @@ def test_trend_specs_and_caption_file(repo_root):
     assert [s.name for s in specs] == ["trend_probe_detuning", "trend_tof"]
     for name in ("trends", "trend_time"):
         assert (repo_root / "workflow" / "report" / f"{name}.rst").read_text().strip() == TREND_CAPTION
+
+
+def test_workflow_draws_a_trend_figure_per_named_global_into_both_reports(repo_root, tmp_path):
+    """Snakemake's plan (dry run) with report.trend_globals: the figures rule makes trend_<name>.png/.pdf (and
+    trend_time), the HTML report takes them as inputs, and Snakemake's own report gets them (report(...))."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    config = tmp_path / "trends.yaml"
+    config.write_text(yaml.safe_dump({"report": {"trend_globals": ["probe_detuning", "repeat"]}}))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d",
+                           str(tmp_path / "run"), "--configfile", str(config), "-n"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = {block.split(":", 1)[0]: block for block in (proc.stdout + proc.stderr).split("\nrule ")[1:]}
+    figures = jobs["figures"].split("output:")[1].split("\n")[0]
+    report_inputs = jobs["report"].split("input:")[1].split("\n")[0]
+    for name in ("trend_time", "trend_probe_detuning", "trend_repeat"):
+        assert f"results/figures/{name}.png" in figures and f"results/figures/{name}.pdf" in figures, name
+        assert f"results/figures/{name}.png" in report_inputs, name
+    rules = (repo_root / "workflow/rules/report.smk").read_text()
+    assert 'caption="../report/trends.rst"' in rules  # Snakemake's own report gets them too
