@@ -43,8 +43,8 @@ def test_secret_is_created_once_private_and_never_inside_results(tmp_path, monke
     assert len(first) == 64 and int(first, 16) >= 0
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert read_secret(path, create=True) == first  # not replaced
-    with pytest.raises(ConfigError, match="inside a results folder"):
-        read_secret(tmp_path / "run" / "results" / "secret", create=True)
+    with pytest.raises(ConfigError, match="inside the run's results folder"):
+        read_secret(tmp_path / "run" / "results" / "secret", create=True, results_dir=tmp_path / "run" / "results")
     assert not (tmp_path / "run" / "results").exists()
     with pytest.raises(ConfigError, match="no blinding secret at .*give its file with --secret"):
         read_secret(tmp_path / "elsewhere")
@@ -111,3 +111,20 @@ def test_blinded_fit_shifts_every_nu_by_the_hidden_offset_and_nothing_else(tmp_p
     for value in (plain["nu"], plain["displacement_per_cycle_um"], offset):
         assert repr(value) not in text and f"{value:.4f}" not in text
     assert SECRET.decode() not in text
+
+
+def test_unblind_refuses_a_wrong_secret_and_an_unfinished_run(tmp_path):
+    from atompump.errors import InputDataError
+    from atompump.stages.blind import unblind_stage
+
+    results = tmp_path / "run" / "results"
+    with pytest.raises(InputDataError, match="not the results folder of a finished run"):
+        unblind_stage(results)
+    (results / "fit").mkdir(parents=True)
+    (results / "report").mkdir()
+    (results / "fit" / "summary.json").write_text(json.dumps({"blinded": True, "blind_check": secret_check(SECRET)}))
+    (results / "report" / "provenance.json").write_text(json.dumps(
+        {"config": "fit: {blind: true, blind_secret: secret}\n"}))
+    (tmp_path / "run" / "secret").write_bytes(SECRET + b"0\n")  # relative to the run's folder, as the workflow's -d
+    with pytest.raises(ConfigError, match=r"the secret in .*run/secret is not the one that blinded"):
+        unblind_stage(results)

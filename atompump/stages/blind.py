@@ -45,19 +45,22 @@ def secret_path(fit: Config) -> Path:
     return Path(os.path.expanduser(str(name))) if name else default_secret_path()
 
 
-def read_secret(path: str | os.PathLike, *, create: bool = False) -> bytes:
+def read_secret(path: str | os.PathLike, *, create: bool = False,
+                results_dir: str | os.PathLike = "results") -> bytes:
     """The blinding secret in ``path``; with ``create``, a new one from ``os.urandom`` when the file does not exist.
+
+    ``results_dir`` is the run's results folder (default ``results`` of the working directory, the workflow's
+    ``-d``): the secret must not be inside it.
 
     Raises
     ------
     ConfigError
-        The path is inside a folder named ``results`` (the secret must stay outside the outputs), the file is
-        missing (and ``create`` is false) or empty.
+        The path is inside ``results_dir``, the file is missing (and ``create`` is false) or empty.
     """
     path = Path(path)
-    if "results" in path.resolve().parts:
-        raise ConfigError(f"config key 'fit.blind_secret': {path} is inside a results folder; keep the blinding "
-                          "secret outside results/ (e.g. the default, ~/.config/atompump/blind-secret)")
+    if Path(results_dir).resolve() in path.resolve().parents:
+        raise ConfigError(f"config key 'fit.blind_secret': {path} is inside the run's results folder; keep the "
+                          "blinding secret outside results/ (e.g. the default, ~/.config/atompump/blind-secret)")
     if create and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -163,8 +166,9 @@ def unblind_stage(results_dir: str | os.PathLike, *, secret: str | os.PathLike |
         raise InputDataError(f"{summary_path}: the run is not blinded (fit.blind was false): nothing to unblind")
     provenance = json.loads(provenance_path.read_text())
     config = yaml.safe_load(provenance["config"])
-    path = Path(secret) if secret is not None else secret_path(config["fit"])
-    if secret_check(read_secret(path)) != summary.get("blind_check"):
+    # the config's path is relative to the run's folder (the workflow's -d), --secret to the working directory
+    path = Path(secret) if secret is not None else results.parent / secret_path(config["fit"])
+    if secret_check(read_secret(path, results_dir=results)) != summary.get("blind_check"):
         raise ConfigError(f"the secret in {path} is not the one that blinded {summary_path}; give the right file "
                           "with --secret")
     config["fit"]["blind"] = False
