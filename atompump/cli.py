@@ -10,6 +10,12 @@
     Inject a known cloud into the frames of your own run (config sections ``data``, ``injection``, ``imaging``,
     ``lattice``, as for ``data.source: injected``) and write a run with a truth to OUT (manifest.csv, frames/,
     truth.json); prints the camera noise used and the run's shots.
+``atompump unblind RESULTS_DIR [--secret FILE] [--json]``
+    Reveal a blinded run's nu (``fit.blind: true``): checks the secret, then runs fit, recovery, figures and report
+    again without the hidden offset (README, "In the lab").
+``atompump plan --target NU_ERR [--pilot RESULTS_DIR_OR_COM_NC | --config my.yaml] [--json]``
+    How many shots and cycles for an error NU_ERR on nu, per measurement design, from a pilot run's scatter or from
+    the simulator's camera and the Cramer-Rao bound.
 ``atompump version``
     The installed version.
 """
@@ -45,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     ref.add_argument("--update", metavar="README", help="rewrite the generated tables of this file in place")
     add_theory_parser(sub)
     _add_inject_parser(sub)
+    _add_lab_parsers(sub)
     return parser
 
 
@@ -110,6 +117,45 @@ def _inject(args) -> dict:
             "max_uses_of_an_atoms_source": truth["injection"]["max_uses_of_an_atoms_source"]}
 
 
+# --- in the lab: blind analysis and run planning (issue 14, items 5 and 6) -----------------------------------------
+
+def _add_lab_parsers(sub) -> None:
+    unblind = sub.add_parser("unblind", help="reveal the true nu of a blinded run (fit.blind: true)")
+    unblind.add_argument("results", help="the run's results folder (e.g. results)")
+    unblind.add_argument("--secret", help="the blinding secret's file (default: the run's fit.blind_secret, else "
+                                          "~/.config/atompump/blind-secret)")
+    unblind.add_argument("--json", action="store_true", help="print JSON")
+    unblind.set_defaults(handler=_unblind, formatter=_key_values)
+    from atompump.plan import add_plan_parser
+
+    add_plan_parser(sub, config_loader=_load_config)
+
+
+def _key_values(result: dict) -> str:
+    return "\n".join(f"{key}: {value}" for key, value in result.items())
+
+
+def _unblind(args) -> dict:
+    from atompump.stages.blind import unblind_stage
+
+    return unblind_stage(args.results, secret=args.secret)
+
+
+def _load_config(paths: Sequence[str], schema: str = _SCHEMA) -> dict:
+    """Config files merged (later files win), validated and filled with the schema's defaults."""
+    import yaml
+
+    from atompump.config import check_config, fill_defaults, load_schema
+
+    config: dict = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            config = _merge(config, yaml.safe_load(fh) or {})
+    schema_doc = load_schema(schema)
+    check_config(config, schema_doc)
+    return fill_defaults(config, schema_doc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``atompump`` console script; returns the exit status."""
     parser = _parser()
@@ -138,7 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = (json.dumps(to_jsonable(result), indent=2, sort_keys=True) if args.json
                 else "\n".join(f"{key}: {value}" for key, value in result.items()))
     else:
-        text = json.dumps(result, indent=2, sort_keys=True) if getattr(args, "json", False) else format_table(result)
+        formatter = getattr(args, "formatter", format_table)
+        text = json.dumps(result, indent=2, sort_keys=True) if getattr(args, "json", False) else formatter(result)
     try:
         print(text)
         sys.stdout.flush()

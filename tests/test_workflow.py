@@ -424,3 +424,62 @@ def test_figures_have_labelled_axes_with_units_and_colour_blind_safe_colours(rep
                                                                               collection.get_edgecolor()}
             assert colours <= palette, (name, colours - palette)
             assert {im.get_cmap().name for im in ax.images} <= {"viridis", "cividis", "gray", "RdBu_r"}, name
+
+
+def test_blind_analysis_and_unblinding(tiny_run, tmp_path, monkeypatch, capsys):
+    """fit.blind (issue 14, item 5) on a copy of the tiny run: the stages after the centres of mass, run as the
+    workflow runs them with fit.blind: true, put no true nu (nor displacement, efficiency, nu pull) anywhere under
+    results/ and say BLINDED in the report; `atompump unblind results` gives back the unblinded run's bytes."""
+    from atompump.cli import main
+    from atompump.fit.blind import blind_offset
+    from atompump.io.atomic import write_json
+    from atompump.stages.blind import default_secret_path, rerun_after_com
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run / "results", run / "results")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # fit.blind_secret: null, the user's default
+    secret = default_secret_path()
+    secret.parent.mkdir(parents=True)
+    secret.write_text("c0ffee" * 10 + "abcd\n")
+    offset = blind_offset(("c0ffee" * 10 + "abcd").encode())
+    provenance = json.loads((run / "results/report/provenance.json").read_text())
+    config = yaml.safe_load(provenance["config"])
+    config["fit"]["blind"] = True
+    provenance["config"] = yaml.safe_dump(json.loads(json.dumps(config)), sort_keys=True)
+    monkeypatch.chdir(run)
+    write_json("results/report/provenance.json", provenance)
+    blinded = rerun_after_com(config)
+    true = json.loads((tiny_run / "results/fit/summary.json").read_text())
+    recovery = json.loads((tiny_run / "results/fit/recovery.json").read_text())
+    assert blinded["blinded"] and blinded["nu"] == pytest.approx(true["nu"] + offset, abs=1e-9)
+    html = (run / "results/report/report.html").read_text()
+    assert "BLINDED ANALYSIS" in html and "atompump unblind results" in html
+    revealing = [true["nu"], true["displacement_per_cycle_um"], true["deviation_sigma"], recovery["nu_pull"],
+                 true["bootstrap"]["nu_mean"], true["differential"]["direction"]["nu"], offset]
+    # each number in full, and to 4 decimals where that is specific (not for numbers near 0, e.g. a pull)
+    patterns = {p for value in revealing for p in (repr(value), f"{value:.4f}" if abs(value) > 0.5 else repr(value))}
+    for path in sorted((run / "results").rglob("*")):
+        if path.suffix in (".json", ".html", ".tsv", ".csv", ".txt"):
+            text = path.read_text()
+        elif path.suffix == ".nc":
+            ds = read_dataset(path)
+            text = json.dumps({**ds.attrs, **{k: v.attrs for k, v in ds.variables.items()}}, default=str)
+        else:
+            continue
+        for pattern in patterns:
+            assert pattern not in text, (path, pattern)
+    assert not list((run / "results").rglob("*secret*"))
+    changed = ["fit/summary.json", "fit/fit.nc", "fit/recovery.json", "report/report.html",
+               "figures/com_vs_cycle.png", "figures/models.png"]
+    for name in changed:
+        assert (run / "results" / name).read_bytes() != (tiny_run / "results" / name).read_bytes(), name
+
+    assert main(["unblind", "results"]) == 0
+    assert f"nu: {true['nu']!r}" in capsys.readouterr().out
+    for path in sorted((tiny_run / "results").rglob("*")):
+        if path.is_file() and "simulated" not in path.parts:
+            name = path.relative_to(tiny_run)
+            assert (run / name).read_bytes() == path.read_bytes(), name
+    with pytest.raises(SystemExit):
+        main(["unblind", "results"])
+    assert "the run is not blinded" in capsys.readouterr().err

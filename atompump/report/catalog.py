@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FigureSpec", "FIGURES", "SCAN_FIGURE", "TRUTH_FIGURES", "figure_names"]
+__all__ = ["FigureSpec", "FIGURES", "SCAN_FIGURE", "TREND_CAPTION", "TRUTH_FIGURES", "figure_names",
+           "trend_figures"]
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,16 @@ class FigureSpec:
     title: str
     caption: str
     category: str
+
+
+# trends: the figure trend_time of the catalogue, and one per global of report.trend_globals
+# (:func:`trend_figures`); one caption for all (workflow/report/trend_time.rst and trends.rst)
+TREND_CAPTION = ("Centre of mass minus the fitted pumped displacement direction * nu * dl * cycle and offset x0 (top; "
+                 "it does not depend on nu, so it stays the same in a blind analysis), atom number and RMS cloud width "
+                 "along the pump axis of every shot against acquisition time (or acquisition order when the run "
+                 "records no time) or against a per-shot global named in report.trend_globals: drifts and "
+                 "calibration scans show as trends. Pumped shots by direction, constant-phi reference shots as "
+                 "squares, rejected shots as crosses.")
 
 
 FIGURES: tuple[FigureSpec, ...] = (
@@ -47,6 +58,7 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("models", "Displacement per cycle by analysis",
                "Displacement per cycle nu from every model fitted to the same shots, the differential analyses and "
                "the bootstrap, with one-sigma errors; the dashed line is the theory value.", "Pump"),
+    FigureSpec("trend_time", "Trends against acquisition time", TREND_CAPTION, "Trends"),
     FigureSpec("bands", "Bands and Wannier centres over the cycle",
                "Lowest superlattice bands over one pump cycle (shaded: range over quasi-momentum) with their Chern "
                "numbers, and the hybrid Wannier centres, whose drift per cycle is C times dl.", "Theory"),
@@ -90,3 +102,10 @@ SCAN_FIGURE = FigureSpec(
 def figure_names() -> list[str]:
     """File stems of the catalogue's figures, in report order."""
     return [spec.name for spec in FIGURES]
+
+
+def trend_figures(trend_globals=()) -> tuple[FigureSpec, ...]:
+    """The figures ``trend_<name>`` of the globals named in ``report.trend_globals``, in that order (the trend
+    against acquisition time, ``trend_time``, is in :data:`FIGURES`)."""
+    return tuple(FigureSpec(f"trend_{name}", f"Trends against {name}", TREND_CAPTION, "Trends")
+                 for name in trend_globals)

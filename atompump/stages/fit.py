@@ -117,6 +117,8 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
     theory = {**theory, **predicted_nu(prediction, data, nu_chern=float(theory["nu_theory"]))}
     dl_um = float(theory["dl_um"])
     chern_numbers = [int(c) for c in theory["chern_numbers"]]
+    blind = _blind(fit, data, com, dl_um=dl_um)  # fit.blind: every centre of a pumped shot blinded before any fit
+    data = blind["data"]
     problem = headline_problem(data, str(fit.get("model", "linear")))
     if problem:
         message = no_fit_message(com, problem=problem, model=str(fit.get("model", "linear")), com_path=com_path,
@@ -124,7 +126,7 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         if on_bad_shot != "reject":
             raise FitNotPossibleError(message)
         log.warning("%s", message)
-        return _no_fit_outputs(com, theory, data, out_summary, out_fit, fit=fit, message=message)
+        return _no_fit_outputs(com, theory, data, out_summary, out_fit, fit=fit, message=message, blind=blind)
     analysis = analyse_pump(data, dl_um=dl_um, chern_numbers=chern_numbers, model=str(fit.get("model", "linear")),
                             n_bootstrap=int(fit.get("n_bootstrap", 1000)), seed=int(fit.get("seed", 0)),
                             step_width=float(fit.get("step_width", 0.02)))
@@ -168,6 +170,7 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         "direction_consistency": analysis.consistency,
         "skipped": analysis.skipped,
         **_run_keys(com, fit_possible=True, message=""),
+        **blind["keys"],
     }
     summary["theory_band_populations"] = theory.get("band_populations")
     non_adiabatic = theory.get("non_adiabatic") or {}
@@ -198,10 +201,11 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
     fit_ds = xr.Dataset(
         {"x_model_um": ("shot", model_um, {"units": "um", "long_name": "fitted centre of mass"}),
          "residual_um": ("shot", residual, {"units": "um", "long_name": "data minus fit"}),
-         "pull": ("shot", pull, {"units": "1", "long_name": "residual over its (scaled) error"})},
+         "pull": ("shot", pull, {"units": "1", "long_name": "residual over its (scaled) error"}),
+         "x_centre_um": blind["centres"]},
         coords={"shot": com.shot.values},
         attrs={"model": per_shot.model if per_shot is not None else "", "nu": head.nu, "nu_err": head.nu_err,
-               "dl_um": dl_um},
+               "dl_um": dl_um, "blinded": int(blind["keys"]["blinded"])},
     )
     write_dataset(fit_ds, out_fit)
     write_json(out_summary, summary)
@@ -267,7 +271,7 @@ def no_fit_message(com: xr.Dataset, *, problem: str, model: str, com_path: str |
 
 
 def _no_fit_outputs(com: xr.Dataset, theory: dict, data: PumpData, out_summary: str | os.PathLike,
-                    out_fit: str | os.PathLike, *, fit: Config, message: str) -> dict:
+                    out_fit: str | os.PathLike, *, fit: Config, message: str, blind: dict) -> dict:
     """``summary.json`` and ``fit.nc`` of a run where no fit is possible: ``fit_possible: false``, ``fit_message``,
     every fitted number null (NaN in fit.nc), the shot counts and the theory as for a fit."""
     dl_um = float(theory["dl_um"])
@@ -298,15 +302,48 @@ def _no_fit_outputs(com: xr.Dataset, theory: dict, data: PumpData, out_summary: 
         "theory_band_populations": theory.get("band_populations"),
         "theory_non_adiabatic": theory.get("non_adiabatic") or None,
         **_run_keys(com, fit_possible=False, message=message),
+        **blind["keys"],
     }
     nan = np.full(com.sizes["shot"], np.nan)
     fit_ds = xr.Dataset(
         {"x_model_um": ("shot", nan, {"units": "um", "long_name": "fitted centre of mass (none: no fit possible)"}),
          "residual_um": ("shot", nan.copy(), {"units": "um", "long_name": "data minus fit"}),
-         "pull": ("shot", nan.copy(), {"units": "1", "long_name": "residual over its (scaled) error"})},
+         "pull": ("shot", nan.copy(), {"units": "1", "long_name": "residual over its (scaled) error"}),
+         "x_centre_um": blind["centres"]},
         coords={"shot": com.shot.values},
-        attrs={"model": "", "nu": np.nan, "nu_err": np.nan, "dl_um": dl_um, "fit_possible": 0},
+        attrs={"model": "", "nu": np.nan, "nu_err": np.nan, "dl_um": dl_um, "fit_possible": 0,
+               "blinded": int(blind["keys"]["blinded"])},
     )
     write_dataset(fit_ds, out_fit)
     write_json(out_summary, summary)
     return summary
+
+
+# --- blind analysis (issue 14, item 5) -------------------------------------------------------------------------------
+
+BLIND_NOTE = ("BLINDED: nu and every number and figure that would reveal it (displacement per cycle, deviation from "
+              "theory, efficiency, every model's and analysis' nu, the fitted curves, the centres in the pump figures) "
+              "carry a hidden offset. Decide the analysis, then reveal the result with `atompump unblind results`.")
+
+
+def _blind(fit: Config, data: PumpData, com: xr.Dataset, *, dl_um: float) -> dict:
+    """What a blind analysis changes (``fit.blind``, :mod:`atompump.fit.blind`): ``data`` with blinded centres, the
+    summary keys (``blinded``, and when blinded ``blind_check`` and ``blind_note``) and fit.nc's ``x_centre_um``
+    (every shot's centre as the fit sees it: blinded for pumped shots when blinded). The offset stays in memory."""
+    from atompump.fit.blind import blind_centres, blind_pump_data
+    from atompump.stages.blind import blinding
+
+    settings = blinding(fit)
+    offset = 0.0 if settings is None else settings[0]
+    reference = com["reference"].values.astype(bool) if "reference" in com.variables else np.zeros(com.sizes["shot"],
+                                                                                                   bool)
+    centres = blind_centres(com.x_com_um.values, cycle=com.cycle.values, direction=com.direction.values,
+                            reference=reference, offset=offset, dl_um=dl_um) if settings else com.x_com_um.values
+    long_name = "centre of mass the fit used" + (" (BLINDED: pumped shots carry the hidden offset)" if settings
+                                                 else "")
+    keys: dict = {"blinded": settings is not None}
+    if settings is not None:
+        data = blind_pump_data(data, offset=offset, dl_um=dl_um)
+        keys.update(blind_check=settings[1], blind_note=BLIND_NOTE)
+    return {"data": data, "keys": keys,
+            "centres": ("shot", np.asarray(centres, float), {"units": "um", "long_name": long_name})}

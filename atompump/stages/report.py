@@ -139,6 +139,7 @@ def draw_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, bands: xr.D
         **_shot_figures(com=com, reduced=reduced, shots_path=shots_path, basis_path=basis_path, imaging=imaging),
         **_pump_figures(com=com, summary=summary, fit=fit),
         "estimators": _estimators_figure(com),
+        "trend_time": _trend_time_figure(com=com, summary=summary, fit=fit),
         "bands": f.bands_figure(bands),
         "band_structure": tf.band_structure_figure(bands),
         "berry_curvature": tf.berry_curvature_figure(bands),
@@ -220,9 +221,12 @@ def _pump_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset) -> dict:
         text = summary.get("fit_message") or "No fit was possible."
         return {name: f.message_figure("no fit possible", text) for name in ("com_vs_cycle", "residuals", "models")}
     head = summary["headline"]
-    fit_label = f"{head['model']} fit: nu = {summary['nu']:.3f} +- {summary['nu_err']:.3f}"
-    return {
-        "com_vs_cycle": f.com_vs_cycle_figure(com, x0_um=summary["x0_um"], fit_label=fit_label,
+    blinded = bool(summary.get("blinded"))
+    fit_label = (f"{head['model']} fit: nu{' (BLINDED)' if blinded else ''} = {summary['nu']:.3f} +- "
+                 f"{summary['nu_err']:.3f}")
+    centres = com.assign(x_com_um=("shot", fit_centres(com, fit)))  # blinded centres in a blind analysis
+    drawn = {
+        "com_vs_cycle": f.com_vs_cycle_figure(centres, x0_um=summary["x0_um"], fit_label=fit_label,
                                               curves=_headline_curves(summary, float(np.nanmax(com.cycle.values))),
                                               dl_um=summary["dl_um"], chern_number=summary["chern_number"],
                                               nu_theory=summary["nu_theory"]),
@@ -231,6 +235,11 @@ def _pump_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset) -> dict:
         "models": f.models_figure(_analysis_rows(summary), nu_theory=summary["nu_theory"],
                                   chern_number=summary["chern_number"]),
     }
+    if blinded:
+        for name in ("com_vs_cycle", "models"):
+            drawn[name].suptitle("BLINDED: nu carries a hidden offset (atompump unblind results)", fontsize=8,
+                                 color="#D55E00")
+    return drawn
 
 
 _BAND_MIXTURE_SPREAD = ("per-particle spread of the displacement per cycle over the band mixture, "
@@ -314,7 +323,8 @@ def _summary_rows(s: dict) -> list[tuple[str, object, str]]:
     if not s.get("fit_possible", True):
         return _no_fit_rows(s)
     rows = [
-        ("nu (displacement per cycle / dl)", f"{s['nu']:.4f} +- {s['nu_err']:.4f}", "1"),
+        ("nu (displacement per cycle / dl)" + (" BLINDED: hidden offset" if s.get("blinded") else ""),
+         f"{s['nu']:.4f} +- {s['nu_err']:.4f}", "1"),
         ("displacement per cycle", f"{s['displacement_per_cycle_um']:.4f} +- {s['displacement_per_cycle_err_um']:.4f}",
          "um"),
         ("dl", s["dl_um"], "um"),
@@ -343,7 +353,7 @@ def _summary_rows(s: dict) -> list[tuple[str, object, str]]:
 
 
 def _notes(s: dict) -> list[str]:
-    notes = _input_notes(s)
+    notes = ([s.get("blind_note", "BLINDED")] if s.get("blinded") else []) + _input_notes(s)
     if not s.get("fit_possible", True):
         return notes + [s.get("fit_message") or "No fit was possible."]
     if s.get("errors_scaled"):
@@ -381,10 +391,12 @@ def _headline(s: dict) -> str:
     if not s.get("fit_possible", True):
         return (f"No fit was possible: {s['n_used']} of {s['n_shots']} shots passed the quality cuts, too few for the "
                 f"{s['fit_model_requested']} fit. Every rejected shot is listed below with its reason.")
-    return (f"The cloud moved nu = {s['nu']:.3f} +- {s['nu_err']:.3f} lattice constants per cycle "
-            f"({s['displacement_per_cycle_um']:.3f} +- {s['displacement_per_cycle_err_um']:.3f} um); the lowest "
-            f"band's Chern number is {s['chern_number']:+d}; the full prediction for this sequence is nu = "
-            f"{s['nu_theory']:.3f} (deviation {s['deviation_sigma']:+.1f} sigma).")
+    prefix = ("BLINDED ANALYSIS (nu carries a hidden offset; `atompump unblind results` reveals it): "
+              if s.get("blinded") else "")
+    return prefix + (f"The cloud moved nu = {s['nu']:.3f} +- {s['nu_err']:.3f} lattice constants per cycle "
+                     f"({s['displacement_per_cycle_um']:.3f} +- {s['displacement_per_cycle_err_um']:.3f} um); the "
+                     f"lowest band's Chern number is {s['chern_number']:+d}; the full prediction for this sequence "
+                     f"is nu = {s['nu_theory']:.3f} (deviation {s['deviation_sigma']:+.1f} sigma).")
 
 
 def _no_fit_rows(s: dict) -> list[tuple[str, object, str]]:
@@ -438,8 +450,10 @@ def _wrap(text: str, width: int = 100) -> list[str]:
 
 
 def write_pdf_report(path: str | os.PathLike, *, title: str, summary: dict, drawn: dict, rejected: list,
-                     provenance: dict) -> None:
-    """Multi-page PDF: the summary, every figure (vector) with its caption, the tables and the provenance."""
+                     provenance: dict, extra_specs: tuple = ()) -> None:
+    """Multi-page PDF: the summary, every figure (vector) with its caption, the tables and the provenance.
+
+    ``drawn`` holds the catalogue's figures and those of ``extra_specs`` (e.g. the trends)."""
     from matplotlib.backends.backend_pdf import PdfPages
 
     lines = _wrap(_headline(summary)) + [""]
@@ -453,7 +467,7 @@ def write_pdf_report(path: str | os.PathLike, *, title: str, summary: dict, draw
               f"{r['delta_bic']:>8.1f}" for r in summary.get("models", [])]
     for rep in summary.get("differential", {}).values():
         lines.append(f"{rep['model']:<24} nu = {rep['nu']:.4f} +- {rep['nu_err']:.4f}")
-    captions = {spec.name: spec for spec in FIGURES}
+    captions = {spec.name: spec for spec in (*FIGURES, *extra_specs)}
     with atomic_path(path, suffix=".pdf") as tmp, PdfPages(tmp, metadata={"Creator": None, "Producer": None,
                                                                           "CreationDate": None}) as pdf:
         pdf.savefig(_text_page(lines, title=title))
@@ -478,20 +492,78 @@ def write_pdf_report(path: str | os.PathLike, *, title: str, summary: dict, draw
 
 def figures_stage(*, com_path, summary_path, fit_path, bands_path, wannier_path, reduced_path, shots_path,
                   basis_path, imaging: Config, out_dir: str | os.PathLike, pdf_path: str | os.PathLike,
-                  provenance_path, title: str = "atompump report") -> None:
-    """Draw every catalogue figure into ``out_dir`` as ``<name>.png`` and ``<name>.pdf``, and the PDF report."""
+                  provenance_path, title: str = "atompump report", trend_globals: tuple[str, ...] = ()) -> None:
+    """Draw every catalogue figure and the trend figures (:func:`draw_trend_figures`, ``trend_globals`` being
+    ``report.trend_globals``) into ``out_dir`` as ``<name>.png`` and ``<name>.pdf``, and the PDF report.
+
+    Raises
+    ------
+    ConfigError
+        A name of ``trend_globals`` is not a per-shot global of ``com.nc`` (checked before anything is drawn).
+    """
+    from atompump.report.catalog import trend_figures
     from atompump.report.figures import save_figure
 
     com = read_dataset(com_path)
     summary = json.loads(Path(summary_path).read_text())
-    drawn = draw_figures(com=com, summary=summary, fit=read_dataset(fit_path), bands=read_dataset(bands_path),
+    fit = read_dataset(fit_path)
+    trends = draw_trend_figures(com=com, summary=summary, fit=fit, trend_globals=trend_globals, com_path=com_path)
+    drawn = draw_figures(com=com, summary=summary, fit=fit, bands=read_dataset(bands_path),
                          wannier=read_dataset(wannier_path), reduced=read_dataset(reduced_path),
                          shots_path=shots_path, basis_path=basis_path, imaging=imaging)
+    drawn.update(trends)
     for name, fig in drawn.items():
         save_figure(fig, Path(out_dir) / f"{name}.png")
         save_figure(fig, Path(out_dir) / f"{name}.pdf")
     write_pdf_report(pdf_path, title=title, summary=summary, drawn=drawn, rejected=_rejected(com),
-                     provenance=json.loads(Path(provenance_path).read_text()))
+                     provenance=json.loads(Path(provenance_path).read_text()),
+                     extra_specs=trend_figures(trend_globals))
+
+
+# --- trends against acquisition time and any global (issue 14, item 4) ---------------------------------------------
+
+def fit_centres(com: xr.Dataset, fit: xr.Dataset) -> np.ndarray:
+    """The centres the fit saw, per shot of ``com`` (um): fit.nc's ``x_centre_um`` (blinded in a blind analysis),
+    else com.nc's ``x_com_um``."""
+    if "x_centre_um" in fit.variables:
+        return fit["x_centre_um"].values.astype(float)
+    return com.x_com_um.values.astype(float)
+
+
+def _trend_centre(com: xr.Dataset, summary: dict, fit: xr.Dataset) -> tuple[np.ndarray, str]:
+    """The centre the trend figures show (:func:`atompump.report.trends.unpumped_centre`) and its label."""
+    from atompump.report.trends import unpumped_centre
+
+    nu = summary.get("nu") if summary.get("fit_possible", True) else None
+    return unpumped_centre(com, x_um=fit_centres(com, fit), nu=nu, dl_um=float(summary["dl_um"]),
+                           x0_um=summary.get("x0_um"))
+
+
+def _trend_time_figure(*, com: xr.Dataset, summary: dict, fit: xr.Dataset):
+    """``trend_time``: the trends against acquisition time (or order)."""
+    from atompump.report.trends import acquisition_axis, trend_figure
+
+    centre, label = _trend_centre(com, summary, fit)
+    return trend_figure(com, acquisition_axis(com), centre_um=centre, centre_label=label)
+
+
+def draw_trend_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, trend_globals=(),
+                       com_path: str | os.PathLike = "com.nc") -> dict:
+    """The trend figures of ``trend_globals`` (:func:`atompump.report.catalog.trend_figures`) keyed by name: centre
+    minus the pumped displacement, atom number and width against each global.
+
+    Raises
+    ------
+    ConfigError
+        A global that ``com`` does not have (:func:`atompump.report.trends.global_axis`), before anything is drawn.
+    """
+    from atompump.report.catalog import trend_figures
+    from atompump.report.trends import global_axis, trend_figure
+
+    axes = [global_axis(com, name, source=str(com_path)) for name in trend_globals]
+    centre, label = _trend_centre(com, summary, fit)
+    return {spec.name: trend_figure(com, axis, centre_um=centre, centre_label=label)
+            for spec, axis in zip(trend_figures(trend_globals), axes)}
 
 
 def _rejected(com: xr.Dataset) -> list[tuple[str, str]]:
@@ -560,12 +632,13 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
                  recovery_path: str | os.PathLike | None = None,
                  recovery_figure: str | os.PathLike | None = None,
                  fit_path: str | os.PathLike | None = None,
-                 scan_figure: str | os.PathLike | None = None) -> str:
+                 scan_figure: str | os.PathLike | None = None, trend_globals: tuple[str, ...] = ()) -> str:
     """Assemble the self-contained HTML report from the figures, the summary and the provenance.
 
     With ``theory_path`` and ``fit_path`` (``fit.nc``) the quantum-spread rows (:func:`quantum_spread_rows`) put the
     centre-of-mass scatter expected from quantum fluctuations beside the measured one. ``scan_figure`` (PNG of the
-    rule superlattice_scan, ``report.superlattice_scan``) adds the Chern numbers over the lattice depths.
+    rule superlattice_scan, ``report.superlattice_scan``) adds the Chern numbers over the lattice depths. The trend
+    figures of ``trend_globals`` (``report.trend_globals``) follow the catalogue's figures.
 
     A run with a truth (simulated or injected) adds the recovery table of ``recovery_path`` (``recovery.json``) and
     the per-shot pull histogram ``recovery_figure`` (PNG).
@@ -604,7 +677,10 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
     if consistency is not None:
         tables.append(consistency)
     provenance = json.loads(Path(provenance_path).read_text())
-    figures = [(Path(figures_dir) / f"{spec.name}.png", spec.title, spec.caption) for spec in FIGURES]
+    from atompump.report.catalog import trend_figures
+
+    figures = [(Path(figures_dir) / f"{spec.name}.png", spec.title, spec.caption)
+               for spec in (*FIGURES, *trend_figures(trend_globals))]
     tables, figures = _with_recovery(tables, figures, recovery_path, recovery_figure)
     if scan_figure is not None and Path(scan_figure).is_file():
         from atompump.report.catalog import SCAN_FIGURE

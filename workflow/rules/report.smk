@@ -1,4 +1,6 @@
-from atompump.report.catalog import FIGURES
+from atompump.report.catalog import FIGURES, trend_figures
+
+TRENDS = trend_figures(config["report"]["trend_globals"])
 
 
 rule provenance:
@@ -44,10 +46,21 @@ rule figures:
             for spec in FIGURES
         },
         **{f"{spec.name}_pdf": f"results/figures/{spec.name}.pdf" for spec in FIGURES},
+        # trends against acquisition time and report.trend_globals
+        **{
+            spec.name: report(
+                f"results/figures/{spec.name}.png",
+                caption="../report/trends.rst",
+                category=spec.category,
+            )
+            for spec in TRENDS
+        },
+        **{f"{spec.name}_pdf": f"results/figures/{spec.name}.pdf" for spec in TRENDS},
         pdf="results/report/report.pdf",
     params:
         title=config["report"]["title"],
         imaging=config["imaging"],
+        trend_globals=config["report"]["trend_globals"],
     threads: 1
     resources:
         mem_mb=2000,
@@ -66,6 +79,7 @@ rule report:
         com="results/com/com.nc",
         provenance="results/report/provenance.json",
         figures=[f"results/figures/{spec.name}.png" for spec in FIGURES],
+        trends=[f"results/figures/{spec.name}.png" for spec in TRENDS],
         theory="results/theory/theory.json",
         fit="results/fit/fit.nc",
         scan=superlattice_scan_figure,
@@ -75,6 +89,7 @@ rule report:
         html="results/report/report.html",
     params:
         title=config["report"]["title"],
+        trend_globals=config["report"]["trend_globals"],
     threads: 1
     resources:
         mem_mb=1000,

@@ -21,4 +21,5 @@ run_stage(
     out_dir=os.path.dirname(snakemake.output[0]),
     pdf_path=snakemake.output.pdf,
     title=snakemake.params.title,
+    trend_globals=tuple(snakemake.params.trend_globals),
 )

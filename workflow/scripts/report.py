@@ -20,4 +20,5 @@ run_stage(
     fit_path=snakemake.input.fit,
     scan_figure=snakemake.input.scan[0] if snakemake.input.scan else None,
     title=snakemake.params.title,
+    trend_globals=tuple(snakemake.params.trend_globals),
 )
