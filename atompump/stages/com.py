@@ -183,7 +183,7 @@ def read_template(path: str | os.PathLike) -> tuple[Template | None, NoiseModel 
 
 _PER_SHOT = ("x_moment_um", "x_moment_err_um", "x_fit_um", "x_fit_err_um", "x_template_um", "x_template_err_um",
              "crb_um", "crb_template_um", "fit_reduced_chi2", "template_reduced_chi2", "x_moment_white_err_um",
-             "x_fit_white_err_um", "x_template_white_err_um", "integrated", "masked")
+             "x_fit_white_err_um", "x_template_white_err_um", "integrated", "masked", "width")
 
 
 @_one_blas_thread
@@ -240,6 +240,7 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
             out["x_template_white_err_um"][i] = registered.white_err_um
             out["crb_template_um"][i], out["template_reduced_chi2"][i] = registered.crb_um, registered.reduced_chi2
         out["integrated"][i], out["masked"][i] = moment.integrated_od, moment.masked_fraction
+        out["width"][i] = moment.width_um
         physical = moment.reject_reason
         if not physical:
             problems["fit"][i] = fit.reject_reason
@@ -289,6 +290,8 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
                                                   "long_name": "atom number from OD and the cross-section"}),
             "masked_fraction": ("shot", out["masked"], {"units": "1",
                                                         "long_name": "masked fraction of the cloud"}),
+            "width_um": ("shot", out["width"], {"units": "um", "long_name": "RMS width of the cloud along the pump "
+                                                                            "axis in the first moment's window"}),
             "used": ("shot", np.array([not r for r in reasons]), {"long_name": "shot passed the quality cuts"}),
             "reject_reason": ("shot", np.array(reasons, dtype=object), {"long_name": "why the shot was rejected"}),
         },
