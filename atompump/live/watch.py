@@ -32,7 +32,8 @@ def _footer(live: LiveAnalysis) -> str:
     state = live.state
     text = f"page written {time.strftime('%Y-%m-%d %H:%M:%S')}; {state.n_landed} shots in the run"
     if state.update_seconds:
-        text += f"; last update took {state.update_seconds[-1]:.2f} s"
+        what = "the final pass" if state.final else "the last update"
+        text += f"; {what} took {state.update_seconds[-1]:.2f} s"
     return text
 
 
