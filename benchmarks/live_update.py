@@ -34,16 +34,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from atompump.config import fill_defaults, load_schema  # noqa: E402
-from atompump.live import LiveAnalysis, run_data_section, write_dashboard  # noqa: E402
-from atompump.stages import run_analysis  # noqa: E402
-from atompump.stages.simulate import simulate_stage  # noqa: E402
-from atompump.stages.theory import theory_stage  # noqa: E402
+from atompump.config import fill_defaults, load_schema
+from atompump.live import LiveAnalysis, run_data_section, write_dashboard
+from atompump.stages import run_analysis
+from atompump.stages.simulate import simulate_stage
+from atompump.stages.theory import theory_stage
 
 TARGET_S = 2.0
 AGREEMENT = 0.5  # |nu_live - nu_final| / nu_err

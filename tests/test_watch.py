@@ -163,7 +163,7 @@ def _config_for(folder: Path, config: dict) -> dict:
 
 
 def test_a_shot_still_being_written_waits_until_its_files_settle(small_run, tmp_path):
-    root, config, rows = small_run
+    _, config, rows = small_run
     lab = tmp_path / "lab"
     lab.mkdir()
     fresh = dict(rows[1], atoms=str(lab / "atoms.tif"))
@@ -215,7 +215,8 @@ def test_growing_manifest_is_analysed_as_it_lands_and_the_live_nu_agrees_with_th
     assert abs(nu_live - truth) < 3 * err_live and err_live < 0.05
     assert live.finish() and live.state.final
     nu_final = live.summary["nu"]
-    assert abs(nu_live - nu_final) < 0.25 * live.summary["nu_err"]  # the same shots: far inside the error
+    # the same shots, partly analysed with a basis and template of fewer shots: well inside the error
+    assert abs(nu_live - nu_final) < 0.5 * live.summary["nu_err"]
     assert live.summary["n_used"] == 24
 
 

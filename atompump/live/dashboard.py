@@ -136,7 +136,7 @@ def render_dashboard(com: xr.Dataset | None, summary: Mapping | None, fit: xr.Da
         Rejected shots listed (the most recent first); the rest are counted.
     """
     esc = html.escape
-    refresh = "" if final else f'<meta http-equiv="refresh" content="{max(1, int(round(refresh_s)))}">'
+    refresh = "" if final else f'<meta http-equiv="refresh" content="{max(1, round(refresh_s))}">'
     badge = '<span class="badge final">FINAL</span>' if final else '<span class="badge live">LIVE</span>'
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', refresh,
              f"<title>{esc(title)} ({'final' if final else 'live'})</title><style>{_CSS}</style></head><body>",
@@ -168,8 +168,8 @@ def _headline(com: xr.Dataset, summary: Mapping) -> str:
         boxes.append(("", "displacement per cycle", f"{_number(summary.get('displacement_per_cycle_um'), 3)} "
                       f"&plusmn; {_number(summary.get('displacement_per_cycle_err_um'), 3)} um"
                       + (f" <span class=\"label\">(dl = {dl:.3f} um)</span>" if dl else "")))
-        boxes.append(("", "theory: Chern number", f"C = {summary.get('chern_number')}, nu = "
-                      f"{_number(summary.get('nu_theory'), 3)}"))
+        theory = f"C = {summary.get('chern_number')}, nu = {_number(summary.get('nu_theory'), 3)}"
+        boxes.append(("", "theory: Chern number", theory))
         boxes.append(("", "measured - theory", f"{_number(summary.get('deviation_sigma'), 1)} sigma"))
         chi2 = _number(summary.get("reduced_chi2"), 2)
         boxes.append(("", "reduced chi^2 of the fit", chi2 + (' <span class="label">(error scaled by its root)</span>'

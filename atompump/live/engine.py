@@ -26,6 +26,7 @@ the batch workflow).
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -36,13 +37,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import xarray as xr
 
-from atompump.errors import InputDataError
+from atompump.errors import AtompumpError, InputDataError
 from atompump.io.manifest import ShotRecord
-from atompump.io.netcdf import read_dataset, write_dataset
-from atompump.io.shots import iter_run_shots, write_shots_table
+from atompump.io.netcdf import read_variables, write_dataset
+from atompump.io.shots import find_labscript_shots, iter_run_shots, write_shots_table
 from atompump.stages.com import com_batch_stage, gather_com_stage, template_stage
 from atompump.stages.fit import fit_stage
 from atompump.stages.reduce import check_reduce_stage, fringe_basis_stage, reduce_batch_stage
@@ -50,7 +52,7 @@ from atompump.stages.theory import theory_stage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiveAnalysis", "LiveState", "run_data_section"]
+__all__ = ["DASHBOARD_VARIABLES", "LiveAnalysis", "LiveState", "run_data_section"]
 
 Config = Mapping[str, Any]
 
@@ -110,6 +112,15 @@ class LiveState:
     update_cpu_seconds: list[float] = field(default_factory=list)
 
 
+def _file_key(path: Path) -> tuple[int, int] | None:
+    """Size and modification time (ns) of a file; None when it does not exist."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 class LiveAnalysis:
     """The live analysis of one run (see the module docstring).
 
@@ -166,6 +177,9 @@ class LiveAnalysis:
         self._analysed: set[str] = set()
         self._com: xr.Dataset | None = None  # every analysed shot's centre-of-mass row (com_batch_stage's output)
         self._roi: list[int] | None = None
+        self._manifest_cache: tuple | None = None  # (size, mtime) of the manifest and its records
+        self._file_cache: dict[Path, tuple] = {}  # labscript file -> ((size, mtime), record)
+        self._failed_at = -1  # shots landed when an update last failed (retried only when more have landed)
 
     # --- paths -----------------------------------------------------------------------------------------------
     @property
@@ -182,14 +196,38 @@ class LiveAnalysis:
 
     # --- the run's shots ---------------------------------------------------------------------------------------
     def landed(self) -> list[ShotRecord]:
-        """Every shot of the run found now, in run order (an empty list before the first one)."""
+        """Every shot of the run found now, in run order (an empty list before the first one).
+
+        Cheap when nothing changed: the manifest is parsed again only when its size or modification time changed;
+        a labscript file's globals are read once (again only when the file changed), so a look at a long run costs
+        a glob and a stat per file (:func:`atompump.io.shots.iter_run_shots` on the changed parts).
+        """
         if self.folder is not None:
             self.data = run_data_section(self.folder, self.data)
         try:
-            return list(iter_run_shots(self.data))
+            if self.data.get("shots"):
+                return self._labscript_records(str(self.data["shots"]))
+            key = _file_key(Path(str(self.data["manifest"])))
+            if key is None or self._manifest_cache is None or self._manifest_cache[0] != key:
+                self._manifest_cache = (key, list(iter_run_shots(self.data)))
+            return list(self._manifest_cache[1])
         except (InputDataError, FileNotFoundError) as exc:  # no manifest or no shot file yet
             log.debug("no shots yet: %s", exc)
             return []
+
+    def _labscript_records(self, pattern: str) -> list[ShotRecord]:
+        paths = find_labscript_shots(pattern)
+        if len({p.stem for p in paths}) < len(paths):  # repeated shot ids: the full scan names them
+            return list(iter_run_shots(self.data))
+        records = []
+        for path in paths:
+            key = _file_key(path)
+            cached = self._file_cache.get(path)
+            if cached is None or cached[0] != key:
+                one = {**self.data, "shots": glob.escape(str(path))}
+                cached = self._file_cache[path] = (key, next(iter(iter_run_shots(one))))
+            records.append(cached[1])
+        return records
 
     def _ready(self, record: ShotRecord, now: float) -> bool:
         """Whether a shot's files all exist and have not changed for ``settle_s`` (else it is still being written,
@@ -229,20 +267,34 @@ class LiveAnalysis:
         n = len(run)
         due = (self.state.generation == 0 or n >= self.rebuild_factor * self.state.basis_shots
                or n >= self.state.basis_shots + self.rebuild_every)
-        if due:
-            self._build(run, roi=self._roi)
-        segment = self._new_segment(new)
-        self._reduce(segment)
-        if due:
-            template_stage([s / "reduced.nc" for s in self._segments], self.work / "fringe_basis.nc",
-                           self.work / "template.nc", com=self.config["com"])
-        self._locate(segment)
+        if self._failed_at == len(records) and not force:
+            return False  # the same shots failed before: wait for more
+        before = (len(self._segments), self.state.generation, self.state.basis_shots, self._com)
+        try:
+            if due:
+                self._build(run, roi=self._roi)
+            segment = self._new_segment(new)
+            self._reduce(segment)
+            if due:
+                template_stage([s / "reduced.nc" for s in self._segments], self.work / "fringe_basis.nc",
+                               self.work / "template.nc", com=self.config["com"])
+            self._locate(segment)
+            stale = [s for s in self._segments if self._segment_generation[s] < self.state.generation]
+            for old in stale[:self.refresh_per_update]:  # the earlier shots catch up with the newest basis/template
+                self._reduce(old)
+                self._locate(old)
+            self._refit(run, n_bootstrap=0)
+        except AtompumpError as exc:  # a run-level problem (e.g. no cloud in the mean OD yet): wait for more shots
+            for folder in self._segments[before[0]:]:
+                shutil.rmtree(folder, ignore_errors=True)
+            del self._segments[before[0]:]
+            _, self.state.generation, self.state.basis_shots, self._com = before
+            self._failed_at = len(records)
+            self.state.message = (f"cannot analyse the {n} shots so far: {str(exc).splitlines()[0]} -- waiting for "
+                                  "more shots")
+            log.warning("%s", self.state.message)
+            return False
         self._analysed |= {r.shot for r in new}
-        stale = [s for s in self._segments if self._segment_generation[s] < self.state.generation]
-        for old in stale[:self.refresh_per_update]:  # the earlier shots catch up with the newest basis and template
-            self._reduce(old)
-            self._locate(old)
-        self._refit(run, n_bootstrap=0)
         self.state.n_analysed = len(self._analysed)
         n_stale = sum(1 for s in self._segments if self._segment_generation[s] < self.state.generation)
         self.state.message = (f"live: {n} shots analysed; fringe basis and template from {self.state.basis_shots} "
@@ -311,7 +363,7 @@ class LiveAnalysis:
                                basis_path=self.work / "fringe_basis.nc", template_path=self.work / "template.nc")
         self._segment_generation[segment] = self.state.generation
         if self._com is not None:
-            mine = set(str(s) for s in part.shot.values)
+            mine = {str(s) for s in part.shot.values}
             keep = [i for i, s in enumerate(self._com.shot.values) if str(s) not in mine]
             part = xr.concat([self._com.isel(shot=keep), part], dim="shot", combine_attrs="override",
                              data_vars="all")
@@ -340,7 +392,21 @@ class LiveAnalysis:
 
     # --- what the dashboard reads ------------------------------------------------------------------------------
     def products(self) -> tuple[xr.Dataset | None, dict | None, xr.Dataset | None]:
-        """``com.nc``, ``summary.json`` and ``fit.nc`` of the shots so far (None before the first analysis)."""
+        """What the dashboard shows of ``com.nc``, ``summary.json`` and ``fit.nc`` of the shots so far (None before
+        the first analysis): the per-shot variables of :data:`DASHBOARD_VARIABLES` and the attributes (read with
+        h5py alone: opening the whole Datasets would cost more than the update itself)."""
         if self.summary is None or not self.com_path.exists():
             return None, None, None
-        return read_dataset(self.com_path), json.loads(self.summary_path.read_text()), read_dataset(self.fit_path)
+        with h5py.File(self.com_path, "r") as f:
+            names = [name for name in DASHBOARD_VARIABLES if name in f]
+        values, attrs = read_variables(self.com_path, names)
+        shot = values.pop("shot")
+        com = xr.Dataset({k: ("shot", v) for k, v in values.items()}, coords={"shot": ("shot", shot)}, attrs=attrs)
+        model = read_variables(self.fit_path, ["x_model_um"])[0]["x_model_um"]
+        fit = xr.Dataset({"x_model_um": ("shot", model)}, coords={"shot": ("shot", shot)})
+        return com, json.loads(self.summary_path.read_text()), fit
+
+
+DASHBOARD_VARIABLES = ("shot", "x_com_um", "x_com_err_um", "cycle", "direction", "reference", "order",
+                       "atom_number", "width_um", "used", "reject_reason")
+"""The variables of ``com.nc`` the dashboard reads (:meth:`LiveAnalysis.products`)."""

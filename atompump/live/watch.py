@@ -3,7 +3,8 @@
 The loop: every ``poll_s`` seconds :meth:`~atompump.live.engine.LiveAnalysis.update` analyses the shots that
 landed since the last poll and the dashboard is rewritten. It stops
 
-* with ``once``: after analysing what is there now (no waiting for files to settle), then the final pass;
+* with ``once``: after analysing what is there now (no waiting for files to settle; with the final pass, that pass
+  alone);
 * after ``idle_timeout_s`` seconds without a new shot: the final pass, then exit;
 * on Ctrl-C (KeyboardInterrupt): at once, the page left as it was last written (every write is atomic), with a
   note that the watcher stopped.
@@ -20,6 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from atompump.errors import AtompumpError
 from atompump.live.dashboard import write_dashboard
 from atompump.live.engine import LiveAnalysis
 
@@ -88,7 +90,7 @@ def watch_run(config: Mapping[str, Any], out_dir: str | os.PathLike, *, folder: 
     last_new = time.monotonic()
     shown = live.state.message
     try:
-        while True:
+        while not (once and final_pass):  # --once with the final pass: the final pass alone analyses every shot
             if live.update(force=once):
                 last_new = time.monotonic()
                 write_page(live, page, title=title, refresh_s=refresh_s)
@@ -98,7 +100,8 @@ def watch_run(config: Mapping[str, Any], out_dir: str | os.PathLike, *, folder: 
                 break
             if idle_timeout_s is not None and time.monotonic() - last_new >= idle_timeout_s:
                 log.info("no new shot for %.0f s: the run has ended", idle_timeout_s)
-                live.update(force=True)  # shots whose files never settled: analysed (or rejected) as they are
+                if not final_pass:  # shots whose files never settled: analysed (or rejected) as they are
+                    live.update(force=True)
                 break
             if live.state.message != shown:  # e.g. "waiting for 5 shots": the figures are not redrawn while idle
                 write_page(live, page, title=title, refresh_s=refresh_s)
@@ -107,9 +110,14 @@ def watch_run(config: Mapping[str, Any], out_dir: str | os.PathLike, *, folder: 
         if final_pass:
             live.state.message = "the run has ended: final pass over every shot (as the batch workflow) ..."
             write_page(live, page, title=title, refresh_s=refresh_s)
-            live.finish()
-        write_page(live, page, title=title, refresh_s=refresh_s, note="" if live.state.final else
-                   "the watcher has stopped")
+            try:
+                if not live.finish() and not live.state.final:
+                    live.state.message = f"the run has ended: {live.state.n_landed} shots found, none analysed"
+            except AtompumpError as exc:  # the page keeps the live numbers and says why there is no final pass
+                live.state.message = f"the final pass failed: {str(exc).splitlines()[0]}"
+                log.error("%s", live.state.message)
+        write_page(live, page, title=title, refresh_s=refresh_s,
+                   note="" if live.state.final else "the watcher has stopped")
     except KeyboardInterrupt:
         log.info("stopped (Ctrl-C); the dashboard shows the last update")
         write_page(live, page, title=title, refresh_s=refresh_s, note="the watcher was stopped (Ctrl-C)")
