@@ -54,9 +54,10 @@ def dashboard_figure(com: xr.Dataset, fit: xr.Dataset | None, summary: Mapping |
                      final: bool = False) -> Figure:
     """Three panels: centre of mass against pump cycles with the fit so far (used pumped shots, both directions;
     reference shots green), atom number and cloud width against shot number (rejected shots as vermillion crosses)."""
-    fig = Figure(figsize=(12.0, 3.6), layout="constrained")
+    fig = Figure(figsize=(12.0, 3.6))  # a fixed layout: the constrained one would double the page's cost
     FigureCanvasAgg(fig)
-    ax_com, ax_n, ax_w = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1]})
+    ax_com, ax_n, ax_w = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 1], "left": 0.06, "right": 0.99,
+                                                         "bottom": 0.14, "top": 0.92, "wspace": 0.3})
     used = com.used.values.astype(bool)
     reference = com["reference"].values.astype(bool) if "reference" in com.variables else np.zeros(used.size, bool)
     cycle, direction = com.cycle.values.astype(float), com.direction.values.astype(int)
@@ -97,7 +98,7 @@ def dashboard_figure(com: xr.Dataset, fit: xr.Dataset | None, summary: Mapping |
         ax.set_ylabel(name)
         ax.set_title(f"{title} against shot number")
         if bad.any():
-            ax.legend(loc="best", frameon=False)
+            ax.legend(loc="best", frameon=True, framealpha=0.85, fontsize=8)
     return fig
 
 

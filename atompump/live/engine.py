@@ -33,7 +33,7 @@ import os
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ import xarray as xr
 
 from atompump.errors import AtompumpError, InputDataError
 from atompump.io.manifest import ShotRecord
-from atompump.io.netcdf import read_variables, write_dataset
+from atompump.io.netcdf import read_variables, write_dataset_uncompressed
 from atompump.io.shots import find_labscript_shots, iter_run_shots, write_shots_table
 from atompump.stages.com import com_batch_stage, gather_com_stage, template_stage
 from atompump.stages.fit import fit_stage
@@ -142,9 +142,9 @@ class LiveAnalysis:
         Rebuild the basis and the template when the run has grown by this factor since the last rebuild (> 1).
     rebuild_every : int
         ... and at least every this many shots.
-    refresh_per_update : int
-        Segments (the shots of one earlier update) analysed again per update with the newest basis and template,
-        oldest first, after a rebuild: the earlier shots catch up while the run goes on, at a bounded cost.
+    refresh_shots : int
+        Earlier shots analysed again per update with the newest basis and template after a rebuild (whole earlier
+        updates, oldest first, at least one): the earlier shots catch up while the run goes on, at a bounded cost.
     folder : path, optional
         The watched run's folder: ``config['data']`` is derived from it at every look
         (:func:`run_data_section`), so a watcher started before the first shot finds the manifest or the labscript
@@ -153,7 +153,7 @@ class LiveAnalysis:
 
     def __init__(self, config: Config, out_dir: str | os.PathLike, *, theory_json: str | os.PathLike | None = None,
                  settle_s: float = 1.0, min_shots: int = 5, rebuild_factor: float = 2.0,
-                 rebuild_every: int = 50, refresh_per_update: int = 1,
+                 rebuild_every: int = 50, refresh_shots: int = 4,
                  folder: str | os.PathLike | None = None) -> None:
         if rebuild_factor <= 1.0:
             raise ValueError(f"rebuild_factor must be > 1, got {rebuild_factor}")
@@ -169,11 +169,13 @@ class LiveAnalysis:
         self.min_shots = max(3, int(min_shots))
         self.rebuild_factor = float(rebuild_factor)
         self.rebuild_every = max(1, int(rebuild_every))
-        self.refresh_per_update = max(0, int(refresh_per_update))
+        self.refresh_shots = max(0, int(refresh_shots))
         self.state = LiveState()
         self.summary: dict | None = None
         self._segments: list[Path] = []  # segment folders: shots.nc, reduced.nc, com.nc
         self._segment_generation: dict[Path, int] = {}  # the basis/template generation each segment was analysed with
+        self._segment_records: dict[Path, list[ShotRecord]] = {}
+        self._next_segment = 0
         self._analysed: set[str] = set()
         self._com: xr.Dataset | None = None  # every analysed shot's centre-of-mass row (com_batch_stage's output)
         self._roi: list[int] | None = None
@@ -273,16 +275,15 @@ class LiveAnalysis:
         try:
             if due:
                 self._build(run, roi=self._roi)
-            segment = self._new_segment(new)
+            # the earlier shots catch up with the newest basis and template: the oldest stale segments' shots go
+            # into this update's segment (one reduction and one estimator pass for both; the segments merge)
+            stale = self._stale_segments()
+            segment = self._new_segment(new + [r for s in stale for r in self._segment_records[s]])
             self._reduce(segment)
             if due:
-                template_stage([s / "reduced.nc" for s in self._segments], self.work / "fringe_basis.nc",
-                               self.work / "template.nc", com=self.config["com"])
+                template_stage([s / "reduced.nc" for s in self._segments if s not in stale],
+                               self.work / "fringe_basis.nc", self.work / "template.nc", com=self.config["com"])
             self._locate(segment)
-            stale = [s for s in self._segments if self._segment_generation[s] < self.state.generation]
-            for old in stale[:self.refresh_per_update]:  # the earlier shots catch up with the newest basis/template
-                self._reduce(old)
-                self._locate(old)
             self._refit(run, n_bootstrap=0)
         except AtompumpError as exc:  # a run-level problem (e.g. no cloud in the mean OD yet): wait for more shots
             for folder in self._segments[before[0]:]:
@@ -294,6 +295,10 @@ class LiveAnalysis:
                                   "more shots")
             log.warning("%s", self.state.message)
             return False
+        for old in stale:
+            self._segments.remove(old)
+            del self._segment_generation[old], self._segment_records[old]
+            shutil.rmtree(old, ignore_errors=True)
         self._analysed |= {r.shot for r in new}
         self.state.n_analysed = len(self._analysed)
         n_stale = sum(1 for s in self._segments if self._segment_generation[s] < self.state.generation)
@@ -345,11 +350,28 @@ class LiveAnalysis:
         self.state.basis_shots = len(run)
         log.info("live: region of interest %s and fringe basis from %d shots", self._roi, len(run))
 
+    def _stale_segments(self) -> list[Path]:
+        """The oldest segments analysed with an earlier basis and template, up to ``refresh_shots`` shots (at least
+        one segment when any is stale and ``refresh_shots`` > 0)."""
+        out, total = [], 0
+        for segment in self._segments:
+            if self._segment_generation[segment] >= self.state.generation:
+                continue
+            size = len(self._segment_records[segment])
+            if out and total + size > self.refresh_shots or self.refresh_shots == 0:
+                break
+            out.append(segment)
+            total += size
+        return out
+
     def _new_segment(self, records: list[ShotRecord]) -> Path:
-        folder = self.work / f"segment-{len(self._segments):05d}"
+        """A folder with the run table of ``records`` (``shots.nc``), added to the run's segments."""
+        folder = self.work / f"segment-{self._next_segment:05d}"
+        self._next_segment += 1
         folder.mkdir(parents=True, exist_ok=True)
-        write_shots_table([replace(r) for r in records], folder / "shots.nc", batch_size=len(records))
+        write_shots_table(records, folder / "shots.nc", batch_size=len(records))
         self._segments.append(folder)
+        self._segment_records[folder] = list(records)
         return folder
 
     def _reduce(self, segment: Path) -> None:
@@ -374,7 +396,7 @@ class LiveAnalysis:
         position = {r.shot: i for i, r in enumerate(run)}
         shots = [str(s) for s in self._com.shot.values]
         self._com = self._com.isel(shot=np.argsort([position[s] for s in shots], kind="stable"))
-        write_dataset(self._com, self.work / "com_all.nc")
+        write_dataset_uncompressed(self._com, self.work / "com_all.nc")
         gather_com_stage([self.work / "com_all.nc"], self.com_path, com=self.config["com"])
         fit = dict(self.config.get("fit") or {})
         if n_bootstrap is not None:
