@@ -283,3 +283,25 @@ def test_cli_names_a_missing_folder(tmp_path, capsys):
         main(["watch", str(tmp_path / "nowhere"), "--once", "--out", str(tmp_path / "live")])
     assert stop.value.code == 2
     assert "nowhere: no such folder" in capsys.readouterr().err
+
+
+def test_a_run_that_cannot_be_analysed_yet_is_reported_and_retried_only_with_new_shots(small_run, tmp_path):
+    _, config, rows = small_run
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    broken = []
+    for row in rows[:3]:  # frames that are not images (a camera writing garbage): no shot of the run can be read
+        fixed = dict(row)
+        for name in ("atoms", "probe", "dark"):
+            fixed[name] = str(lab / f"{row['shot']}_{name}.tif")
+            Path(fixed[name]).write_bytes(b"not a TIFF")
+            os.utime(fixed[name], (time.time() - 60, time.time() - 60))
+        broken.append(fixed)
+    _write_manifest(lab / "manifest.csv", broken)
+    live = LiveAnalysis(_config_for(lab, config), tmp_path / "live", settle_s=0.0, min_shots=3, folder=lab)
+    assert not live.update()
+    assert live.state.message.startswith("cannot analyse the 3 shots so far:")
+    assert "waiting for more shots" in live.state.message and live.summary is None
+    calls = []
+    live._build = lambda *a, **k: calls.append(a)  # a retry would rebuild
+    assert not live.update() and not calls  # the same shots: not tried again until more land
