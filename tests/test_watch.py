@@ -305,3 +305,14 @@ def test_a_run_that_cannot_be_analysed_yet_is_reported_and_retried_only_with_new
     calls = []
     live._build = lambda *a, **k: calls.append(a)  # a retry would rebuild
     assert not live.update() and not calls  # the same shots: not tried again until more land
+
+
+def test_per_direction_fit_without_covariance_is_skipped_not_a_crash():
+    """Early in a live run one direction may have no pumped cycle yet: the per-direction model has no covariance,
+    and the fit skips it (ValueError, as for any model without an error estimate) instead of a TypeError."""
+    from atompump.fit.analyses import PumpData, fit_model
+
+    data = PumpData.from_arrays(np.array([0, 1, 2, 3, 0, 0.0]), np.array([1, 1, 1, 1, -1, -1]),
+                                np.array([0, 0.77, 1.5, 2.3, 0.01, -0.01]), np.full(6, 0.05))
+    with pytest.raises(ValueError, match="per_direction fit gave no error estimate"):
+        fit_model(data, "per_direction", dl_um=0.767)
