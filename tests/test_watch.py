@@ -206,6 +206,9 @@ def test_growing_manifest_is_analysed_as_it_lands_and_the_live_nu_agrees_with_th
         com, _, _ = live.products()
         assert [str(s) for s in com.shot.values] == [r["shot"] for r in rows[:landed]]  # run order
         assert {"x_com_um", "atom_number", "width_um", "used", "reject_reason"} <= set(com.variables)
+        # the cloud's RMS width along the pump axis: 4 um simulated (the imaging PSF adds little), 3000 atoms
+        assert abs(np.median(com.width_um.values) - 4.0) < 0.4
+        assert abs(np.median(com.atom_number.values) / 3000 - 1) < 0.1
         nus.append((live.summary["nu"], live.summary["nu_err"]))
     # basis and template rebuilt as the run doubles (5, 10, 24 >= 2 x 10), not at every shot
     assert live.state.generation == 3 and live.state.basis_shots == 24
