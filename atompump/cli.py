@@ -16,6 +16,11 @@
 ``atompump plan --target NU_ERR [--pilot RESULTS_DIR_OR_COM_NC | --config my.yaml] [--json]``
     How many shots and cycles for an error NU_ERR on nu, per measurement design, from a pilot run's scatter or from
     the simulator's camera and the Cramer-Rao bound.
+``atompump watch FOLDER --configfile my.yaml [--out live] [--once] [--idle-timeout S]``
+    Live analysis while a run is taken: each shot of FOLDER (its manifest.csv growing row by row, or labscript .h5
+    files appearing) analysed as it lands, the fit redone, and OUT/dashboard.html kept up to date (a static page
+    that the browser reloads by itself). Stops after ``--once`` or ``--idle-timeout`` with a final pass that gives
+    the batch workflow's numbers; Ctrl-C stops at once with the page intact.
 ``atompump version``
     The installed version.
 """
@@ -52,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     add_theory_parser(sub)
     _add_inject_parser(sub)
     _add_lab_parsers(sub)
+    _add_watch_parser(sub)
     return parser
 
 
@@ -156,6 +162,78 @@ def _load_config(paths: Sequence[str], schema: str = _SCHEMA) -> dict:
     return fill_defaults(config, schema_doc)
 
 
+# --- atompump watch (issue 14, item 3: live analysis) -------------------------------------------------------------
+
+def _add_watch_parser(sub) -> None:
+    watch = sub.add_parser("watch", help="analyse a run while it is taken and keep a live HTML dashboard")
+    watch.add_argument("folder", help="the run: a folder with manifest.csv (rows added as shots land), a manifest "
+                                      "file, or a folder where labscript writes .h5 shot files")
+    watch.add_argument("--configfile", "--config", dest="config", action="append", default=[], metavar="YAML",
+                       help="config file(s) as for snakemake (imaging, com, fit, lattice, ...); later files win")
+    watch.add_argument("--out", default="live", help="folder of the dashboard (OUT/dashboard.html) and the live "
+                                                     "com.nc, summary.json, fit.nc (default: ./live)")
+    watch.add_argument("--once", action="store_true", help="analyse the shots there now, then stop")
+    watch.add_argument("--idle-timeout", type=float, metavar="S",
+                       help="stop after S seconds without a new shot (default: run until Ctrl-C)")
+    watch.add_argument("--no-final", action="store_true",
+                       help="stop without the final pass (which analyses every shot as snakemake does)")
+    watch.add_argument("--poll", type=float, default=1.0, metavar="S", help="seconds between looks (default 1)")
+    watch.add_argument("--settle", type=float, default=1.0, metavar="S",
+                       help="a shot is read once its files are S seconds old (default 1)")
+    watch.add_argument("--refresh", type=float, default=5.0, metavar="S",
+                       help="the page reloads itself every S seconds (default 5)")
+    watch.add_argument("--min-shots", type=int, default=5, metavar="N",
+                       help="shots before the first analysis (region, fringe basis, template; default 5)")
+    watch.add_argument("--rebuild-every", type=int, default=50, metavar="N",
+                       help="rebuild the fringe basis and template at least every N shots (and whenever the run "
+                            "has doubled; default 50)")
+    watch.add_argument("--theory", metavar="JSON", help="an existing theory.json (default: computed once)")
+    watch.add_argument("--schema", default=_SCHEMA, help="the config schema (default: this checkout's)")
+
+
+def _watch_config(args) -> dict:
+    import yaml
+
+    from atompump.config import check_config, fill_defaults, load_schema
+    from atompump.live import run_data_section
+
+    config: dict = {}
+    for path in args.config:
+        with open(path, encoding="utf-8") as fh:
+            config = _merge(config, yaml.safe_load(fh) or {})
+    schema = load_schema(args.schema)
+    data = run_data_section(args.folder, dict(config.get("data") or {}))
+    config["data"] = data
+    check_config(config, schema)
+    return fill_defaults(config, schema)
+
+
+def _watch(args, parser) -> int:
+    """``atompump watch``: progress lines on stderr, the final numbers on stdout."""
+    import logging
+
+    from atompump.live import watch_run
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for name in ("atompump.stages", "atompump.io", "atompump.com", "atompump.reduce"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # the page lists bad shots; the stages' lines are noise here
+    try:
+        config = _watch_config(args)
+        live = watch_run(config, args.out, folder=args.folder, once=args.once, idle_timeout_s=args.idle_timeout, poll_s=args.poll,
+                         refresh_s=args.refresh, final_pass=not args.no_final, theory_json=args.theory,
+                         settle_s=args.settle, min_shots=args.min_shots, rebuild_every=args.rebuild_every)
+    except (AtompumpError, ValueError) as exc:
+        parser.exit(2, f"atompump: error: {str(exc).splitlines()[0]}\n")
+    summary = live.summary or {}
+    page = os.path.join(args.out, "dashboard.html")
+    if summary.get("fit_possible"):
+        print(f"nu = {summary['nu']:.4f} +- {summary['nu_err']:.4f} from {summary['n_used']} of "
+              f"{summary['n_shots']} shots ({'final pass' if live.state.final else 'live'}); dashboard: {page}")
+    else:
+        print(f"no fit: {summary.get('fit_message') or live.state.message}; dashboard: {page}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``atompump`` console script; returns the exit status."""
     parser = _parser()
@@ -173,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(schema_reference_markdown(schema), end="")
         return 0
+    if args.command == "watch":
+        return _watch(args, parser)
     try:
         result = _inject(args) if args.command == "inject" else args.handler(args)
     except (AtompumpError, ValueError) as exc:

@@ -483,3 +483,27 @@ def test_blind_analysis_and_unblinding(tiny_run, tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         main(["unblind", "results"])
     assert "the run is not blinded" in capsys.readouterr().err
+
+
+# --- live analysis (issue 14, item 3) ------------------------------------------------------------------------------
+
+def test_live_watch_agrees_with_the_workflow(tiny_run, tmp_path, capsys):
+    """`atompump watch --once` on the shots of the workflow's run: its final pass gives snakemake's nu and com."""
+    from atompump.cli import main
+
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(TINY))
+    run = tiny_run / "results/simulated"
+    assert main(["watch", str(run), "--configfile", str(cfg), "--once", "--out", str(tmp_path / "live"),
+                 "--theory", str(tiny_run / "results/theory/theory.json")]) == 0
+    live = json.loads((tmp_path / "live/summary.json").read_text())
+    final = json.loads((tiny_run / "results/fit/summary.json").read_text())
+    assert live["n_shots"] == final["n_shots"] == 24 and live["n_used"] == final["n_used"]
+    assert live["nu"] == pytest.approx(final["nu"], rel=1e-9) and live["nu_err"] == pytest.approx(final["nu_err"])
+    com_live, com_final = read_dataset(tmp_path / "live/com.nc"), read_dataset(tiny_run / "results/com/com.nc")
+    np.testing.assert_allclose(com_live.x_com_um.values, com_final.x_com_um.values, rtol=0, atol=1e-9)
+    assert com_live.attrs["estimator"] == com_final.attrs["estimator"]
+    assert f"nu = {final['nu']:.4f} +- {final['nu_err']:.4f} from 24 of 24 shots (final pass)" in \
+        capsys.readouterr().out
+    page = (tmp_path / "live/dashboard.html").read_text()
+    assert f"{final['nu']:.4f} &plusmn; {final['nu_err']:.4f}" in page

@@ -255,7 +255,8 @@ def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, 
         names = result.var_names
         i, j = names.index("nu_plus"), names.index("nu_minus")
         nu = 0.5 * (p["nu_plus"].value + p["nu_minus"].value)
-        nu_err = 0.5 * math.sqrt(max(cov[i, i] + cov[j, j] + 2 * cov[i, j], 0.0))
+        # no covariance (singular: a direction without pumped cycles, e.g. early in a live run): no error estimate
+        nu_err = None if cov is None else 0.5 * math.sqrt(max(cov[i, i] + cov[j, j] + 2 * cov[i, j], 0.0))
     else:  # efficiency
         c_max = float(np.max(pumped.cycle))
         beta, beta_err = p["beta"].value, p["beta"].stderr or 0.0
