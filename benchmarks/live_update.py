@@ -116,10 +116,10 @@ def simulated(work: Path, repeats: int) -> tuple[list[dict], dict, Path]:
                             "data": {"on_bad_shot": "reject"}, "fit": {"n_bootstrap": 0}}, schema())
     run = work / "sim-run"
     simulate_stage(run, simulation=config["simulation"], imaging=config["imaging"], lattice=config["lattice"],
-                   atom=config["atom"])
+                   atom=config["atom"], pump=config["pump"])
     theory = work / "theory.json"
     theory_stage(theory, work / "bands.nc", work / "wannier.nc", lattice=config["lattice"], theory=config["theory"],
-                 atom=config["atom"])
+                 atom=config["atom"], pump=config["pump"])
     with (run / "manifest.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     for row in rows:

@@ -145,9 +145,9 @@ def small_run(tmp_path_factory, repo_root):
     root = tmp_path_factory.mktemp("watch")
     config = fill_defaults(SMALL, load_schema(repo_root / "workflow/schemas/config.schema.yaml"))
     simulate_stage(root / "run", simulation=config["simulation"], imaging=config["imaging"],
-                   lattice=config["lattice"], atom=config["atom"])
+                   lattice=config["lattice"], atom=config["atom"], pump=config["pump"])
     theory_stage(root / "theory.json", root / "bands.nc", root / "wannier.nc", lattice=config["lattice"],
-                 theory=config["theory"], atom=config["atom"])
+                 theory=config["theory"], atom=config["atom"], pump=config["pump"])
     with (root / "run/manifest.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     old = time.time() - 3600  # frames written long ago (a watcher waits for files to settle)

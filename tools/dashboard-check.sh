@@ -46,7 +46,7 @@ from atompump.stages.simulate import simulate_stage
 config = fill_defaults(yaml.safe_load(open('run.yaml')), load_schema(os.path.join(os.environ['REPO'],
                        'workflow/schemas/config.schema.yaml')))
 simulate_stage('run', simulation=config['simulation'], imaging=config['imaging'], lattice=config['lattice'],
-               atom=config['atom'])
+               atom=config['atom'], pump=config['pump'])
 " >simulate.log 2>&1 || fail "could not simulate the run (see $WORK/simulate.log)"
 PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m atompump.cli watch run --configfile run.yaml --out live \
   --once >watch.out 2>watch.log || fail "atompump watch failed (see $WORK/watch.log)"

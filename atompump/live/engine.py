@@ -409,7 +409,8 @@ class LiveAnalysis:
         if self.theory_json is None:
             self.theory_json = self.work / "theory.json"
             theory_stage(self.theory_json, self.work / "bands.nc", self.work / "wannier.nc",
-                         lattice=self.config["lattice"], theory=self.config["theory"], atom=self.config["atom"])
+                         lattice=self.config["lattice"], theory=self.config["theory"], atom=self.config["atom"],
+                         pump=self.config["pump"])
         return self.theory_json
 
     # --- what the dashboard reads ------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def plan_stage(*, target_nu_err: float, config: Config, pilot: str | os.PathLike
         default_directions = sorted({int(d) for d in com.direction.values[pumped]}, reverse=True)
     else:
         params = simulation_params(simulation=config["simulation"], imaging=config["imaging"],
-                                   lattice=config["lattice"], atom=config["atom"])
+                                   lattice=config["lattice"], atom=config["atom"], pump=config["pump"])
         scatter = simulated_scatter(params)
         default_cycles = [float(c) for c in params.cycles]
         default_directions = [int(d) for d in params.directions]
