@@ -486,18 +486,21 @@ def many_body_position(states: np.ndarray, positions: np.ndarray, box_length: fl
 def landau_zener_displacement(probability: float, n_cycles: float, *, crossings_per_cycle: int = 2) -> float:
     """Mean displacement per cycle (units of dl, C = +1 band) after ``n_cycles`` with diabatic passages.
 
-    Two-band model of the double-well pump: at each of the ``crossings_per_cycle`` avoided crossings an atom of
-    band 1 (2) moves by +dl/c (-dl/c), c crossings per cycle, when it follows adiabatically (probability 1 - P)
-    and stays put while changing band otherwise. The band-population difference decays as (1 - 2P)^k, so after
-    K = c n crossings the displacement is ``(1 - P) (1 - (1 - 2P)^K) / (2P) * dl / c``; divided by n. To first
-    order in P: ``1 - c n P`` per cycle.
+    Two-band model of the double-well pump: at each of the two avoided crossings per cycle an atom of band 1 (2)
+    moves by +dl/2 (-dl/2) when it follows adiabatically (probability 1 - P) and stays put while changing band
+    otherwise; the pump starts between two crossings. The bookkeeping is
+    :func:`atompump.theory.nonadiabatic.pump_displacement` (``first_crossing = 1/4``), whose closed form after
+    ``K = 2 n`` crossings is ``(1 - P) (1 - (1 - 2P)^K) / (2P) * dl / 2``, divided by n; to first order in P,
+    ``1 - 2 n P`` per cycle.
     """
-    p = float(probability)
-    k = crossings_per_cycle * n_cycles
+    from atompump.theory.nonadiabatic import pump_displacement
+
     if n_cycles <= 0:
         raise ValueError("n_cycles must be positive")
-    steps = (1 - p) * k if p < 1e-12 else (1 - p) * (1 - (1 - 2 * p) ** k) / (2 * p)
-    return float(steps / crossings_per_cycle / n_cycles)
+    if crossings_per_cycle != 2:
+        raise ValueError("the superlattice pump crosses two gap minima per cycle (crossings_per_cycle = 2)")
+    return float(pump_displacement(np.array([float(n_cycles)]), crossing_loss=float(probability),
+                                   first_crossing=0.25)[0] / n_cycles)
 
 
 # ----------------------------------------------------------------------------------------------- driver

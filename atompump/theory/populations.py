@@ -30,7 +30,7 @@ from atompump.constants import H_PLANCK, K_B
 __all__ = ["PopulationError", "STATISTICS", "kT_in_energy_unit", "band_populations", "displacement_moments",
            "fermi_dirac_fill",
            "GapCrossing",
-           "gap_crossings", "combine_crossings", "landau_zener_loss", "landau_zener_probability"]
+           "gap_crossings", "combine_crossings", "landau_zener_probability"]
 
 log = logging.getLogger(__name__)
 
@@ -249,29 +249,3 @@ def combine_crossings(probabilities) -> float:
     between the crossings averaged out; :mod:`atompump.theory.nonadiabatic` keeps them).
     """
     return float(0.5 * (1.0 - np.prod(1.0 - 2.0 * np.asarray(probabilities, dtype=float))))
-
-
-def landau_zener_loss(phi: np.ndarray, gap: np.ndarray, *, period_s: float,
-                      energy_unit_hz: float) -> tuple[float, list[GapCrossing], list[float]]:
-    """Non-adiabatic loss per cycle from the minimum-gap curve over the cycle (Landau–Zener at each minimum).
-
-    Parameters
-    ----------
-    phi, gap : ndarray
-        See :func:`gap_crossings`; ``gap`` in the energy unit whose frequency is ``energy_unit_hz``.
-    period_s : float, keyword-only
-        Duration of one pump cycle (s).
-    energy_unit_hz : float, keyword-only
-        The energy unit as a frequency (Er,s / h for the superlattice).
-
-    Returns
-    -------
-    loss : float
-        Band-2 population after the crossings of one cycle with back-transfer (:func:`combine_crossings`).
-    crossings : list of GapCrossing
-    probabilities : list of float
-    """
-    crossings = gap_crossings(phi, gap)
-    probabilities = [landau_zener_probability(c.gap * energy_unit_hz, c.slope * energy_unit_hz, period_s)
-                     for c in crossings]
-    return combine_crossings(probabilities), crossings, probabilities

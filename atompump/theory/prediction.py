@@ -17,9 +17,7 @@ from scipy.optimize import brentq
 
 from atompump.theory.populations import (
     PopulationError,
-    combine_crossings,
     displacement_moments,
-    landau_zener_probability,
 )
 from atompump.theory.preparation import prepared_populations
 from atompump.theory.rice_mele import SampledRiceMele, direct_gap, rice_mele_from_superlattice, winding_chern_number
@@ -28,7 +26,7 @@ from atompump.theory.superlattice import SuperlatticeParams
 from atompump.theory.topology import expected_displacement, superlattice_topology
 from atompump.theory.wannier import wannier_functions
 
-__all__ = ["Prediction", "superlattice_prediction", "period_for_loss"]
+__all__ = ["Prediction", "superlattice_prediction"]
 
 log = logging.getLogger(__name__)
 
@@ -40,35 +38,6 @@ class Prediction:
     bands: xr.Dataset
     wannier: xr.Dataset
     summary: dict
-
-
-def period_for_loss(crossings, target: float, *, energy_unit_hz: float) -> float:
-    """Cycle period (s) at which the Landau–Zener loss of ``crossings`` per cycle equals ``target``.
-
-    The crossings' probabilities (:func:`~atompump.theory.populations.landau_zener_probability`) are combined with
-    back-transfer (:func:`~atompump.theory.populations.combine_crossings`), as in
-    :func:`~atompump.theory.populations.landau_zener_loss`.
-    """
-    if not crossings:
-        return 0.0
-
-    def excess(log_t: float) -> float:
-        period_s = float(np.exp(log_t))
-        probabilities = [landau_zener_probability(c.gap * energy_unit_hz, c.slope * energy_unit_hz, period_s)
-                         for c in crossings if c.slope > 0]
-        return combine_crossings(probabilities) - target
-
-    # below the period where the likeliest crossing reaches P = 1/2 the back-transfer makes the loss fall again
-    sloped = [c for c in crossings if c.slope > 0 and c.gap > 0]
-    if not sloped:
-        return float("inf") if target < 0.5 else 0.0
-    half = min(2 * c.slope * np.log(2.0) / (np.pi * c.gap**2 * energy_unit_hz) for c in sloped)
-    low, high = np.log(half), np.log(1e6)
-    if excess(low) <= 0:
-        return 0.0  # even the fastest meaningful cycle stays below the target
-    if excess(high) > 0:
-        return float("inf")
-    return float(np.exp(brentq(excess, low, high)))
 
 
 def _wannier_dataset(bands: xr.Dataset, rm: SampledRiceMele | None, functions: xr.Dataset | None) -> xr.Dataset:
