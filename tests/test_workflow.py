@@ -236,6 +236,10 @@ def to_labscript(run: Path, shots: Path) -> None:
                 h5.create_group("globals").attrs.update(
                     {"pump_cycles": float(row["cycle"]), "pump_direction": int(row["direction"]),
                      "rep": int(row["repeat"])})
+                # issue 14: more globals as runmanager writes them (units, a null global) and BLACS's run time
+                h5["globals"].attrs.update({"T_cycle": 2.5, "tof": h5py.Reference()})
+                h5.create_group("globals/pump/units").attrs.update({"T_cycle": "ms", "tof": ""})
+                h5.attrs["run time"] = f"20261203T10{int(row['order']):02d}00.000000"
 
 
 def test_labscript_folder_end_to_end_with_bad_shots_in_every_batch(repo_root, tiny_run, tmp_path):
@@ -290,6 +294,13 @@ def test_labscript_folder_end_to_end_with_bad_shots_in_every_batch(repo_root, ti
     assert np.all(com.crb_um.values[used] > 0) and np.all(com.x_moment_err_um.values[used] > com.crb_um.values[used])
     html = (lab / "results/report/report.html").read_text()
     assert "rejected: NaN" in html and "Cramer-Rao" in html
+    # every other global reaches com.nc as a per-shot coordinate with its units; the order is the run time's
+    fine = com.shot.values != "s00002"  # unreadable: no globals, no run time
+    assert com["global_T_cycle"].attrs["units"] == "ms" and np.all(com["global_T_cycle"].values[fine] == 2.5)
+    assert np.all(np.isnan(com["global_tof"].values)) and "global_T_cycle" in com.coords
+    assert sorted(com.order.values.tolist()) == list(range(25))
+    times = com.run_time.values[fine][np.argsort(com.order.values[fine])]
+    assert all(a <= b for a, b in zip(times[:-1], times[1:])) and times[0] == "2026-12-03T10:00:00"
 
 
 def _jobs(log: str) -> dict[str, list[list[str]]]:
