@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from atompump.cli import main
 from atompump.config import cross_section_um2, species
 from atompump.errors import InputDataError
 from atompump.io.checksums import hdf5_content_sha256, input_sha256
@@ -165,7 +166,7 @@ def raw_content(path):
         return images, {k: f["globals"].attrs[k] for k in f["globals"].attrs}
 
 
-def test_export_writes_results_beside_untouched_raw_data(tmp_path, monkeypatch):
+def test_export_writes_results_beside_untouched_raw_data(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     files = finished_run(tmp_path, n=6, shape=(48, 80))
     before = {p: (raw_content(p), os.stat(p).st_mtime_ns, input_sha256(p), hashlib.sha256(p.read_bytes()).digest())
@@ -191,7 +192,8 @@ def test_export_writes_results_beside_untouched_raw_data(tmp_path, monkeypatch):
     with h5py.File(files[3], "r") as f:
         assert not f[f"results/{GROUP}"].attrs["used"] and f[f"results/{GROUP}"].attrs["reject_reason"] == \
             "no cloud signal"
-    assert export_results("results")["up_to_date"] == 6
+    assert main(["export-lyse", "results"]) == 0  # the command line; a second export has nothing to write
+    assert "shot files: 6 (0 written, 6 already up to date)" in capsys.readouterr().out
 
 
 KILLED = "import sys; from atompump.lyse.export import export_results; export_results(sys.argv[1])"

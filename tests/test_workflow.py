@@ -301,6 +301,15 @@ def test_labscript_folder_end_to_end_with_bad_shots_in_every_batch(repo_root, ti
     assert sorted(com.order.values.tolist()) == list(range(25))
     times = com.run_time.values[fine][np.argsort(com.order.values[fine])]
     assert all(a <= b for a, b in zip(times[:-1], times[1:])) and times[0] == "2026-12-03T10:00:00"
+    # atompump export-lyse: the final numbers into the shot files for lyse, and the analysis stays valid
+    from atompump.lyse.export import export_results
+
+    exported = export_results(lab / "results")
+    assert exported["written"] == exported["files"] == 24 and list(exported["failed"]) == ["s00002"]
+    with h5py.File(files / "s00001.h5", "r") as h5:
+        assert h5["results/atompump"].attrs["x_com_um"] == float(com.x_com_um.sel(shot="s00001"))
+    proc = run_snakemake(repo_root, lab, config, "-n")  # a dry run: nothing to rerun after the export
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
 
 
 def _jobs(log: str) -> dict[str, list[list[str]]]:
