@@ -88,6 +88,7 @@ def test_order_repeats_globals_and_units_as_labscript_writes_them(tmp_path):
     assert np.all(np.isnan(table["global_tof"].values))  # a null global, not "<HDF5 object reference (null)>"
     assert list(table["global_note"].values) == ["pump run"] * 6
     assert table["run_time"].values[0] == "2026-12-03T10:15:00" and table.order.values.tolist() == [0, 4, 1, 5, 2, 3]
+    assert {"global_T_cycle", "global_tof", "run_time"} <= set(table.coords)  # per-shot coordinates
     assert global_variable("probe detuning (MHz)") == "global_probe_detuning__MHz_"
 
 
@@ -140,3 +141,26 @@ def test_a_locked_shot_file_is_waited_for_then_read(tmp_path, monkeypatch):
         holder.wait(timeout=30)
     assert not any(r.problem for r in records)
     assert [r.order for r in records] == [0, 1, 2, 3] and records[1].cycle == 1.0
+
+
+def test_a_file_still_being_written_is_waited_for_and_an_old_broken_one_is_not(tmp_path):
+    import threading
+
+    from atompump.io.shots import open_when_ready
+
+    folder = labscript_run(tmp_path / "run", repeats=())
+    whole = (folder / "20261203T101500_pump_0.h5").read_bytes()
+    copying = tmp_path / "copying.h5"
+    copying.write_bytes(whole[: len(whole) // 3])  # a copy in progress: the rest arrives in 0.3 s
+    finish = threading.Timer(0.3, copying.write_bytes, args=(whole,))
+    finish.start()
+    try:
+        with open_when_ready(copying, "/images/side/absorption", wait_s=10) as image:
+            np.testing.assert_array_equal(image.read(1), triplet(0)[1])
+    finally:
+        finish.join()
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes(whole[: len(whole) // 3])
+    os.utime(broken, (1.7e9, 1.7e9))  # truncated long ago: bad at once, no wait
+    with pytest.raises(InputDataError, match=r"(?s)broken.h5: cannot read as HDF5 .*still being written$"):
+        open_when_ready(broken, wait_s=10)

@@ -205,17 +205,19 @@ def open_when_ready(path: str | os.PathLike, group: str | None = None, *, wait_s
     """
     path = Path(path)
     start = time.monotonic()
+    slept = False
     while True:
         try:
             return open_image(path, hdf5_group=group)
         except InputDataError as exc:
             waited = time.monotonic() - start
             if wait_s <= 0 or waited >= wait_s or not _busy(path, exc):
-                if waited > 0:
+                if slept:
                     raise type(exc)(f"{exc} (after waiting {waited:.1f} s for it; data.file_wait_s = "
                                     f"{wait_s:g})") from exc
                 raise
             time.sleep(min(_POLL_S, wait_s - waited))
+            slept = True
 
 
 def _open(path: Path, group: str | None, wait_s: float = 0.0) -> ImageFile:
@@ -759,8 +761,9 @@ def shots_table(records: Sequence[ShotRecord], *, shape: tuple[int, int] | None,
         data[f"{name}_key"] = ("shot", np.array([_encode_key(r.key(name)) for r in records], dtype=object),
                                {"long_name": f"{what} in its file (JSON: null, page index or name)"})
     carried = carried_columns(records)
-    data.update({name: ("shot", values, attrs) for name, (values, attrs) in carried.items()})
-    return xr.Dataset(data, coords={"shot": ("shot", np.array([r.shot for r in records], dtype=object))},
+    coords = {"shot": ("shot", np.array([r.shot for r in records], dtype=object)),
+              **{name: ("shot", values, attrs) for name, (values, attrs) in carried.items()}}
+    return xr.Dataset(data, coords=coords,
                       attrs={"frame_shape": list(shape or (0, 0)), "batch_size": int(batch_size),
                              "input": run_input(records), **_table_attrs(records, carried)})
 
@@ -886,6 +889,9 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
             var.attrs.update(attrs)
             if values.dtype == bool:
                 var.attrs["dtype"] = "bool"
+        if columns:  # coordinates along shot, as xarray reads them (CF: listed by the data variables)
+            for name in template.data_vars:
+                variables[name].attrs["coordinates"] = " ".join(columns)
         f.attrs["frame_shape"] = list(run_shape or (0, 0))
         f.attrs["batch_size"] = int(batch_size)
         f.attrs["input"] = _input_kind(good_kinds, any_od)
