@@ -9,6 +9,15 @@ import sys
 
 import numpy as np
 import pytest
+from labscript_files import (
+    DEFAULT_FRAMETYPE,
+    NAMED_FRAMETYPES,
+    blacs_repeat,
+    blacs_run,
+    camera_save,
+    runmanager_shot,
+    sequence_attrs,
+)
 
 from atompump.errors import InputDataError
 from atompump.io import read_dataset
@@ -19,15 +28,6 @@ from atompump.io.shots import (
     run_shots,
     scan_labscript_shots,
     write_shots_table,
-)
-from labscript_files import (
-    DEFAULT_FRAMETYPE,
-    NAMED_FRAMETYPES,
-    blacs_repeat,
-    blacs_run,
-    camera_save,
-    runmanager_shot,
-    sequence_attrs,
 )
 
 SEQUENCE_GLOBALS = {  # runmanager's globals file: (expression, units, expansion) per global, by group

@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 import pytest
 import xarray as xr
+from labscript_files import NAMED_FRAMETYPES, blacs_run, camera_save, runmanager_shot, sequence_attrs
 
 from atompump.cli import main
 from atompump.config import cross_section_um2, species
@@ -26,7 +27,6 @@ from atompump.io.netcdf import write_dataset
 from atompump.io.shots import scan_labscript_shots, write_shots_table
 from atompump.lyse import GROUP, analyse_shot, load_config, multi_shot_routine, nu_so_far, single_shot_routine
 from atompump.lyse.export import LEFTOVER_SUFFIX, export_results
-from labscript_files import NAMED_FRAMETYPES, blacs_run, camera_save, runmanager_shot, sequence_attrs
 
 REPO = Path(__file__).resolve().parents[1]
 PIXEL_UM, SIGMA_PX, PEAK_OD, NU = 1.0, 4.0, 1.0, 1.0

@@ -308,6 +308,13 @@ def test_labscript_folder_end_to_end_with_bad_shots_in_every_batch(repo_root, ti
     assert exported["written"] == exported["files"] == 24 and list(exported["failed"]) == ["s00002"]
     with h5py.File(files / "s00001.h5", "r") as h5:
         assert h5["results/atompump"].attrs["x_com_um"] == float(com.x_com_um.sel(shot="s00001"))
+    # the provenance's checksum of a shot file holds after the export (HDF5: its content outside /results)
+    from atompump.io.checksums import input_sha256
+
+    provenance = json.loads((lab / "results/report/provenance.json").read_text())
+    assert "outside /results" in provenance["checksums_of_hdf5"]
+    rows = dict(line.split("\t")[:2] for line in (lab / "results/report/checksums.tsv").read_text().splitlines())
+    assert rows["shots/s00001.h5"] == input_sha256(files / "s00001.h5")
     proc = run_snakemake(repo_root, lab, config, "-n")  # a dry run: nothing to rerun after the export
     assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
 

@@ -57,6 +57,7 @@ __all__ = [
     "check_dtype",
     "detect_format",
     "hdf5_value",
+    "is_lock_error",
     "open_image",
 ]
 
@@ -68,6 +69,11 @@ FrameKey = int | str | None
 class FileLockedError(InputDataError):
     """A file that another program holds open for writing (HDF5 file locking: BLACS saving a shot, a lyse routine
     writing its results); worth waiting for (:func:`atompump.io.shots.open_when_ready`)."""
+
+
+def is_lock_error(exc: OSError) -> bool:
+    """Whether h5py could not open a file because another process holds its HDF5 file lock (EAGAIN)."""
+    return exc.errno == 11 or "unable to lock file" in str(exc)
 
 # extension -> format, used only when the content says nothing
 _EXTENSIONS = {
@@ -485,7 +491,7 @@ class _Hdf5(ImageFile):
         try:
             self._h5 = h5py.File(path, "r")
         except OSError as exc:
-            if exc.errno == 11 or "unable to lock file" in str(exc):  # EAGAIN: another process holds the HDF5 lock
+            if is_lock_error(exc):  # another process holds the HDF5 lock (a writer)
                 raise FileLockedError(f"{path}: the file is locked by another program that has it open for writing "
                                       "(BLACS saving the shot, a lyse routine saving results); raise "
                                       "data.file_wait_s to wait longer for it, or rerun when it is closed") from exc

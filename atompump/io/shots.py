@@ -73,7 +73,7 @@ import xarray as xr
 
 from atompump._logging import Progress
 from atompump.errors import ConfigError, InputDataError
-from atompump.io.formats import FileLockedError, FrameKey, ImageFile, hdf5_value, open_image
+from atompump.io.formats import FileLockedError, FrameKey, ImageFile, hdf5_value, is_lock_error, open_image
 from atompump.io.frames import check_frame, check_od_image
 from atompump.io.manifest import (
     FRAME_NAMES,
@@ -306,7 +306,7 @@ def _root_attributes(path: Path, wait_s: float) -> dict[str, Any]:
             with h5py.File(path, "r") as f:
                 return {str(k): hdf5_value(v) for k, v in f.attrs.items()}
         except OSError as exc:
-            busy = exc.errno == 11 or "unable to lock file" in str(exc) or _busy(path, InputDataError(str(exc)))
+            busy = is_lock_error(exc) or _busy(path, InputDataError(str(exc)))
             if not busy or time.monotonic() - start >= wait_s:
                 return {}
             time.sleep(_POLL_S)

@@ -91,12 +91,14 @@ def _open_for_reading(path: Path, wait_s: float):
     """The shot file open for reading (HDF5's shared lock), waiting up to ``wait_s`` for a writer to close it."""
     import h5py
 
+    from atompump.io.formats import is_lock_error
+
     start = time.monotonic()
     while True:
         try:
             return h5py.File(path, "r")
         except OSError as exc:
-            if not (exc.errno == 11 or "unable to lock file" in str(exc)) or time.monotonic() - start >= wait_s:
+            if not is_lock_error(exc) or time.monotonic() - start >= wait_s:
                 raise InputDataError(f"{path}: cannot open it to export results ({exc}); it was left "
                                      "unchanged") from exc
             time.sleep(0.2)
