@@ -805,8 +805,10 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
 
     The shots are checked and written ``chunk`` at a time into an HDF5/netCDF file with an unlimited ``shot``
     dimension, so memory stays bounded for a run of any length (the run's frame shape, the most common one, is found
-    from a compact array of shapes; the few shots of another shape are marked afterwards). The file reads back with
-    :func:`atompump.io.read_dataset` as the Dataset :func:`shots_table` would give.
+    from a compact array of shapes; the few shots of another shape are marked afterwards). The carried columns
+    (globals, run time: :func:`carried_columns`) are gathered as the shots go, one Python object per value, and
+    written at the end. The file reads back with :func:`atompump.io.read_dataset` as the Dataset
+    :func:`shots_table` would give.
 
     Returns
     -------
