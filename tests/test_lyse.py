@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -103,10 +104,15 @@ def fake_lyse(path=None, frame=None):
     return module
 
 
-def test_single_and_multi_shot_routines_give_centres_and_nu_so_far(tmp_path, monkeypatch):
+def test_single_and_multi_shot_routines_give_centres_and_nu_so_far(tmp_path, monkeypatch, capsys):
     truth = pump_run(tmp_path / "shots", n=6)
     config = load_config(CONFIG)
     files = sorted((tmp_path / "shots").glob("*.h5"))
+    (tmp_path / "my.yaml").write_text(json.dumps(CONFIG))  # YAML
+    monkeypatch.setenv("ATOMPUMP_CONFIG", str(tmp_path / "my.yaml"))
+    monkeypatch.setitem(sys.modules, "lyse", fake_lyse(path=str(files[0])))
+    runpy.run_path(str(REPO / "atompump/lyse/single_shot.py"), run_name="__main__")  # the file lyse runs
+    assert capsys.readouterr().out.startswith("atompump: x = ")
     pulls = []
     for path in files:
         monkeypatch.setitem(sys.modules, "lyse", fake_lyse(path=str(path)))
@@ -128,6 +134,8 @@ def test_single_and_multi_shot_routines_give_centres_and_nu_so_far(tmp_path, mon
 
     matplotlib.use("Agg")
     so_far = multi_shot_routine(config=config)  # lyse.data()
+    runpy.run_path(str(REPO / "atompump/lyse/multi_shot.py"), run_name="__main__")
+    assert f"atompump: nu so far = {so_far['nu']:.4f} +- {so_far['nu_err']:.4f} (6 of 6" in capsys.readouterr().out
     assert so_far["n_used"] == 6 and abs(so_far["nu"] - NU) < 3 * so_far["nu_err"] and so_far["nu_err"] < 0.05
     few = nu_so_far(lyse.data().iloc[:1], config)  # one shot so far: no fit yet, and why
     assert few["nu"] is None and "need at least 3 used pumped shots" in few["message"]

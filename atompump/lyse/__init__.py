@@ -38,8 +38,8 @@ import numpy as np
 
 from atompump.errors import InputDataError
 
-__all__ = ["GROUP", "RESULT_NAMES", "analyse_shot", "load_config", "multi_shot_routine", "nu_so_far",
-           "single_shot_routine"]
+__all__ = ["GROUP", "RESULT_NAMES", "analyse_shot", "describe_nu", "describe_shot", "load_config",
+           "multi_shot_routine", "nu_so_far", "single_shot_routine"]
 
 log = logging.getLogger(__name__)
 
@@ -169,12 +169,24 @@ def single_shot_routine(path: str | os.PathLike | None = None, *,
     run.set_group(GROUP)
     for name in RESULT_NAMES:
         run.save_result(name, results[name])
-    if results["reject_reason"]:
-        print(f"atompump: {Path(path).name}: rejected: {results['reject_reason']}")
-    else:
-        print(f"atompump: {Path(path).name}: x = {results['x_com_um']:.3f} +- {results['x_com_err_um']:.3f} um, "
-              f"N = {results['atom_number']:.0f}, width {results['width_um']:.2f} um")
     return results
+
+
+def describe_shot(results: Mapping[str, Any]) -> str:
+    """One line on a shot's numbers (:func:`analyse_shot`), for lyse's output."""
+    if results["reject_reason"]:
+        return f"atompump: rejected: {results['reject_reason']}"
+    return (f"atompump: x = {results['x_com_um']:.3f} +- {results['x_com_err_um']:.3f} um, "
+            f"N = {results['atom_number']:.0f}, width {results['width_um']:.2f} um")
+
+
+def describe_nu(result: Mapping[str, Any]) -> str:
+    """One line on nu so far (:func:`nu_so_far`), for lyse's output."""
+    if result["nu"] is None:
+        return (f"atompump: nu so far: no fit yet ({result['message']}); {result['n_used']} of "
+                f"{result['n_shots']} measured shots used")
+    return (f"atompump: nu so far = {result['nu']:.4f} +- {result['nu_err']:.4f} ({result['n_used']} of "
+            f"{result['n_shots']} measured shots used; reduced chi2 {result['reduced_chi2']:.2f})")
 
 
 def _column(df, name: str):
@@ -242,21 +254,15 @@ def _missing(column) -> np.ndarray:
 
 def multi_shot_routine(df=None, *, config: str | os.PathLike | Mapping[str, Any] | None = None, figure=None
                        ) -> dict[str, Any]:
-    """The lyse multi-shot routine: :func:`nu_so_far` of ``df`` (default ``lyse.data()``), printed, and the
-    centre of mass against ``direction * cycle`` with the fitted line drawn on ``figure`` (default a new
-    matplotlib figure, which lyse shows)."""
+    """The lyse multi-shot routine: :func:`nu_so_far` of ``df`` (default ``lyse.data()``), and the centre of mass
+    against ``direction * cycle`` with the fitted line drawn on ``figure`` (default a new matplotlib figure, which
+    lyse shows). Returns the numbers (:func:`describe_nu` puts them in words)."""
     if df is None:
         import lyse  # only inside lyse
 
         df = lyse.data()
     config = load_config(config)
     result = nu_so_far(df, config)
-    if result["nu"] is None:
-        print(f"atompump: nu so far: no fit yet ({result['message']}); {result['n_used']} of "
-              f"{result['n_shots']} measured shots used")
-    else:
-        print(f"atompump: nu so far = {result['nu']:.4f} +- {result['nu_err']:.4f} ({result['n_used']} of "
-              f"{result['n_shots']} measured shots used; reduced chi2 {result['reduced_chi2']:.2f})")
     import matplotlib.pyplot as plt
 
     figure = figure if figure is not None else plt.figure("atompump: nu so far")

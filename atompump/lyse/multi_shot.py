@@ -5,7 +5,7 @@ nu with its error and plots the centres against direction x cycles with the fit;
 as for the single-shot routine (``ATOMPUMP_CONFIG``, or ``multi_shot_routine(config="path/to/my.yaml")``).
 """
 
-from atompump.lyse import multi_shot_routine
+from atompump.lyse import describe_nu, multi_shot_routine
 
 if __name__ == "__main__":  # lyse runs a routine as __main__; lyse.data() is its DataFrame
-    multi_shot_routine()
+    print(describe_nu(multi_shot_routine()))

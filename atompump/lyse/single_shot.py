@@ -7,7 +7,7 @@ without it); for another one, copy these lines into a routine of your own with
 ``single_shot_routine(config="path/to/my.yaml")``.
 """
 
-from atompump.lyse import single_shot_routine
+from atompump.lyse import describe_shot, single_shot_routine
 
 if __name__ == "__main__":  # lyse runs a routine as __main__, with lyse.path set to the shot
-    single_shot_routine()
+    print(describe_shot(single_shot_routine()))
