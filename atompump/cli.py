@@ -21,6 +21,9 @@
     files appearing) analysed as it lands, the fit redone, and OUT/dashboard.html kept up to date (a static page
     that the browser reloads by itself). Stops after ``--once`` or ``--idle-timeout`` with a final pass that gives
     the batch workflow's numbers; Ctrl-C stops at once with the page intact.
+``atompump export-lyse RESULTS_DIR [--wait S]``
+    Write a finished run's per-shot results into ``/results/atompump`` of its labscript shot files, for lyse
+    (:mod:`atompump.lyse.export`: refuses while Snakemake runs there; never writes a shot file in place).
 ``atompump version``
     The installed version.
 """
@@ -58,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_inject_parser(sub)
     _add_lab_parsers(sub)
     _add_watch_parser(sub)
+    _add_export_lyse_parser(sub)
     return parser
 
 
@@ -234,6 +238,29 @@ def _watch(args, parser) -> int:
     return 0
 
 
+# --- atompump export-lyse (issue 14) ---------------------------------------------------------------------------
+
+def _add_export_lyse_parser(sub) -> None:
+    export = sub.add_parser("export-lyse", help="write a finished run's per-shot results into /results/atompump of "
+                                                "its labscript shot files (for lyse)")
+    export.add_argument("results_dir", metavar="RESULTS_DIR", help="the run's results folder (<workdir>/results)")
+    export.add_argument("--wait", type=float, default=30.0, metavar="S",
+                        help="seconds to wait for a shot file that another program holds open for writing")
+
+
+def _export_lyse(args, parser) -> int:
+    from atompump.lyse.export import export_results
+
+    try:
+        result = export_results(args.results_dir, wait_s=args.wait)
+    except AtompumpError as exc:
+        parser.exit(2, f"atompump: error: {exc}\n")
+    print(f"shot files: {result['files']} ({result['written']} written, {result['up_to_date']} already up to date)")
+    for shot, reason in result["failed"].items():
+        print(f"not exported: shot {shot}: {reason}")
+    return 1 if result["failed"] else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``atompump`` console script; returns the exit status."""
     parser = _parser()
@@ -253,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "watch":
         return _watch(args, parser)
+    if args.command == "export-lyse":
+        return _export_lyse(args, parser)
     try:
         result = _inject(args) if args.command == "inject" else args.handler(args)
     except (AtompumpError, ValueError) as exc:

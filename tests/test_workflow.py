@@ -240,6 +240,10 @@ def to_labscript(run: Path, shots: Path) -> None:
                 h5.create_group("globals").attrs.update(
                     {"pump_cycles": float(row["cycle"]), "pump_direction": int(row["direction"]),
                      "rep": int(row["repeat"])})
+                # issue 14: more globals as runmanager writes them (units, a null global) and BLACS's run time
+                h5["globals"].attrs.update({"T_cycle": 2.5, "tof": h5py.Reference()})
+                h5.create_group("globals/pump/units").attrs.update({"T_cycle": "ms", "tof": ""})
+                h5.attrs["run time"] = f"20261203T10{int(row['order']):02d}00.000000"
 
 
 def test_labscript_folder_end_to_end_with_bad_shots_in_every_batch(repo_root, tiny_run, tmp_path):
@@ -294,6 +298,29 @@ def test_labscript_folder_end_to_end_with_bad_shots_in_every_batch(repo_root, ti
     assert np.all(com.crb_um.values[used] > 0) and np.all(com.x_moment_err_um.values[used] > com.crb_um.values[used])
     html = (lab / "results/report/report.html").read_text()
     assert "rejected: NaN" in html and "Cramer-Rao" in html
+    # every other global reaches com.nc as a per-shot coordinate with its units; the order is the run time's
+    fine = com.shot.values != "s00002"  # unreadable: no globals, no run time
+    assert com["global_T_cycle"].attrs["units"] == "ms" and np.all(com["global_T_cycle"].values[fine] == 2.5)
+    assert np.all(np.isnan(com["global_tof"].values)) and "global_T_cycle" in com.coords
+    assert sorted(com.order.values.tolist()) == list(range(25))
+    times = com.run_time.values[fine][np.argsort(com.order.values[fine])]
+    assert all(a <= b for a, b in zip(times[:-1], times[1:])) and times[0] == "2026-12-03T10:00:00"
+    # atompump export-lyse: the final numbers into the shot files for lyse, and the analysis stays valid
+    from atompump.lyse.export import export_results
+
+    exported = export_results(lab / "results")
+    assert exported["written"] == exported["files"] == 24 and list(exported["failed"]) == ["s00002"]
+    with h5py.File(files / "s00001.h5", "r") as h5:
+        assert h5["results/atompump"].attrs["x_com_um"] == float(com.x_com_um.sel(shot="s00001"))
+    # the provenance's checksum of a shot file holds after the export (HDF5: its content outside /results)
+    from atompump.io.checksums import input_sha256
+
+    provenance = json.loads((lab / "results/report/provenance.json").read_text())
+    assert "outside /results" in provenance["checksums_of_hdf5"]
+    rows = dict(line.split("\t")[:2] for line in (lab / "results/report/checksums.tsv").read_text().splitlines())
+    assert rows["shots/s00001.h5"] == input_sha256(files / "s00001.h5")
+    proc = run_snakemake(repo_root, lab, config, "-n")  # a dry run: nothing to rerun after the export
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
 
 
 def _jobs(log: str) -> dict[str, list[list[str]]]:

@@ -14,10 +14,14 @@ labscript shot files (the layout this package defines for the simulator and the 
 
     /images/ORIENTATION/LABEL/NAME   one 2D dataset per frame (camera counts), NAME e.g. atoms, probe, dark
     /images/ORIENTATION/LABEL        or one 3D dataset (frame, row, column), frames selected by index
+    /images/ORIENTATION/LABEL/frame  or that 3D dataset inside the group (labscript's camera, default frametype)
     /globals                         attributes = the sequence globals (pump cycles, direction, reference, repeat,
                                      under the names given by data.globals; others kept as metadata)
 
-one file per shot, shot id = file name without extension; see :mod:`atompump.io.shots` and ``config/README.md``.
+one file per shot, shot id = file name without extension; acquisition order from the root attributes (``run time``,
+``sequence_index``, ``run number``, ``run repeat``); every global carried as ``global_<name>``; see
+:mod:`atompump.io.shots` and ``config/README.md``. :mod:`atompump.io.checksums` hashes a shot file's content outside
+``/results`` (where lyse saves results).
 """
 
 from atompump.io.atomic import atomic_path, write_json, write_text

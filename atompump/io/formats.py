@@ -51,16 +51,29 @@ from atompump.errors import InputDataError
 
 __all__ = [
     "FORMATS",
+    "FileLockedError",
     "ImageFile",
     "FrameKey",
     "check_dtype",
     "detect_format",
+    "hdf5_value",
+    "is_lock_error",
     "open_image",
 ]
 
 log = logging.getLogger(__name__)
 
 FrameKey = int | str | None
+
+
+class FileLockedError(InputDataError):
+    """A file that another program holds open for writing (HDF5 file locking: BLACS saving a shot, a lyse routine
+    writing its results); worth waiting for (:func:`atompump.io.shots.open_when_ready`)."""
+
+
+def is_lock_error(exc: OSError) -> bool:
+    """Whether h5py could not open a file because another process holds its HDF5 file lock (EAGAIN)."""
+    return exc.errno == 11 or "unable to lock file" in str(exc)
 
 # extension -> format, used only when the content says nothing
 _EXTENSIONS = {
@@ -478,6 +491,10 @@ class _Hdf5(ImageFile):
         try:
             self._h5 = h5py.File(path, "r")
         except OSError as exc:
+            if is_lock_error(exc):  # another process holds the HDF5 lock (a writer)
+                raise FileLockedError(f"{path}: the file is locked by another program that has it open for writing "
+                                      "(BLACS saving the shot, a lyse routine saving results); raise "
+                                      "data.file_wait_s to wait longer for it, or rerun when it is closed") from exc
             raise InputDataError(f"{path}: cannot read as HDF5 ({exc}); the file may be truncated or still being "
                                  "written") from exc
         self.group = group or "/images"
@@ -498,15 +515,22 @@ class _Hdf5(ImageFile):
                                      "data.frames.orientation and data.frames.label to choose one")
             if holders:
                 self.group, node = holders[0], self._h5[holders[0]]
+        self.stack: str | None = None  # a 3D dataset whose pages are the frames (see _describe)
+        datasets = [item for item in node.values() if isinstance(item, h5py.Dataset)] if isinstance(
+            node, h5py.Group) else []
+        if len(datasets) == 1 and datasets[0].ndim == 3:
+            # labscript's camera workers save every exposure of one name and frame type as one 3D dataset (with the
+            # default frametype: /images/<orientation>/<name>/frame), pages in the order the exposures were taken
+            node = datasets[0]
         if isinstance(node, h5py.Dataset):
             if node.ndim == 3:
-                self.frames = [(None, (self.group, plane)) for plane in range(node.shape[0])]
+                self.stack = node.name
+                self.frames = [(None, (node.name, plane)) for plane in range(node.shape[0])]
             else:
-                self.frames = [(None, (self.group, None))]
+                self.frames = [(None, (node.name, None))]
         else:
-            for name, item in node.items():
-                if isinstance(item, h5py.Dataset):
-                    self.frames.append((name, (item.name, None)))
+            for item in datasets:
+                self.frames.append((item.name.rsplit("/", 1)[-1], (item.name, None)))
 
     @staticmethod
     def _frame_holders(node) -> list[str]:
@@ -523,6 +547,16 @@ class _Hdf5(ImageFile):
 
         node.visititems(visit)
         return found
+
+    def _describe(self) -> str:
+        if self.stack is None:
+            return super()._describe()
+        n = len(self.frames)
+        return (f"{n} unnamed frame(s): the pages 0..{n - 1} of the 3D dataset {self.stack}, one per exposure in the "
+                "order they were taken (labscript's camera saves exposures of one name and frame type together, "
+                "as with the default frametype 'frame'); name the pages by index, e.g. data.frames: {atoms: 0, "
+                "probe: 1, dark: 2} in the order your sequence exposes them, or give each exposure its own frametype "
+                "in the labscript (camera.expose(t, 'absorption', frametype='atoms'), ...)")
 
     def _image_groups(self) -> list[str]:
         import h5py
@@ -552,18 +586,35 @@ class _Hdf5(ImageFile):
         return ds[plane] if plane is not None else ds[()]
 
     def attributes(self) -> dict[str, Any]:
-        """The labscript globals: the attributes of ``/globals`` (empty when the group is missing)."""
+        """The labscript globals: the attributes of ``/globals`` (empty when the group is missing), as Python values
+        (a null global, which runmanager stores as a null object reference, as None)."""
         node = self._h5.get("/globals")
         if node is None:
             return {}
-        out = {}
-        for key, value in node.attrs.items():
-            if isinstance(value, bytes):
-                value = value.decode("utf-8", "replace")
-            elif isinstance(value, np.generic):
-                value = value.item()
-            out[str(key)] = value
-        return out
+        return {str(key): hdf5_value(value) for key, value in node.attrs.items()}
+
+    def file_attributes(self) -> dict[str, Any]:
+        """The attributes of the file's root: labscript's ``run time`` (BLACS), ``sequence_id``,
+        ``sequence_index``, ``run number``, ``n_runs`` (runmanager), ``run repeat`` (BLACS, repeats only)."""
+        return {str(key): hdf5_value(value) for key, value in self._h5.attrs.items()}
+
+    def global_units(self) -> dict[str, str]:
+        """The units of the globals from runmanager's groups (``/globals/<group>/units`` attributes; empty units
+        left out)."""
+        import h5py
+
+        units: dict[str, str] = {}
+        node = self._h5.get("/globals")
+        if not isinstance(node, h5py.Group):
+            return units
+        for group in node.values():
+            table = group.get("units") if isinstance(group, h5py.Group) else None
+            if isinstance(table, h5py.Group):
+                for key, value in table.attrs.items():
+                    text = hdf5_value(value)
+                    if isinstance(text, str) and text.strip():
+                        units.setdefault(str(key), text.strip())
+        return units
 
     def close(self) -> None:
         if getattr(self, "_h5", None) is not None:
@@ -614,6 +665,22 @@ class _Oqtant(ImageFile):
     def attributes(self) -> dict[str, Any]:
         """``pixcal`` of each image (the service's pixel calibration, um per pixel in the object plane)."""
         return {f"pixcal/{name}": value for name, value in self._pixcal.items() if value is not None}
+
+
+def hdf5_value(value: Any) -> Any:
+    """An HDF5 attribute as a plain Python value: text for bytes, a number or bool for a numpy scalar, a list for an
+    array, None for a null object reference (runmanager's None global)."""
+    import h5py
+
+    if isinstance(value, (h5py.Reference, h5py.RegionReference)):
+        return None if not value else str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return [hdf5_value(v) for v in value.tolist()] if value.dtype == object else value.tolist()
+    return value
 
 
 def open_image(path: str | os.PathLike, *, hdf5_group: str | None = None) -> ImageFile:

@@ -73,14 +73,22 @@ class ShotRecord:
         Acquisition order, if given.
     sequence_cycles : float or None
         Length of the sequence in pump cycles, if given (a reference shot: that of its pumped partners).
-    metadata : dict[str, str]
-        Any further manifest columns (or labscript globals), verbatim.
+    metadata : dict[str, object]
+        Any further manifest columns (text, verbatim) or labscript globals (their values: numbers, bools, text,
+        lists; None for a null global).
     frame_keys : dict[str, int or str or None]
         Frame of each file to read (page index or name); empty for single-frame files.
     hdf5_group : str or None
         Group of an HDF5 file holding the frames (labscript: ``/images/<orientation>/<label>``).
     problem : str
         Why the shot cannot be analysed (empty for a good shot).
+    run_time : str or None
+        When the shot was run (labscript: BLACS's ``run time`` attribute, local time, ISO 8601), if known.
+    units : dict[str, str]
+        Units of the globals in ``metadata`` (labscript: runmanager's ``/globals/<group>/units``), where given.
+    wait_s : float
+        How long to wait for a file of the shot that is locked or still being written before it counts as bad
+        (``data.file_wait_s``).
     """
 
     shot: str
@@ -95,6 +103,9 @@ class ShotRecord:
     problem: str = ""
     order: int | None = None
     sequence_cycles: float | None = None
+    run_time: str | None = None
+    units: dict[str, str] = field(default_factory=dict)
+    wait_s: float = 0.0
 
     def key(self, name: str) -> FrameKey:
         """The frame key of frame ``name`` (None: a single-frame file)."""

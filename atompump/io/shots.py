@@ -7,12 +7,18 @@ Sources
     shot in a ``file`` column.
 ``data.shots``
     A glob (``**`` allowed) of labscript-style HDF5 shot files, no manifest. Each file is one shot; its id is the
-    file name without extension; shots are taken in sorted path order. The layout read::
+    file name without extension; the run table lists the shots in sorted path order, and their acquisition order
+    (``order``) comes from the files' attributes as labscript writes them (:func:`acquisition_key`: BLACS's
+    ``run time``, else runmanager's ``sequence_id``, ``sequence_index``, ``run number`` and BLACS's ``run repeat``;
+    a global ``order`` wins), repeats from ``run repeat`` (BLACS's ``<name>_rep00001.h5`` copies). The layout read::
 
         /images/<orientation>/<label>/<name>   2D datasets, one per frame (camera counts, any integer/float dtype)
         /images/<orientation>/<label>          or one 3D dataset (frame, row, column), frames selected by index
+        /images/<orientation>/<label>/frame    or one 3D dataset with every exposure (labscript's camera with the
+                                               default frametype), pages in the order of exposure
         /globals                               group whose *attributes* are the sequence globals (labscript's
-                                               convention), e.g. cycle = 2.0, direction = -1, reference = False
+                                               convention), e.g. cycle = 2.0, direction = -1, reference = False;
+                                               units in /globals/<group>/units (runmanager)
 
     ``data.frames.orientation`` and ``data.frames.label`` name the image group (without them, the one group
     below ``/images`` that holds frames, or the root of a file without ``/images``); ``data.frames.atoms/probe/dark`` name the three frames (or give page indices); ``data.globals`` names
@@ -21,6 +27,16 @@ Sources
 
 Frame keys: a name selects the frame of that name; in a file whose frames have no names (multi-page TIFF, FITS
 cube, NPY stack, a 3D HDF5 dataset) the names ``atoms``, ``probe``, ``dark`` select pages 0, 1, 2.
+
+Every other global (and every extra column of a manifest) is carried through as a per-shot variable
+``global_<name>`` of the run table, the reduced batches and ``com.nc`` (:func:`carried_columns`; a null global is a
+missing value: NaN, or an empty string), with its runmanager units; a labscript run adds ``run_time``.
+
+Files being written
+-------------------
+A file that another program holds open for writing (HDF5 file locking: BLACS saving the shot, a lyse routine
+saving results) or that changed within the last second and cannot be read yet is waited for, up to
+``data.file_wait_s`` seconds, and read again before it counts as bad (:func:`open_when_ready`).
 
 Checks
 ------
@@ -37,11 +53,14 @@ only per-shot metadata, so a run of any length is reduced in batches with memory
 
 from __future__ import annotations
 
+import datetime
 import glob
 import json
 import logging
 import math
 import os
+import re
+import time
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -54,7 +73,7 @@ import xarray as xr
 
 from atompump._logging import Progress
 from atompump.errors import ConfigError, InputDataError
-from atompump.io.formats import FrameKey, ImageFile, open_image
+from atompump.io.formats import FileLockedError, FrameKey, ImageFile, hdf5_value, is_lock_error, open_image
 from atompump.io.frames import check_frame, check_od_image
 from atompump.io.manifest import (
     FRAME_NAMES,
@@ -70,6 +89,11 @@ from atompump.io.manifest import (
 __all__ = [
     "ODImage",
     "ShotFrames",
+    "acquisition_key",
+    "carried_columns",
+    "carried_coordinates",
+    "global_variable",
+    "open_when_ready",
     "check_shots",
     "count_run_shots",
     "find_labscript_shots",
@@ -155,8 +179,49 @@ def run_input_files(data: Mapping[str, Any]) -> list[str]:
     return list(files)
 
 
-def _open(path: Path, group: str | None) -> ImageFile:
-    return open_image(path, hdf5_group=group)
+SETTLE_S = 1.0
+"""A file that cannot be read and changed less than this long ago is taken to be still being written."""
+_POLL_S = 0.2
+
+
+def _busy(path: Path, exc: InputDataError) -> bool:
+    """Whether a file that failed to open is worth waiting for: locked by a writer, or changed just now."""
+    if isinstance(exc, FileLockedError):
+        return True
+    try:
+        return time.time() - os.stat(path).st_mtime < SETTLE_S
+    except OSError:
+        return False
+
+
+def open_when_ready(path: str | os.PathLike, group: str | None = None, *, wait_s: float = 0.0) -> ImageFile:
+    """:func:`atompump.io.formats.open_image`, waiting up to ``wait_s`` seconds for a file that is locked by a
+    writer or still being written (changed less than :data:`SETTLE_S` ago), trying again every 0.2 s.
+
+    Raises
+    ------
+    InputDataError
+        The file cannot be read (after the wait, which the message then states).
+    """
+    path = Path(path)
+    start = time.monotonic()
+    slept = False
+    while True:
+        try:
+            return open_image(path, hdf5_group=group)
+        except InputDataError as exc:
+            waited = time.monotonic() - start
+            if wait_s <= 0 or waited >= wait_s or not _busy(path, exc):
+                if slept:
+                    raise type(exc)(f"{exc} (after waiting {waited:.1f} s for it; data.file_wait_s = "
+                                    f"{wait_s:g})") from exc
+                raise
+            time.sleep(min(_POLL_S, wait_s - waited))
+            slept = True
+
+
+def _open(path: Path, group: str | None, wait_s: float = 0.0) -> ImageFile:
+    return open_when_ready(path, group, wait_s=wait_s)
 
 
 def _resolve(image: ImageFile, key: FrameKey, name: str) -> FrameKey:
@@ -181,17 +246,99 @@ def _global_value(globals_: Mapping[str, Any], name: str | None):
 
 
 def scan_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = None,
-                         globals_names: Mapping[str, Any] | None = None) -> list[ShotRecord]:
+                         globals_names: Mapping[str, Any] | None = None, wait_s: float = 0.0) -> list[ShotRecord]:
     """The shots of a folder of labscript HDF5 files (see the module docstring), bad ones with their problem.
 
-    Reads the globals of every file (attributes of ``/globals``); images are not read.
+    Reads the globals of every file (attributes of ``/globals``) and its root attributes; images are not read.
     """
-    return list(iter_labscript_shots(pattern, frames=frames, globals_names=globals_names))
+    return list(iter_labscript_shots(pattern, frames=frames, globals_names=globals_names, wait_s=wait_s))
+
+
+RUN_TIME_FORMAT = "%Y%m%dT%H%M%S.%f"
+"""BLACS's ``run time`` attribute (local time; written when the shot has run)."""
+
+
+def _run_time(value: object) -> datetime.datetime | None:
+    """BLACS's ``run time`` text as a datetime (None when absent or unreadable)."""
+    if not isinstance(value, str):
+        return None
+    for fmt in (RUN_TIME_FORMAT, "%Y%m%dT%H%M%S"):
+        try:
+            return datetime.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _int_attr(attrs: Mapping[str, Any], name: str) -> int | None:
+    value = attrs.get(name)
+    try:
+        return int(value) if value is not None and float(value) == int(value) else None  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def acquisition_key(attrs: Mapping[str, Any]) -> tuple | None:
+    """Where a labscript shot file falls in the order of acquisition, from its root attributes; None when it has
+    none of them.
+
+    Shots that have run sort by BLACS's ``run time`` (as lyse does); shots without one by runmanager's
+    ``sequence_id`` (which starts with the sequence's time stamp), ``sequence_index``, ``run number`` and BLACS's
+    ``run repeat`` (0 for the original).
+    """
+    run_time = _run_time(attrs.get("run time"))
+    if run_time is not None:
+        return (0, run_time.isoformat(), "", 0, 0, 0)
+    parts = (_int_attr(attrs, "sequence_index"), _int_attr(attrs, "run number"))
+    if "sequence_id" not in attrs and parts == (None, None):
+        return None
+    return (1, "", str(attrs.get("sequence_id") or ""), parts[0] if parts[0] is not None else -1,
+            parts[1] if parts[1] is not None else -1, _int_attr(attrs, "run repeat") or 0)
+
+
+def _root_attributes(path: Path, wait_s: float) -> dict[str, Any]:
+    """The root attributes of a labscript shot file ({} when it cannot be read: it is then a bad shot anyway)."""
+    import h5py
+
+    start = time.monotonic()
+    while True:
+        try:
+            with h5py.File(path, "r") as f:
+                return {str(k): hdf5_value(v) for k, v in f.attrs.items()}
+        except OSError as exc:
+            busy = is_lock_error(exc) or _busy(path, InputDataError(str(exc)))
+            if not busy or time.monotonic() - start >= wait_s:
+                return {}
+            time.sleep(_POLL_S)
+
+
+def _acquisition_order(paths: Sequence[Path], wait_s: float) -> tuple[list[int | None], list[dict[str, Any]]]:
+    """The acquisition index of each file (None for all when no file has labscript's run attributes; files
+    without them, e.g. unreadable ones, after the others) and what each file's attributes say
+    (``run_time`` ISO 8601, ``repeat``)."""
+    keys, info = [], []
+    for path in paths:
+        attrs = _root_attributes(path, wait_s)
+        keys.append(acquisition_key(attrs))
+        run_time = _run_time(attrs.get("run time"))
+        repeat = _int_attr(attrs, "run repeat")
+        if repeat is None and ("run number" in attrs or run_time is not None):
+            repeat = 0  # a file BLACS has not repeated (as lyse reads it)
+        info.append({"run_time": run_time.isoformat() if run_time else None, "repeat": repeat})
+    if all(k is None for k in keys):
+        return [None] * len(paths), info
+    ranked = sorted(range(len(paths)), key=lambda i: (keys[i] or (2, "", "", 0, 0, 0), str(paths[i])))
+    order: list[int | None] = [None] * len(paths)
+    for rank, i in enumerate(ranked):
+        order[i] = rank
+    return order, info
 
 
 def iter_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = None,
-                         globals_names: Mapping[str, Any] | None = None) -> Iterator[ShotRecord]:
-    """The shots of :func:`scan_labscript_shots`, one at a time."""
+                         globals_names: Mapping[str, Any] | None = None,
+                         wait_s: float = 0.0) -> Iterator[ShotRecord]:
+    """The shots of :func:`scan_labscript_shots`, one at a time (in sorted path order, with their acquisition
+    ``order`` from the files' attributes: :func:`acquisition_key`)."""
     paths = find_labscript_shots(pattern)
     if not paths:
         raise InputDataError(f"data.shots: no file matches {pattern!r} (relative patterns are taken from the "
@@ -200,7 +347,8 @@ def iter_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = Non
     group = hdf5_group(frames)
     keys = _frame_keys(frames)
     seen: dict[str, Path] = {}
-    for path in paths:
+    acquired, file_info = _acquisition_order(paths, wait_s)
+    for index, path in enumerate(paths):
         shot = path.stem
         errors: list[str] = []
         if shot in seen:
@@ -209,12 +357,15 @@ def iter_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = Non
         else:
             seen[shot] = path
         globals_: dict[str, Any] = {}
+        units: dict[str, str] = {}
         try:
-            with _open(path, group) as image:
+            with _open(path, group, wait_s) as image:
                 globals_ = image.attributes()
+                units = image.global_units() if hasattr(image, "global_units") else {}
         except InputDataError as exc:
             errors.append(str(exc))
-        cycle, direction, reference, repeat, order, sequence_cycles = math.nan, 1, False, None, None, None
+        cycle, direction, reference, order, sequence_cycles = math.nan, 1, False, None, None
+        repeat = file_info[index]["repeat"]
         if not errors:
             value = _global_value(globals_, names["cycle"])
             try:
@@ -269,10 +420,12 @@ def iter_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = Non
                                   f"{value!r}; expected a finite number >= 0")
                     sequence_cycles = None
         errors = [e if e.startswith(str(path)) else f"{path}: {e}" for e in errors]
-        meta = {k: str(v) for k, v in globals_.items() if k not in names.values()}
+        meta = {k: v for k, v in globals_.items() if k not in names.values()}
         yield ShotRecord(shot, cycle, direction, {n: path for n in FRAME_NAMES}, reference, repeat, meta,
-                         frame_keys=dict(keys), hdf5_group=group, problem="; ".join(errors), order=order,
-                         sequence_cycles=sequence_cycles)
+                         frame_keys=dict(keys), hdf5_group=group, problem="; ".join(errors),
+                         order=acquired[index] if order is None else order, sequence_cycles=sequence_cycles,
+                         run_time=file_info[index]["run_time"], units={k: v for k, v in units.items() if k in meta},
+                         wait_s=float(wait_s))
 
 
 def run_shots(data: Mapping[str, Any]) -> list[ShotRecord]:
@@ -285,12 +438,14 @@ def run_shots(data: Mapping[str, Any]) -> list[ShotRecord]:
 
 def iter_run_shots(data: Mapping[str, Any]) -> Iterator[ShotRecord]:
     """The shots of :func:`run_shots`, one at a time (a long run is never held whole)."""
+    wait_s = float(data.get("file_wait_s") or 0.0)
     if data.get("shots"):
         return iter_labscript_shots(str(data["shots"]), frames=data.get("frames"),
-                                    globals_names=data.get("globals"))
+                                    globals_names=data.get("globals"), wait_s=wait_s)
     if data.get("manifest"):
-        return iter_manifest(str(data["manifest"]), frames=_frame_keys(data.get("frames")),
-                             hdf5_group=hdf5_group(data.get("frames")))
+        records = iter_manifest(str(data["manifest"]), frames=_frame_keys(data.get("frames")),
+                                hdf5_group=hdf5_group(data.get("frames")))
+        return (replace(r, wait_s=wait_s) for r in records) if wait_s else records
     raise ConfigError("config key 'data.manifest' or 'data.shots': one is required when data.source is 'measured'")
 
 
@@ -302,7 +457,7 @@ def _check_one(record: ShotRecord) -> dict[str, tuple[int, int]]:
     for name in record.input_names:
         path = record.frames[name]
         try:
-            with _open(path, record.hdf5_group) as image:
+            with _open(path, record.hdf5_group, record.wait_s) as image:
                 key = _resolve(image, record.key(name), name)
                 shapes[name] = image.check(key)
         except InputDataError as exc:
@@ -381,7 +536,7 @@ def read_shot(record: ShotRecord, *, region: tuple[int, int, int, int] | None = 
     raw: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
     for path, names in by_file.items():
-        with _open(path, record.hdf5_group) as image:
+        with _open(path, record.hdf5_group, record.wait_s) as image:
             for name in names:
                 key = _resolve(image, record.key(name), name)
                 sources[name] = f"{name} frame {path}" if key is None else f"{name} frame {path} [{key}]"
@@ -445,7 +600,7 @@ def read_od(record: ShotRecord, *, region: tuple[int, int, int, int] | None = No
         raise InputDataError(f"shot {record.shot} is given as camera frames, not as an optical-density image; read "
                              "it with read_shot")
     path = record.frames[OD_NAME]
-    with _open(path, record.hdf5_group) as image:
+    with _open(path, record.hdf5_group, record.wait_s) as image:
         key = _resolve(image, record.key(OD_NAME), OD_NAME)
         source = f"od image {path}" if key is None else f"od image {path} [{key}]"
         image.check(key)
@@ -487,6 +642,96 @@ def protocol_variables(records: Sequence[ShotRecord]) -> dict[str, tuple]:
     }
 
 
+def global_variable(name: str) -> str:
+    """The per-shot variable of the run table and ``com.nc`` that carries global (or manifest column) ``name``:
+    ``global_<name>``, characters other than letters, digits and ``_`` replaced by ``_``."""
+    return "global_" + re.sub(r"[^0-9A-Za-z_]", "_", str(name))
+
+
+RUN_TIME = "run_time"
+_RUN_TIME_ATTRS = {"long_name": "when the shot was run (labscript 'run time', local time, ISO 8601; empty: not "
+                                "known)"}
+
+
+def _as_number(value: Any) -> float | None:
+    """A number, bool or text that reads as a number, as a float; None otherwise."""
+    if isinstance(value, (bool, int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _column_array(values: Sequence[Any]) -> np.ndarray:
+    """One per-shot column of carried values as an array: bool when every value is a bool; float64 when every
+    value is a number (or a bool, or text that reads as one), missing and null values NaN; else text (lists as
+    JSON), missing values empty."""
+    missing = [v is None or v == "" for v in values]
+    if not any(missing) and all(isinstance(v, bool) for v in values):
+        return np.array(values, dtype=bool)
+    numbers = [math.nan if gap else _as_number(v) for v, gap in zip(values, missing)]
+    if all(x is not None for x in numbers):
+        return np.array(numbers, dtype=float)
+    return np.array(["" if v is None else json.dumps(v) if isinstance(v, (list, tuple)) else str(v)
+                     for v in values], dtype=object)
+
+
+class _CarriedColumns:
+    """The globals (and manifest columns) and run times of a run's shots, gathered shot by shot into columns
+    (one Python object per value)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[Any]] = {}
+        self.attrs: dict[str, dict[str, str]] = {}
+        self.n = 0
+
+    def add(self, record: ShotRecord) -> None:
+        values = {global_variable(k): v for k, v in record.metadata.items()}
+        if record.run_time is not None:
+            values[RUN_TIME] = record.run_time
+        for name in values.keys() - self.values.keys():
+            self.values[name] = [None] * self.n
+        for name, column in self.values.items():
+            column.append(values.get(name))
+        for key in record.metadata:
+            attrs = self.attrs.setdefault(global_variable(key), {
+                "long_name": f"global {key} (labscript /globals, or a manifest column; missing: NaN or empty)",
+                "global_name": str(key)})
+            if "units" not in attrs and record.units.get(key):
+                attrs["units"] = record.units[key]
+        self.n += 1
+
+    def columns(self) -> dict[str, tuple[np.ndarray, dict[str, str]]]:
+        """Name -> (values over ``shot``, attributes), sorted by name."""
+        return {name: (_column_array(self.values[name]), self.attrs.get(name, _RUN_TIME_ATTRS))
+                for name in sorted(self.values)}
+
+
+def carried_columns(records: Iterable[ShotRecord]) -> dict[str, tuple[np.ndarray, dict[str, str]]]:
+    """Every global (``global_<name>``, :func:`global_variable`) and the run time (``run_time``) of the shots, as
+    columns over ``shot`` with their attributes (``units`` from runmanager where given)."""
+    builder = _CarriedColumns()
+    for record in records:
+        builder.add(record)
+    return builder.columns()
+
+
+def carried_coordinates(shots_path: str | os.PathLike, rows: slice | np.ndarray) -> dict[str, tuple]:
+    """The carried columns (globals, run time) of some rows of a run table file, as coordinates over ``shot`` (the
+    reduced batches carry them on to ``com.nc``)."""
+    from atompump.io.netcdf import read_variables
+
+    attrs = read_variables(shots_path, [])[1]
+    carried = json.loads(str(attrs.get("carried") or "{}"))
+    if not carried:
+        return {}
+    values = read_variables(shots_path, list(carried), rows=rows)[0]
+    return {name: ("shot", values[name], dict(carried[name])) for name in carried}
+
+
 def shots_table(records: Sequence[ShotRecord], *, shape: tuple[int, int] | None, batch_size: int) -> xr.Dataset:
     """The run table as a Dataset over ``shot`` (metadata only; no pixels).
 
@@ -494,9 +739,10 @@ def shots_table(records: Sequence[ShotRecord], *, shape: tuple[int, int] | None,
     ``sequence_cycles``, ``batch``, ``problem`` (str), and for
     each input (``atoms``, ``probe``, ``dark``, ``od``) ``<input>_file`` (empty when the shot has no such input:
     ``od`` of a shot of camera frames, the frames of a shot given as OD) and ``<input>_key`` (JSON: ``null``, a page
-    index or a name), ``hdf5_group``.
+    index or a name), ``hdf5_group``; the carried columns (:func:`carried_columns`: ``global_<name>`` of every
+    global, ``run_time``).
     Attributes: ``frame_shape`` (ny, nx; [0, 0] when no shot is readable), ``batch_size``, ``input``
-    (:func:`run_input`).
+    (:func:`run_input`), ``carried`` (JSON: the carried columns' attributes), ``file_wait_s``.
     """
     n = len(records)
     data = {
@@ -514,9 +760,19 @@ def shots_table(records: Sequence[ShotRecord], *, shape: tuple[int, int] | None,
                                 {"long_name": f"file of the {what} (empty: none)"})
         data[f"{name}_key"] = ("shot", np.array([_encode_key(r.key(name)) for r in records], dtype=object),
                                {"long_name": f"{what} in its file (JSON: null, page index or name)"})
-    return xr.Dataset(data, coords={"shot": ("shot", np.array([r.shot for r in records], dtype=object))},
+    carried = carried_columns(records)
+    coords = {"shot": ("shot", np.array([r.shot for r in records], dtype=object)),
+              **{name: ("shot", values, attrs) for name, (values, attrs) in carried.items()}}
+    return xr.Dataset(data, coords=coords,
                       attrs={"frame_shape": list(shape or (0, 0)), "batch_size": int(batch_size),
-                             "input": run_input(records)})
+                             "input": run_input(records), **_table_attrs(records, carried)})
+
+
+def _table_attrs(records: Iterable[ShotRecord], carried: Mapping[str, tuple[np.ndarray, dict]]) -> dict:
+    """``carried`` (JSON: the carried columns and their attributes) and ``file_wait_s`` of a run table."""
+    wait = max((r.wait_s for r in records), default=0.0)
+    return {"carried": json.dumps({name: attrs for name, (_, attrs) in carried.items()}, sort_keys=True),
+            "file_wait_s": float(wait)}
 
 
 def run_input(records: Iterable[ShotRecord]) -> str:
@@ -549,8 +805,10 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
 
     The shots are checked and written ``chunk`` at a time into an HDF5/netCDF file with an unlimited ``shot``
     dimension, so memory stays bounded for a run of any length (the run's frame shape, the most common one, is found
-    from a compact array of shapes; the few shots of another shape are marked afterwards). The file reads back with
-    :func:`atompump.io.read_dataset` as the Dataset :func:`shots_table` would give.
+    from a compact array of shapes; the few shots of another shape are marked afterwards). The carried columns
+    (globals, run time: :func:`carried_columns`) are gathered as the shots go, one Python object per value, and
+    written at the end. The file reads back with :func:`atompump.io.read_dataset` as the Dataset
+    :func:`shots_table` would give.
 
     Returns
     -------
@@ -567,6 +825,8 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
     bad = bytearray()
     good_kinds: set[bool] = set()  # is_od of the good shots (a run is one kind: run_input)
     any_od = False
+    carried = _CarriedColumns()
+    wait = 0.0
     with atomic_path(path, suffix=".nc") as tmp, h5netcdf.File(tmp, "w") as f:
         f.dimensions = {"shot": None}
         variables = {}
@@ -593,6 +853,8 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
                 any_od |= record.is_od
                 if not record.problem:
                     good_kinds.add(record.is_od)
+                carried.add(record)
+                wait = max(wait, record.wait_s)
                 checked.append(record)
                 shapes.extend(shape)
                 bad.append(bool(record.problem))
@@ -619,9 +881,23 @@ def write_shots_table(records: Iterable[ShotRecord], path: str | os.PathLike, *,
             first = next(str(v.decode() if isinstance(v, bytes) else v) for v in files if len(v))
             variables["problem"][i] = f"frame shape {shape} differs from the run's {run_shape} ({first})"
             bad[i] = 1
+        columns = carried.columns()
+        for name, (values, attrs) in columns.items():
+            if values.dtype == object:
+                var = f.create_variable(name, ("shot",), dtype=h5py.string_dtype())
+            else:
+                var = f.create_variable(name, ("shot",), dtype=np.int8 if values.dtype == bool else values.dtype)
+            var[:] = values.astype(np.int8) if values.dtype == bool else values
+            var.attrs.update(attrs)
+            if values.dtype == bool:
+                var.attrs["dtype"] = "bool"
+        if columns:  # coordinates along shot, as xarray reads them (CF: listed by the data variables)
+            for name in template.data_vars:
+                variables[name].attrs["coordinates"] = " ".join(columns)
         f.attrs["frame_shape"] = list(run_shape or (0, 0))
         f.attrs["batch_size"] = int(batch_size)
         f.attrs["input"] = _input_kind(good_kinds, any_od)
+        f.attrs.update(_table_attrs([ShotRecord("", 0.0, 1, {}, wait_s=wait)], columns))
     return n, sum(bad), run_shape
 
 
@@ -644,6 +920,7 @@ def shots_from_table(table: xr.Dataset, *, batch: int | None = None) -> list[Sho
     columns = {name: table[name].values for name in ("cycle", "direction", "reference", "repeat", "problem",
                                                       "hdf5_group", "order", "sequence_cycles")}
     columns["shot"] = table.shot.values
+    wait_s = float(table.attrs.get("file_wait_s", 0.0))
     for name in INPUT_NAMES:
         columns[f"{name}_file"] = table[f"{name}_file"].values
         columns[f"{name}_key"] = table[f"{name}_key"].values
@@ -659,5 +936,5 @@ def shots_from_table(table: xr.Dataset, *, batch: int | None = None) -> list[Sho
             frame_keys={k: v for k, v in keys.items() if v is not None},
             hdf5_group=str(columns["hdf5_group"][i]) or None, problem=str(columns["problem"][i]),
             order=None if int(columns["order"][i]) < 0 else int(columns["order"][i]),
-            sequence_cycles=float(columns["sequence_cycles"][i])))
+            sequence_cycles=float(columns["sequence_cycles"][i]), wait_s=wait_s))
     return records

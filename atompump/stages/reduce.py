@@ -29,6 +29,7 @@ from atompump.io.atomic import write_json
 from atompump.io.manifest import FRAME_NAMES, INPUT_NAMES, OD_NAME, ShotRecord
 from atompump.io.netcdf import read_variables, write_dataset, write_dataset_uncompressed
 from atompump.io.shots import (
+    carried_coordinates,
     count_run_shots,
     iter_run_shots,
     protocol_variables,
@@ -338,6 +339,7 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
         reasons.append(reason)
     kind = _run_input_kind(shots_path)
     coords = _shot_coords(records, kind)
+    coords.update(carried_coordinates(shots_path, _batch_rows(shots_path, batch)))  # globals, run time: to com.nc
     coords["y"] = ("y", np.arange(roi[0], roi[1]), {"long_name": "frame row (pixel)"})
     coords["x"] = ("x", np.arange(roi[2], roi[3]), {"long_name": "frame column (pixel)"})
     ds = xr.Dataset(
@@ -367,13 +369,18 @@ _TABLE_VARIABLES = ("shot", "cycle", "direction", "reference", "repeat", "order"
                     *(f"{n}_{part}" for n in INPUT_NAMES for part in ("file", "key")))
 
 
-def _batch_records(shots_path: str | os.PathLike, batch: int) -> list[ShotRecord]:
-    """The shots of one batch, reading only their rows of the run table (a long run's table is not loaded whole)."""
+def _batch_rows(shots_path: str | os.PathLike, batch: int) -> slice:
+    """The rows of one batch in the run table."""
     batches = read_variables(shots_path, ["batch"])[0]["batch"]
     index = np.flatnonzero(batches == batch)
     if index.size == 0:
         raise InputDataError(f"batch {batch} is empty: {shots_path} has {batches.size} shots")
-    return _table_rows(shots_path, slice(int(index[0]), int(index[-1]) + 1))
+    return slice(int(index[0]), int(index[-1]) + 1)
+
+
+def _batch_records(shots_path: str | os.PathLike, batch: int) -> list[ShotRecord]:
+    """The shots of one batch, reading only their rows of the run table (a long run's table is not loaded whole)."""
+    return _table_rows(shots_path, _batch_rows(shots_path, batch))
 
 
 def _table_rows(shots_path: str | os.PathLike, rows: slice | np.ndarray) -> list[ShotRecord]:

@@ -574,14 +574,17 @@ def provenance_stage(out_path: str | os.PathLike, out_checksums: str | os.PathLi
                      shots_path: str | os.PathLike, manifest_path: str | os.PathLike | None,
                      git_revision: str) -> dict:
     """Write ``provenance.json`` (config, package versions, git revision, input checksums) and ``checksums.tsv``
-    (SHA-256 and size of every input file: the manifest and each frame file, once each, in run order).
+    (SHA-256 and size of every input file: the manifest and each frame file, once each, in run order; for an HDF5
+    shot file the SHA-256 of its content outside ``/results``, :func:`atompump.io.checksums.input_sha256`, so that
+    results lyse or ``atompump export-lyse`` save there do not change it).
 
     Streams: the run table's file names are read and hashed a block of shots at a time, and the lines are written
     as they come; what grows with the run is only the set of file names already listed.
     """
     from atompump import __version__
+    from atompump.io.checksums import HDF5_CHECKSUM_NOTE, input_sha256
     from atompump.io.netcdf import read_variables
-    from atompump.report.provenance import CombinedDigest, file_sha256, package_versions
+    from atompump.report.provenance import CombinedDigest, package_versions
 
     columns = [f"{name}_file" for name in ("atoms", "probe", "dark", "od")]  # od: a run of OD images
     n_shots = len(read_variables(shots_path, ["batch"])[0]["batch"])
@@ -607,7 +610,7 @@ def provenance_stage(out_path: str | os.PathLike, out_checksums: str | os.PathLi
         out.write("file\tsha256\tbytes\n")
         for name in files():
             path = Path(name)
-            digest = file_sha256(path) if path.is_file() else "missing"
+            digest = input_sha256(path) if path.is_file() else "missing"  # HDF5: content outside /results
             size = path.stat().st_size if path.is_file() else -1
             combined.add(name, digest)
             out.write(f"{name}\t{digest}\t{size}\n")
@@ -620,6 +623,7 @@ def provenance_stage(out_path: str | os.PathLike, out_checksums: str | os.PathLi
         "input_files": n_files,
         "inputs_sha256": combined.hexdigest(),
         "checksums": Path(out_checksums).name,
+        "checksums_of_hdf5": HDF5_CHECKSUM_NOTE,  # issue 14: results saved into shot files keep them valid
         "config": yaml.safe_dump(json.loads(json.dumps(dict(config), default=str)), sort_keys=True),
     }
     write_json(out_path, provenance)
