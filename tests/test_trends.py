@@ -52,6 +52,9 @@ def test_global_axis_numbers_categories_and_missing_values():
     fig = trend_figure(com, axis, centre_um=com.x_com_um.values, centre_label="x")
     assert "1 shot without a value not shown" in fig.axes[0].get_title()
     assert len(fig.axes) == 3  # centre, atom number, width
+    # labscript globals reach com.nc as global_<name> (atompump.io.shots): named with or without the prefix
+    run = _com(global_tof=np.arange(24.0))
+    assert global_axis(run, "tof").name == "global_tof" and global_axis(run, "global_tof").values[3] == 3.0
 
 
 def test_a_global_com_nc_does_not_have_names_itself_and_the_available_ones():

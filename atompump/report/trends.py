@@ -108,6 +108,7 @@ def global_axis(com: xr.Dataset, name: str, *, source: str = "com.nc") -> TrendA
     """The per-shot global ``name`` of ``com`` as a trend axis.
 
     Numbers are taken as they are (NaN: missing, as labscript's null globals), booleans and text as categories.
+    A global of the run table, carried as ``global_<name>``, may be named without the prefix.
 
     Raises
     ------
@@ -115,6 +116,8 @@ def global_axis(com: xr.Dataset, name: str, *, source: str = "com.nc") -> TrendA
         ``com`` has no per-shot coordinate or variable ``name``; the message lists those it has.
     """
     available = per_shot_names(com)
+    if name not in available and f"global_{name}" in available:
+        name = f"global_{name}"  # a labscript or manifest global, carried as global_<name> (atompump.io.shots)
     if name not in available:
         raise ConfigError(f"config key 'report.trend_globals': {name!r} is not a per-shot global of {source}; "
                           f"available: {', '.join(available) or 'none'}. Name one of these, or remove it")
