@@ -400,7 +400,7 @@ def test_rules_declare_threads_memory_and_runtime(repo_root, tmp_path):
     large_config = {**TINY, "data": {"batch_size": 1000}, "simulation": {**TINY["simulation"], "repeats": 1250}}
     large = _dry_run_resources(repo_root, tmp_path / "large", large_config)  # 10,000 shots
     rules = {"simulate", "shots", "fringe_basis", "reduce_batch", "check_reduce", "template", "com_batch", "gather_com",
-             "theory", "fit", "recovery", "provenance", "figures", "report"}
+             "theory", "prediction", "fit", "recovery", "provenance", "figures", "report"}
     assert set(small) - {"all"} == rules == set(large) - {"all"}
     for rule in rules:
         assert small[rule]["threads"] == 1 and small[rule]["mem_mb"] >= 1000 and small[rule]["runtime"] >= 5, rule
