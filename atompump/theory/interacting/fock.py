@@ -197,9 +197,12 @@ class TermHamiltonian:
         bond hops both spins with the same amplitude.
     interaction : {"hubbard", "bose", None}
         ``D = sum_i n_{i,up} n_{i,down}`` (spinful fermions) or ``sum_i n_i (n_i - 1) / 2`` (bosons).
+    neighbours : sequence of (int, int), optional
+        Site pairs of a density-density interaction ``V1 sum_<ij> n_i n_j`` (its strength is passed to
+        :meth:`matrix`).
     """
 
-    def __init__(self, space: FockSpace, bonds, *, interaction: str | None = None) -> None:
+    def __init__(self, space: FockSpace, bonds, *, interaction: str | None = None, neighbours=()) -> None:
         self.space = space
         self.bonds = [(int(i), int(j)) for i, j in bonds]
         rows, cols, amps, term = [], [], [], []
@@ -230,16 +233,19 @@ class TermHamiltonian:
             self.interaction = np.zeros(space.dimension)
         else:
             raise ValueError(f"interaction must be 'hubbard', 'bose' or None, got {interaction!r}")
+        d = self.density
+        self.neighbour_interaction = sum((d[:, i] * d[:, j] for i, j in neighbours), np.zeros(space.dimension))
 
     @property
     def dimension(self) -> int:
         return self.space.dimension
 
-    def diagonal(self, onsite, U: float = 0.0) -> np.ndarray:
-        """The diagonal ``sum_i e_i n_i + U D``, shape (dimension,)."""
-        return self.density @ np.asarray(onsite, float) + U * self.interaction
+    def diagonal(self, onsite, U: float = 0.0, V1: float = 0.0) -> np.ndarray:
+        """The diagonal ``sum_i e_i n_i + U D + V1 sum_<ij> n_i n_j``, shape (dimension,)."""
+        out = self.density @ np.asarray(onsite, float) + U * self.interaction
+        return out + V1 * self.neighbour_interaction if V1 else out
 
-    def matrix(self, hoppings, onsite, U: float = 0.0) -> sp.csr_matrix:
+    def matrix(self, hoppings, onsite, U: float = 0.0, V1: float = 0.0) -> sp.csr_matrix:
         """The Hamiltonian for bond amplitudes ``hoppings`` (complex, one per bond) and on-site energies ``onsite``.
 
         The off-diagonal part and the diagonal are returned as one CSR matrix (diagonal added)."""
@@ -249,4 +255,4 @@ class TermHamiltonian:
         coefficients[1::2] = np.conj(h)
         off = sp.csr_matrix((coefficients[self._term] * self._amps, self._indices, self._indptr),
                             shape=(self.dimension, self.dimension))
-        return off + sp.diags(self.diagonal(onsite, U), format="csr")
+        return off + sp.diags(self.diagonal(onsite, U, V1), format="csr")

@@ -34,6 +34,7 @@ import numpy as np
 
 from atompump.theory.interacting.fock import MAX_DIMENSION, TermHamiltonian, fock_space
 from atompump.theory.interacting.manybody import ResultWinding, TorusResult, resta_winding, torus_chern
+from atompump.theory.refine import bisect_integer_change
 from atompump.theory.rice_mele import RiceMeleCouplings
 
 __all__ = ["OffsetRiceMele", "RiceMeleRing", "PumpResult", "interacting_pump", "breakdown_scan", "breakdown_point"]
@@ -195,15 +196,5 @@ def breakdown_point(model: RiceMeleCouplings, *, u_low: float, u_high: float, st
         return interacting_pump(model, n_cells=n_cells, particles=particles, U=u, n_theta=n_theta, n_phi=n_phi,
                                 resta=False, **kwargs)
 
-    low, high = at(u_low), at(u_high)
-    if low.pumped_charge == high.pumped_charge:
-        raise ValueError(f"the pumped charge is {low.pumped_charge} at both U = {u_low} and U = {u_high}; "
-                         "widen the bracket")
-    for _ in range(steps):
-        mid = 0.5 * (u_low + u_high)
-        result = at(mid)
-        if result.pumped_charge == low.pumped_charge:
-            u_low, low = mid, result
-        else:
-            u_high, high = mid, result
-    return 0.5 * (u_low + u_high), low, high
+    return bisect_integer_change(at, low=u_low, high=u_high, steps=steps, value=lambda r: r.pumped_charge,
+                                 name="U")
