@@ -103,8 +103,7 @@ class RiceMeleRing:
     def dimension(self) -> int:
         return self.space.dimension
 
-    def hamiltonian(self, theta: float, phi: float):
-        """Sparse ``H(theta, phi)`` (CSR)."""
+    def _couplings(self, theta: float, phi: float) -> tuple[np.ndarray, np.ndarray]:
         j1, j2, delta = (float(v) for v in self.model.couplings(np.asarray(phi, float)))
         n_sites = 2 * self.n_cells
         # bond (s, s + 1) as c_s^+ c_{s+1}: amplitude -J1 for even s (A_j-B_j), -J2 for odd s (B_j-A_{j+1});
@@ -112,7 +111,19 @@ class RiceMeleRing:
         hops = np.where(np.arange(n_sites - 1) % 2 == 0, -j1, -j2).astype(complex)
         hops = np.append(hops, -j2 * np.exp(1j * theta))
         onsite = np.where(np.arange(n_sites) % 2 == 0, delta, -delta) + self.onsite
+        return hops, onsite
+
+    def hamiltonian(self, theta: float, phi: float):
+        """Sparse ``H(theta, phi)`` (CSR)."""
+        hops, onsite = self._couplings(theta, phi)
         return self.terms.matrix(hops, onsite, self.U)
+
+    def velocity(self, theta: float, phi: float):
+        """``dX/dt = i [H, X]`` (cells per unit time, hbar = 1): ``i sum_b d_b (h_b c_i^+ c_j - h.c.)`` with
+        ``d_b = x_j - x_i`` the bond's length towards +x (1/2 cell; the closing bond too)."""
+        hops, _ = self._couplings(theta, phi)
+        n_sites = 2 * self.n_cells
+        return self.terms.matrix(1j * 0.5 * hops, np.zeros(n_sites))
 
     def positions(self) -> np.ndarray:
         """``X = sum_i x_i n_i`` of every basis state, in cells."""
