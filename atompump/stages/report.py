@@ -246,7 +246,21 @@ def theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
         rows.append(("cycle period for a 1 % Landau-Zener loss", non_adiabatic["period_for_1pct_loss_ms"], "ms"))
     if non_adiabatic.get("loss_per_cycle") is not None:
         rows.append(("Landau-Zener loss per cycle at the configured period", non_adiabatic["loss_per_cycle"], "1"))
+    rows += interacting_theory_rows(theory)
     return rows
+
+
+def interacting_theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
+    """Rows of the interacting prediction (``theory.interaction``, issue 13) beside the non-interacting one."""
+    inter = theory.get("interacting")
+    if not inter:
+        return []
+    what = (f"{inter['particles'].replace('_', ' ')}, U = {inter['U_Er']:.3g} Er,s, ring of {inter['n_cells']} cells "
+            f"(dimension {inter['hilbert_dimension']})")
+    return [("nu_theory without interactions", theory["nu_theory"], "1"),
+            (f"nu_theory with interactions ({what})", inter["nu_theory_interacting"], "1"),
+            ("many-body Chern number (atoms per cycle through a cut)", inter["chern_number"], "1"),
+            ("minimum many-body gap over twist and cycle", inter["min_gap"], "Er,s")]
 
 
 def _summary_rows(s: dict) -> list[tuple[str, object, str]]:

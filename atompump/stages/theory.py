@@ -28,6 +28,7 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
     from atompump.theory.prediction import superlattice_prediction
 
     params = lattice_params(lattice, species({"atom": atom}))
+    interacting = _interacting(params, theory)  # checked (Hilbert-space size) before the band calculation
     temperature = theory.get("temperature_nK")
     try:
         prediction = superlattice_prediction(
@@ -38,7 +39,19 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
     except PopulationError as exc:
         keys = "theory.temperature_nK/statistics/filling" if temperature is not None else "theory.band_populations"
         raise ConfigError(f"config keys {keys}: {exc}") from exc
+    if interacting is not None:
+        prediction.summary["interacting"] = interacting
     write_dataset(prediction.bands, out_bands)
     write_dataset(prediction.wannier, out_wannier)
     write_json(out_json, prediction.summary)
     return prediction.summary
+
+
+def _interacting(params, theory: Config) -> dict | None:
+    """The interacting prediction of ``theory.interaction`` (issue 13), None for non-interacting atoms."""
+    interaction = theory.get("interaction") or {}
+    if interaction.get("particles", "none") == "none":
+        return None
+    from atompump.theory.interacting.prediction import interacting_prediction
+
+    return interacting_prediction(params, interaction, n_max=int(theory["n_max"]))
