@@ -2,7 +2,8 @@
 
 ``atompump theory MODEL [--PARAM VALUE ...] [--json]``
     Chern numbers, gaps and model-specific predictions; MODEL is superlattice, rice-mele, aubry-andre,
-    hofstadter or quantum-dot (``atompump theory MODEL --help`` lists the parameters).
+    hofstadter or quantum-dot (``atompump theory MODEL --help`` lists the parameters); interacting pumps by exact
+    diagonalisation: hubbard-pump, fractional-pump, hofstadter-bosons, coulomb-dot, disorder-scan.
 ``atompump config-reference [--update config/README.md]``
     The table of every config key, generated from the schema.
 ``atompump inject OUT --config my.yaml [--manifest run1/manifest.csv] [--seed N] [--nu NU] [--json]``
