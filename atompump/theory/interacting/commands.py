@@ -51,12 +51,14 @@ def _fractional_pump(args: argparse.Namespace) -> dict:
     from atompump.theory.interacting.fractional import fractional_pump
 
     s = fractional_pump(n_sites=args.n_sites, n_particles=args.n_particles, alpha=1.0 / args.q, V=args.V, U=args.U,
-                        V1=args.V1, max_occupation=args.max_occupation, m=args.manifold, n_theta=args.n_theta,
+                        V1=args.V1, interaction_range=args.range, max_occupation=args.max_occupation,
+                        m=args.manifold, n_theta=args.n_theta,
                         n_phi=args.n_phi).summary()
     return {
         "model": "fractional-pump",
         "parameters": {"n_sites": args.n_sites, "n_particles": args.n_particles, "alpha": f"1/{args.q}", "V": args.V,
-                       "U": args.U, "V1": args.V1, "max_occupation": args.max_occupation},
+                       "U": args.U, "V1": args.V1, "range": args.range,
+                       "max_occupation": args.max_occupation},
         "chern_numbers": [s["total_chern_number"]],
         "band_groups": [list(range(1, args.manifold + 1))],
         "min_gaps": [None] * (args.manifold - 1) + [s["min_gap"]],  # per state: the gap above the manifold last
@@ -64,8 +66,8 @@ def _fractional_pump(args: argparse.Namespace) -> dict:
         **s,
         "extras": ["total_chern_number", "charge_per_state", "return_cycles", "transported_charge_per_cycle",
                    "max_splitting", "hilbert_dimension"],
-        "convention": "bosons, -J hopping, V cos(2 pi j / q + phi), U on site, V1 nearest neighbours; rows = states of "
-                      "the ground manifold",
+        "convention": "bosons, -J hopping, V cos(2 pi j / q + phi), U on site, V1 within --range sites; rows = "
+                      "states of the ground manifold",
     }
 
 
@@ -166,7 +168,8 @@ def add_interacting_models(models, add) -> None:
     fp.add_argument("--q", type=int, default=3, help="superlattice period alpha = 1/q (default 3)")
     fp.add_argument("--V", type=float, default=3.0, help="superlattice amplitude (default 3)")
     fp.add_argument("--U", type=float, default=0.0, help="on-site interaction (default 0, with hard-core bosons)")
-    fp.add_argument("--V1", type=float, default=8.0, help="nearest-neighbour repulsion (default 8)")
+    fp.add_argument("--V1", type=float, default=8.0, help="repulsion within --range sites (default 8)")
+    fp.add_argument("--range", type=int, default=3, help="range of the V1 repulsion in sites (default 3)")
     fp.add_argument("--max-occupation", type=int, default=1, help="bosons per site at most (default 1: hard-core)")
     fp.add_argument("--manifold", type=int, default=2, help="quasi-degenerate ground states (default 2)")
     fp.add_argument("--n-theta", type=int, default=4, help="twist mesh (default 4)")

@@ -4,11 +4,13 @@ bosons on a small torus.
 Superlattice bosons (Zeng, Zhu & Sheng, arXiv:1607.06151)::
 
     H(theta, phi) = -J sum_j (b_{j+1}^+ b_j + h.c.) + V sum_j cos(2 pi alpha j + phi) n_j
-                    + U/2 sum_j n_j (n_j - 1) + V1 sum_j n_j n_{j+1}
+                    + U/2 sum_j n_j (n_j - 1) + V1 sum_j sum_{d=1..r} n_j n_{j+d}
 
 on a ring of L sites (alpha L integer), the closing bond carrying the twist ``exp(-i theta) b_0^+ b_{L-1}`` (a hop
 towards +x across the cut picks ``exp(-i theta)``, as in :mod:`.hubbard`, so the sign is physics.md's), at a
-filling ``N / L`` that fills a fraction of the lowest band (alpha L states). Increasing phi by 2 pi moves the
+filling ``N / L`` that fills a fraction of the lowest band (alpha L states). The repulsion V1 reaches r sites
+(``interaction_range``, default 3 = 1/alpha: bosons in neighbouring superlattice cells repel, the lattice analogue
+of the Laughlin state's pseudopotential; with r = 1 the pair is barely separated from the third state). Increasing phi by 2 pi moves the
 potential by 1/alpha sites towards +x. At half filling of the lowest band with repulsion, the ground state is
 q-fold quasi-degenerate (q = 2: a density wave of period 2/alpha that is the thin-torus limit of the bosonic
 Laughlin state); the manifold carries the total Chern number C over (theta, phi) and each state pumps ``C / q``
@@ -49,14 +51,14 @@ class SuperlatticeBosons:
 
     def __init__(self, *, n_sites: int, n_particles: int, alpha: float, V: float, J: float = 1.0,
                  U: float = 0.0, V1: float = 0.0, max_occupation: int = 1, particles: str = "bosons",
-                 max_dimension: int = MAX_DIMENSION) -> None:
+                 interaction_range: int = 1, max_dimension: int = MAX_DIMENSION) -> None:
         if abs(alpha * n_sites - round(alpha * n_sites)) > 1e-9:
             raise ValueError(f"alpha * n_sites must be an integer for a ring, got {alpha} * {n_sites}")
         self.n_sites, self.alpha, self.V, self.J, self.U, self.V1 = int(n_sites), alpha, V, J, U, V1
         self.space = fock_space(n_sites=n_sites, particles=particles, n_particles=n_particles,
                                 max_occupation=max_occupation, max_dimension=max_dimension)
         bonds = [(j + 1, j) for j in range(n_sites - 1)] + [(0, n_sites - 1)]
-        neighbours = [(j, (j + 1) % n_sites) for j in range(n_sites)]
+        neighbours = [(j, (j + d) % n_sites) for j in range(n_sites) for d in range(1, interaction_range + 1)]
         self.terms = TermHamiltonian(self.space, bonds, interaction="bose" if particles == "bosons" else None,
                                      neighbours=neighbours)
 
@@ -138,11 +140,13 @@ class FractionalResult:
 
 
 def fractional_pump(*, n_sites: int = 12, n_particles: int = 2, alpha: float = 1 / 3, V: float = 2.0,
-                    J: float = 1.0, U: float = 0.0, V1: float = 4.0, max_occupation: int = 1, m: int = 2,
-                    n_theta: int = 6, n_phi: int = 18, max_dimension: int = MAX_DIMENSION) -> FractionalResult:
+                    J: float = 1.0, U: float = 0.0, V1: float = 8.0, interaction_range: int = 3,
+                    max_occupation: int = 1, m: int = 2, n_theta: int = 6, n_phi: int = 18,
+                    max_dimension: int = MAX_DIMENSION) -> FractionalResult:
     """Chern number of the m lowest states, the charge per state, and the cycles to return (superlattice bosons)."""
     chain = SuperlatticeBosons(n_sites=n_sites, n_particles=n_particles, alpha=alpha, V=V, J=J, U=U, V1=V1,
-                               max_occupation=max_occupation, max_dimension=max_dimension)
+                               interaction_range=interaction_range, max_occupation=max_occupation,
+                               max_dimension=max_dimension)
     chern = torus_chern(chain.hamiltonian, n_theta=n_theta, n_phi=n_phi, m=m)
     cycles, charge, _ = transport_cycles(lambda phi: chain.hamiltonian(0.0, phi), chain.positions(), n_sites, m=m,
                                          max_cycles=m + 1)
