@@ -56,17 +56,19 @@ def hubbard() -> None:
         ax1.plot(grid, [r["min_gap"] for r in rows], "s--", color=colour, ms=3, mfc="none",
                  label=f"min gap, {2 * n_cells} sites")
         print(n_cells, [(r["U"], r["chern_number"], round(r["min_gap"], 4)) for r in rows])
-    ax1.set(xlabel="U / J", ylabel="pumped charge per cycle; min gap / J",
-            title="Hubbard-Thouless pump (J=1, dJ=0.5, Delta=1)")
+    ax1.set(xlabel="U / J", ylabel="charge per cycle; min gap / J")
+    ax1.set_title("Hubbard-Thouless pump (dJ = 0.5, Delta = 1)", fontsize=8)
     ax1.legend(frameon=False, fontsize=7)
     loop = OffsetRiceMele(J=1.0, dJ=0.5, Delta=1.0, Delta0=1.5)
-    rows = breakdown_scan(loop, us, n_cells=3, n_theta=4, n_phi=12, resta=False)
+    wide = np.arange(0.0, 8.01, 0.25)
+    rows = breakdown_scan(loop, wide, n_cells=3, n_theta=4, n_phi=12, resta=False)
     print("offset", [(r["U"], r["chern_number"], round(r["min_gap"], 4)) for r in rows])
-    ax2.plot(us, [r["chern_number"] for r in rows], "o-", color=PALETTE["green"], ms=3, label="pumped charge")
-    ax2.plot(us, [r["min_gap"] for r in rows], "s--", color=PALETTE["green"], ms=3, mfc="none", label="min gap")
+    ax2.plot(wide, [r["chern_number"] for r in rows], "o-", color=PALETTE["green"], ms=3, label="pumped charge")
+    ax2.plot(wide, [r["min_gap"] for r in rows], "s--", color=PALETTE["green"], ms=3, mfc="none", label="min gap")
     ax2.axhline(2, color=PALETTE["black"], lw=0.8, ls=":", label="loop around (0, 0), U = 0")
-    ax2.set(xlabel="U / J", title="interaction-induced pump (Delta0 = 1.5, 6 sites)")
-    ax2.legend(frameon=False, fontsize=7)
+    ax2.set(xlabel="U / J")
+    ax2.set_title("interaction-induced pump: Delta0 = 1.5, 6 sites", fontsize=8)
+    ax2.legend(frameon=False, fontsize=7, loc="center right")
     save(fig, "interacting_hubbard.png")
 
 
@@ -82,8 +84,8 @@ def fractional() -> None:
     result = fractional_pump(n_sites=12, n_particles=2, V=3.0, V1=8.0, n_theta=4, n_phi=12)
     s = result.summary()
     print("fractional", s)
-    ax1.set(xlabel="pump phase phi / 2 pi", ylabel="E_n - E_0 (J)", ylim=(-0.05, 2.5),
-            title=f"12 sites, 2 bosons: pair C = {s['total_chern_number']:+d}, "
+    ax1.set(xlabel="pump phase phi / 2 pi", ylabel="E_n - E_0 (J)", ylim=(-0.05, 2.5))
+    ax1.set_title(f"12 sites, 2 bosons: pair C = {s['total_chern_number']:+d}, "
                   f"{s['charge_per_state']:+.1f} per state, back after {s['return_cycles']} cycles", fontsize=8)
     bosons = HofstadterBosons(Lx=4, Ly=4, p=1, q=4, n_particles=2)
     thetas = np.linspace(0, 2 * np.pi, 33)
@@ -93,8 +95,8 @@ def fractional() -> None:
                  else PALETTE["black"], lw=1.2 if k < 2 else 0.8)
     r = hofstadter_chern(bosons, m=2, n_theta=5)
     print("hofstadter bosons", r.chern_number, r.min_gap, r.max_splitting)
-    ax2.set(xlabel="twist theta_x / 2 pi", ylabel="E_n - E_0 (J)", ylim=(-0.05, 1.5),
-            title=f"HH bosons 4x4, flux 1/4, nu = 1/2: pair C = {r.chern_number:+d}", fontsize=8)
+    ax2.set(xlabel="twist theta_x / 2 pi", ylabel="E_n - E_0 (J)", ylim=(-0.05, 1.5))
+    ax2.set_title(f"HH bosons 4x4, flux 1/4, nu = 1/2: pair C = {r.chern_number:+d}", fontsize=8)
     save(fig, "interacting_fractional.png")
 
 
@@ -107,15 +109,16 @@ def coulomb_dot() -> None:
         closed = [turnstile_closed_form(frequency=f, kT=kT) for f in freqs]
         ax1.semilogx(freqs, q, "o", color=colour, ms=3, label=f"master equation, kT = {kT}")
         ax1.semilogx(freqs, closed, "-", color=colour, lw=0.8)
-    ax1.set(xlabel="drive frequency f / Gamma", ylabel="electrons per cycle",
-            title="spinless turnstile (lines: closed form)")
+    ax1.set(xlabel="drive frequency f / Gamma", ylabel="electrons per cycle")
+    ax1.set_title("spinless turnstile, eps = -+5 (lines: closed form)", fontsize=8)
     ax1.legend(frameon=False, fontsize=7)
     charging = np.linspace(0, 14, 57)
     for kT, colour in ((0.1, PALETTE["blue"]), (1.0, PALETTE["green"])):
         q = [charge_per_cycle(turnstile_segments(frequency=0.01), U=u, kT=kT, spinful=True) for u in charging]
         ax2.plot(charging, q, "-", color=colour, label=f"kT = {kT}")
     ax2.axvline(5.0, color=PALETTE["black"], lw=0.8, ls=":", label="U = |eps_load|")
-    ax2.set(xlabel="charging energy U", ylabel="electrons per cycle", title="spin-degenerate, f = 0.01 Gamma")
+    ax2.set(xlabel="charging energy U", ylabel="electrons per cycle")
+    ax2.set_title("spin-degenerate level, f = 0.01 Gamma", fontsize=8)
     ax2.legend(frameon=False, fontsize=7)
     save(fig, "interacting_coulomb_dot.png")
 
@@ -130,10 +133,11 @@ def disorder() -> None:
         print("disorder", n, rows)
         ax1.plot(widths, rows["mean_charge"], "o-", color=colour, ms=3, label=f"{n} cells")
         ax2.semilogy(widths, rows["typical_gap"], "s-", color=colour, ms=3, label=f"{n} cells")
-    ax1.set(xlabel="disorder width W / J", ylabel="pumped charge per cycle (mean of 12)",
-            title="free fermions, seed 3")
+    ax1.set(xlabel="disorder width W / J", ylabel="pumped charge per cycle (mean of 12)")
+    ax1.set_title("Rice-Mele, free fermions, 12 seeded realisations", fontsize=8)
     ax1.legend(frameon=False, fontsize=7)
-    ax2.set(xlabel="disorder width W / J", ylabel="typical min gap exp<ln gap> / J", title="gap over (theta, phi)")
+    ax2.set(xlabel="disorder width W / J", ylabel="typical min gap exp<ln gap> / J")
+    ax2.set_title("gap above the filled states over (theta, phi)", fontsize=8)
     ax2.legend(frameon=False, fontsize=7)
     save(fig, "interacting_disorder.png")
 
