@@ -133,11 +133,10 @@ def disorder() -> None:
         print("disorder", n, rows)
         ax1.plot(widths, rows["mean_charge"], "o-", color=colour, ms=3, label=f"{n} cells")
         ax2.semilogy(widths, rows["typical_gap"], "s-", color=colour, ms=3, label=f"{n} cells")
-    ax1.set(xlabel="disorder width W / J", ylabel="pumped charge per cycle (mean of 12)")
-    ax1.set_title("Rice-Mele, free fermions, 12 seeded realisations", fontsize=8)
+    ax1.set(xlabel="disorder width W / J", ylabel="pumped charge per cycle (mean of 12)",
+            title="free fermions, seed 3")
     ax1.legend(frameon=False, fontsize=7)
-    ax2.set(xlabel="disorder width W / J", ylabel="typical min gap exp<ln gap> / J")
-    ax2.set_title("gap above the filled states over (theta, phi)", fontsize=8)
+    ax2.set(xlabel="disorder width W / J", ylabel="typical min gap exp<ln gap> / J", title="gap over (theta, phi)")
     ax2.legend(frameon=False, fontsize=7)
     save(fig, "interacting_disorder.png")
 

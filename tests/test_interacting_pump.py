@@ -27,7 +27,7 @@ def test_u0_gives_the_single_particle_chern_number(dJ):
     assert spinless.chern.chern_raw == pytest.approx(c, abs=1e-9)
     # the many-body gap of the filled lower band is the band gap 2 min(Delta, 2 dJ) = 2
     assert spinless.chern.min_gap == pytest.approx(MODEL.min_gap(), rel=1e-6)
-    spinful = interacting_pump(model, n_cells=3, particles="spinful", U=0.0)
+    spinful = interacting_pump(model, n_cells=3, particles="spinful", U=0.0, n_theta=4, n_phi=12, n_phi_resta=24)
     assert spinful.pumped_charge == 2 * c and spinful.resta.pumped_charge == 2 * c  # one per spin
 
 
