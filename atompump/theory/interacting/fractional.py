@@ -28,8 +28,10 @@ theta_x, theta_y on the bonds that close the torus. At filling ``nu = N / N_phi 
 flux quanta) with hard-core bosons the ground state is two-fold quasi-degenerate and the manifold's Chern number
 over (theta_x, theta_y) has magnitude 1, so ``sigma_xy = C / 2`` per state (Hafezi et al.); its sign is that of
 the lowest single-particle band in :mod:`atompump.theory.hofstadter`'s convention (checked with free fermions
-filling that band). Laughlin's flux insertion: following the lowest state while theta_x grows, it becomes the
-other ground state after one flux quantum and returns after two (:func:`flux_insertion_return`).
+filling that band). Laughlin's flux insertion (:func:`flux_insertion_return`) should take one ground state into
+the other per flux quantum and back after two; on the 4 x 4 and 4 x 6 tori the parallel transport implemented here
+instead returns after 4 quanta with -1/4 per quantum (unresolved, see docs/theory.md; the same transport in the
+1D chain gives the expected 2 cycles and C/2 per cycle, which the tests check).
 """
 
 from __future__ import annotations
@@ -198,6 +200,9 @@ def hofstadter_chern(system: HofstadterBosons, *, m: int, n_theta: int = 6) -> T
 def flux_insertion_return(system: HofstadterBosons, *, m: int = 2, max_quanta: int = 4,
                           steps: int = 24) -> tuple[int, float, list[float]]:
     """Laughlin's flux insertion: flux quanta (theta_y -> theta_y + 2 pi each) after which a ground state returns.
+
+    Caution: measured on 4 x 4 and 4 x 6 tori at nu = 1/2 this gives 4 quanta and -1/4 per quantum, not the 2 and
+    -1/2 of the Laughlin argument; not understood yet, so not used by the tests or the CLI.
 
     :func:`transport_cycles` along theta_y (theta_x = 0) with the polarisation along x (the Hall response to the
     flux through the y cycle, the pump direction of :func:`hofstadter_chern`): returns the quanta needed, the
