@@ -17,4 +17,16 @@ manybody
 hubbard
     The Rice–Mele–Hubbard and Rice–Mele–Bose–Hubbard rings with a twist: Hubbard–Thouless breakdown,
     interaction-induced pumping.
+fractional
+    Bosons at fractional filling in a 1D superlattice (q-fold manifold, C/q per state); Harper–Hofstadter bosons.
+dynamics
+    Exact time evolution: charge per cycle against the pump period.
+coulomb_dot
+    The Coulomb-blockade turnstile (sequential-tunnelling master equation, closed form).
+disorder_scan
+    Pumped charge against disorder width over seeded realisations and ring sizes.
+prediction, commands
+    The theory stage's ``theory.interaction`` prediction; the ``atompump theory`` sub-commands.
+
+Overview with figures and measured numbers: ``docs/theory.md``; speed: ``benchmarks/interacting.py``.
 """
