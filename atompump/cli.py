@@ -3,7 +3,9 @@
 ``atompump theory MODEL [--PARAM VALUE ...] [--json]``
     Chern numbers, gaps and model-specific predictions; MODEL is superlattice, rice-mele, aubry-andre,
     hofstadter or quantum-dot (``atompump theory MODEL --help`` lists the parameters); superlattice-scan gives the
-    superlattice's band Chern numbers over a grid of (Vs, Vl) with band 2's exact transition (``--figure PATH``).
+    superlattice's band Chern numbers over a grid of (Vs, Vl) with band 2's exact transition (``--figure PATH``);
+    interacting pumps by exact diagonalisation: hubbard-pump, fractional-pump, hofstadter-bosons, coulomb-dot,
+    disorder-scan.
 ``atompump config-reference [--update config/README.md]``
     The table of every config key, generated from the schema.
 ``atompump inject OUT --config my.yaml [--manifest run1/manifest.csv] [--seed N] [--nu NU] [--json]``

@@ -267,6 +267,7 @@ def theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
             ("displacement per cycle from these losses (two bands, no trap; estimate)",
              non_adiabatic["displacement_per_cycle_estimate_dl"], "dl"),
         ]
+    rows += interacting_theory_rows(theory)
     return rows
 
 
@@ -317,6 +318,19 @@ def quantum_spread_rows(theory: Mapping[str, Any], com: xr.Dataset, fit: xr.Data
             rows.append(("measured shot-to-shot scatter of the centre of mass (RMS residual of the fit)",
                          float(np.sqrt(np.mean(residual**2))), "um"))
     return rows
+
+
+def interacting_theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, str]]:
+    """Rows of the interacting prediction (``theory.interaction``, issue 13) beside the non-interacting one."""
+    inter = theory.get("interacting")
+    if not inter:
+        return []
+    what = (f"{inter['particles'].replace('_', ' ')}, U = {inter['U_Er']:.3g} Er,s, ring of {inter['n_cells']} cells "
+            f"(dimension {inter['hilbert_dimension']})")
+    return [("nu_theory without interactions", theory["nu_theory"], "1"),
+            (f"nu_theory with interactions ({what})", inter["nu_theory_interacting"], "1"),
+            ("many-body Chern number (atoms per cycle through a cut)", inter["chern_number"], "1"),
+            ("minimum many-body gap over twist and cycle", inter["min_gap"], "Er,s")]
 
 
 def _summary_rows(s: dict) -> list[tuple[str, object, str]]:

@@ -29,6 +29,7 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
     from atompump.theory.prediction import superlattice_prediction
 
     params = lattice_params(lattice, species({"atom": atom}))
+    interacting = _interacting(params, theory)  # checked (Hilbert-space size) before the band calculation
     loading = str(pump["loading"])
     try:
         prediction = superlattice_prediction(
@@ -42,6 +43,8 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
     except PopulationError as exc:
         keys = "pump.band_populations" if loading == "populations" else "pump.temperature_nK/statistics/filling"
         raise ConfigError(f"config keys {keys}: {exc}") from exc
+    if interacting is not None:
+        prediction.summary["interacting"] = interacting
     write_dataset(prediction.bands, out_bands)
     write_dataset(prediction.wannier, out_wannier)
     write_json(out_json, prediction.summary)
@@ -96,3 +99,13 @@ def superlattice_scan_stage(out_scan: str | os.PathLike, out_png: str | os.PathL
     fig = superlattice_scan_figure(scan, lattice=(params.Vs_Er, params.Vl_Er))
     save_figure(fig, out_png)
     save_figure(fig, out_pdf)
+
+
+def _interacting(params, theory: Config) -> dict | None:
+    """The interacting prediction of ``theory.interaction`` (issue 13), None for non-interacting atoms."""
+    interaction = theory.get("interaction") or {}
+    if interaction.get("particles", "none") == "none":
+        return None
+    from atompump.theory.interacting.prediction import interacting_prediction
+
+    return interacting_prediction(params, interaction, n_max=int(theory["n_max"]))

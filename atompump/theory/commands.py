@@ -231,6 +231,9 @@ def add_theory_parser(sub) -> argparse.ArgumentParser:
     dot.add_argument("--eps1", type=float, default=20.0, help="level amplitude (default 20)")
     dot.add_argument("--gamma", type=float, default=1.0, help="total tunnelling width, the energy unit (default 1)")
     dot.add_argument("--asymmetry", type=float, default=0.98, help="coupling asymmetry s, |s| < 1 (default 0.98)")
+    from atompump.theory.interacting.commands import add_interacting_models
+
+    add_interacting_models(models, _add)  # issue 13: hubbard-pump, fractional-pump, hofstadter-bosons, ...
     return theory
 
 
@@ -240,6 +243,16 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _table_lines(rows) -> list[str]:
+    """Scans (interacting models): one line per row, one column per key."""
+    if not rows:
+        return []
+    keys = list(rows[0])
+    width = [max(len(k), 10) for k in keys]
+    return ["  ".join(f"{k:>{w}}" for k, w in zip(keys, width))] + [
+        "  ".join(f"{_fmt(row[k]):>{w}}" for k, w in zip(keys, width)) for row in rows]
 
 
 def format_table(result: dict) -> str:
@@ -262,7 +275,7 @@ def format_table(result: dict) -> str:
         "aubry-andre": ["pumped_charge_per_gap", "diophantine_t"],
         "hofstadter": ["sigma_xy", "sigma_xy_diophantine", "laughlin_spectral_flow"],
         "quantum-dot": ["winding_number", "pumped_charge"],
-    }[result["model"]]
+    }.get(result["model"], result.get("extras", []))
     for key in extras:
         if key in result:
             value = result[key]
@@ -274,6 +287,7 @@ def format_table(result: dict) -> str:
         lines.append(f"quantum spread per particle Omega_I (phi = 0, populated bands): "
                      f"{geometry['omega_I_populated_um2']:.4g} um^2; <Omega_I> G_phiphi / (C^2 dl^2 / 4) per band: "
                      f"[{ratios}] (>= 1)")
+    lines += _table_lines(result.get("table"))
     period = (result.get("non_adiabatic") or {}).get("period_for_1pct_loss_ms")
     if period is not None:
         lines.append(f"cycle period for a 1% Landau-Zener loss: {period:.3g} ms")

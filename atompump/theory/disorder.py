@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from atompump.theory.berry import berry_curvature, torus_states
-from atompump.theory.refine import refine_chern_numbers
+from atompump.theory.refine import bisect_integer_change, refine_chern_numbers
 from atompump.theory.rice_mele import RiceMeleCouplings, real_space_hamiltonian
 from atompump.theory.tight_binding import polish_min_gaps
 
@@ -153,15 +153,5 @@ def disorder_transition(model: RiceMeleCouplings, pattern, *, w_low: float, w_hi
     def at(w: float) -> DisorderResult:
         return disordered_pump(model, n_cells=n_cells, onsite=w * pattern, **kwargs)
 
-    low, high = at(w_low), at(w_high)
-    if low.pumped_charge == high.pumped_charge:
-        raise ValueError(f"the pumped charge is {low.pumped_charge} at both W = {w_low} and W = {w_high}; "
-                         "widen the bracket")
-    for _ in range(steps):
-        mid = 0.5 * (w_low + w_high)
-        result = at(mid)
-        if result.pumped_charge == low.pumped_charge:
-            w_low, low = mid, result
-        else:
-            w_high, high = mid, result
-    return 0.5 * (w_low + w_high), low, high
+    return bisect_integer_change(at, low=w_low, high=w_high, steps=steps, value=lambda r: r.pumped_charge,
+                                 name="W")

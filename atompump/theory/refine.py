@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["refine_chern_numbers"]
+__all__ = ["refine_chern_numbers", "bisect_integer_change"]
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +97,24 @@ def refine_chern_numbers(
                  np.round(raw, 4).tolist(), n_k, n_phi, max_flux)
         n_k, n_phi = 2 * n_k, 2 * n_phi
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def bisect_integer_change(at: Callable[[float], Any], *, low: float, high: float, steps: int,
+                          value: Callable[[Any], int], what: str = "the pumped charge",
+                          name: str = "x") -> tuple[float, Any, Any]:
+    """Bisect the parameter at which an integer (a Chern number) computed by ``at(x)`` changes.
+
+    ``value(at(x))`` must differ at ``low`` and ``high``; after ``steps`` halvings the midpoint of the final bracket
+    is returned with the results at its two ends (which still differ).
+    """
+    r_low, r_high = at(low), at(high)
+    if value(r_low) == value(r_high):
+        raise ValueError(f"{what} is {value(r_low)} at both {name} = {low} and {name} = {high}; widen the bracket")
+    for _ in range(steps):
+        mid = 0.5 * (low + high)
+        result = at(mid)
+        if value(result) == value(r_low):
+            low, r_low = mid, result
+        else:
+            high, r_high = mid, result
+    return 0.5 * (low + high), r_low, r_high
