@@ -218,11 +218,21 @@ def _watch(args, parser) -> int:
     """``atompump watch``: progress lines on stderr, the final numbers on stdout."""
     import logging
 
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    quiet = ("atompump.stages", "atompump.io", "atompump.com", "atompump.reduce")
+    levels = {name: logging.getLogger(name).level for name in quiet}
+    for name in quiet:
+        logging.getLogger(name).setLevel(logging.ERROR)  # the page lists bad shots; the stages' lines are noise here
+    try:
+        return _watch_run(args, parser)
+    finally:  # an in-process caller (a notebook, a test) gets its loggers back
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _watch_run(args, parser) -> int:
     from atompump.live import watch_run
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for name in ("atompump.stages", "atompump.io", "atompump.com", "atompump.reduce"):
-        logging.getLogger(name).setLevel(logging.ERROR)  # the page lists bad shots; the stages' lines are noise here
     try:
         config = _watch_config(args)
         live = watch_run(config, args.out, folder=args.folder, once=args.once, idle_timeout_s=args.idle_timeout, poll_s=args.poll,

@@ -446,11 +446,15 @@ def test_figures_have_labelled_axes_with_units_and_colour_blind_safe_colours(rep
                 assert not label or label in dimensionless or re.search(r"\(.+\)| / ", label), (name, label)
         for ax in plots:
             colours = {to_hex(line.get_color()) for line in ax.get_lines()}
+            mapped = list(ax.images)  # colour-mapped data (images, meshes on a refined grid): their colour map
             for collection in ax.collections:
+                if collection.get_array() is not None:
+                    mapped.append(collection)
+                    continue
                 colours |= {to_hex(c) for c in collection.get_facecolor()} | {to_hex(c) for c in
                                                                               collection.get_edgecolor()}
             assert colours <= palette, (name, colours - palette)
-            assert {im.get_cmap().name for im in ax.images} <= {"viridis", "cividis", "gray", "RdBu_r"}, name
+            assert {im.get_cmap().name for im in mapped} <= {"viridis", "cividis", "gray", "RdBu_r"}, name
 
 
 def test_blind_analysis_and_unblinding(tiny_run, tmp_path, monkeypatch, capsys):
