@@ -13,6 +13,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON="${1:-python3}"
+case "$PYTHON" in */*) PYTHON="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")" ;; esac  # absolute: the check runs elsewhere
 KEEP="${2:-}"
 
 find_browser() { command -v chromium || command -v chromium-browser || command -v google-chrome || true; }
