@@ -131,3 +131,14 @@ def test_every_key_is_typed_and_commented_in_config_yaml(schema, repo_root):
             continue
         is_section = match.group(3).strip() == ""  # a section header: its keys carry the comments
         assert is_section, f"config/config.yaml line {i + 1}: key {match.group(2)!r} has no comment"
+
+
+def test_keys_of_earlier_versions_are_refused_with_their_new_place(schema):
+    """issue 12: the pump sequence moved into the section 'pump'; other problems are still reported beside it."""
+    with pytest.raises(ConfigError) as info:
+        check_config({"theory": {"cycle_period_ms": 300.0, "bogus": 1}, "simulation": {"pump": {"phi0": 1.0}}}, schema)
+    lines = str(info.value).splitlines()[1:]
+    assert lines[0].strip() == ("config key 'simulation.pump.phi0' has moved to pump.phi0: the simulator and the "
+                                "theory share the section 'pump'")
+    assert lines[1].strip().startswith("config key 'theory.cycle_period_ms' has moved to pump.period_ms")
+    assert "('bogus' was unexpected)" in lines[2] and len(lines) == 3
