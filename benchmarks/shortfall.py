@@ -19,7 +19,7 @@ import numpy as np
 from atompump.config import fill_defaults, load_schema
 from atompump.simulate.run import predicted_centres
 from atompump.stages.simulate import dynamics_params
-from atompump.theory.nonadiabatic import nonadiabatic_loss, period_in_hbar_units, pump_displacement
+from atompump.theory.nonadiabatic import estimated_displacement, nonadiabatic_loss, period_in_hbar_units
 from atompump.theory.rice_mele import rice_mele_from_superlattice
 from atompump.theory.superlattice import SuperlatticeParams
 
@@ -53,9 +53,7 @@ def main() -> None:
         to_hbar = period_in_hbar_units(1e-3, energy_unit_hz=params.recoil_s_hz)
         est = nonadiabatic_loss(rm, period=pump["period_ms"] * to_hbar, start_phase=pump["phi0"],
                                 ramp_time=pump["ramp_on_ms"] * to_hbar)
-        p = float(np.mean([c["probability"] for c in est.crossings]))
-        at_crossing = any(abs((pump["phi0"] - c["phi"] + np.pi) % (2 * np.pi) - np.pi) < 1e-3 for c in est.crossings)
-        x = pump_displacement(cycles, crossing_loss=p, start_loss=est.start, first_crossing=0.0 if at_crossing else 0.25)
+        x = estimated_displacement(est, cycles, start_phase=pump["phi0"])
         two_band = float(np.polyfit(cycles, x, 1)[0])
         default = exact if default is None else default
         print(f"{label:58s} {exact:9.4f} {two_band:11.4f} {est.start:10.2e}  {elapsed:5.1f} s")

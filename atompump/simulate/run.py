@@ -276,7 +276,8 @@ def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions:
     n_max = max(cycles)
     model = _model(dyn, n_max)
     kT = kT_in_energy_unit(dyn.temperature_nK, energy_unit_hz=lattice.recoil_s_hz)
-    ensemble = InitialEnsemble(band_populations=initial_band_populations(dyn), atoms_per_tube=dyn.atoms_per_tube,
+    populations = initial_band_populations(dyn)
+    ensemble = InitialEnsemble(band_populations=populations, atoms_per_tube=dyn.atoms_per_tube,
                                cloud=dyn.cloud, temperature=kT)
     if dyn.model == "tight_binding" and dyn.couplings == "given":
         _check_couplings(model, lattice)
@@ -301,6 +302,7 @@ def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions:
     ds = xr.concat(runs, dim=xr.DataArray(list(directions), dims="direction", name="direction"),
                    combine_attrs="drop_conflicts")
     ds.attrs.update(model=dyn.model, period_ms=dyn.period_ms, period_hbar_per_Er=period,
+                    band_populations_start=list(populations),
                     time_unit_ms=dyn.time_unit_ms(), trap_hz=dyn.trap_hz)
     ds["displacement_per_cycle_dl"] = ("direction", [r.attrs["displacement_per_cycle_dl"] for r in runs])
     return ds
@@ -380,7 +382,7 @@ def predicted_centres(dyn: DynamicsParams, *, cycles, directions=(1, -1)) -> dic
     cycles = sorted({0.0, *(float(c) for c in cycles)})
     ds = pump_dynamics(dyn, cycles=tuple(cycles), directions=tuple(int(d) for d in directions))
     out = {"model": dyn.model, "cycles": cycles, "centre_dl": {}, "per_cycle_dl": {}, "band_population_end": {},
-           "band_populations_start": list(initial_band_populations(dyn))}
+           "band_populations_start": [float(p) for p in ds.attrs["band_populations_start"]]}
     for d in directions:
         run = ds.sel(direction=int(d))
         at = [int(np.argmin(np.abs(run.cycle.values - c))) for c in cycles]

@@ -83,6 +83,7 @@ __all__ = [
     "period_for_band_loss",
     "period_in_hbar_units",
     "pump_displacement",
+    "estimated_displacement",
     "ramp_form_factor",
     "stokes_phase",
 ]
@@ -728,3 +729,15 @@ def pump_displacement(cycle, *, crossing_loss: float, start_loss: float = 0.0, c
         rise_first = np.where(centres <= 0, 0.0, rise_first)
         rise_second = np.where(centres < 0, 0.0, rise_second)
     return (rise_first * np.asarray(first_half)).sum(axis=-1) + (rise_second * np.asarray(second_half)).sum(axis=-1)
+
+
+def estimated_displacement(estimate: LossEstimate, cycle, *, start_phase: float, chern_lower: int = 1,
+                           chern_upper: int = -1):
+    """Displacement (dl) after ``cycle`` cycles implied by a loss estimate: :func:`pump_displacement` with the
+    band-averaged probability of the estimate's crossings (their mean) and its start loss, the pump starting at a
+    crossing's centre when ``start_phase`` is one of the crossings' phases (else between two crossings)."""
+    crossings = estimate.crossings
+    at_crossing = any(abs((start_phase - c["phi"] + np.pi) % (2 * np.pi) - np.pi) < 1e-3 for c in crossings)
+    crossing_loss = float(np.mean([c["probability"] for c in crossings])) if crossings else 0.0
+    return pump_displacement(cycle, crossing_loss=crossing_loss, start_loss=estimate.start, chern_lower=chern_lower,
+                             chern_upper=chern_upper, first_crossing=0.0 if at_crossing else 0.25)

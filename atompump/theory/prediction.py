@@ -79,10 +79,10 @@ def _non_adiabatic(bands: xr.Dataset, rm, *, cycle_period_ms: float | None, phi0
 
     from atompump.theory.nonadiabatic import (
         NonAdiabaticWarning,
+        estimated_displacement,
         nonadiabatic_loss,
         period_for_band_loss,
         period_in_hbar_units,
-        pump_displacement,
     )
 
     if rm is None or len(chern) < 2:
@@ -103,11 +103,9 @@ def _non_adiabatic(bands: xr.Dataset, rm, *, cycle_period_ms: float | None, phi0
         estimate = nonadiabatic_loss(rm, period=float(cycle_period_ms) * to_hbar, start_phase=phi0, ramp_time=ramp)
     for w in caught:
         log.warning("non-adiabatic estimate: %s", w.message)
-    crossing = float(np.mean([c["probability"] for c in estimate.crossings])) if estimate.crossings else 0.0
     cycles = np.arange(5.0)
-    at_crossing = any(abs((phi0 - c["phi"] + np.pi) % (2 * np.pi) - np.pi) < 1e-3 for c in estimate.crossings)
-    x = pump_displacement(cycles, crossing_loss=crossing, start_loss=estimate.start, chern_lower=int(chern[0]),
-                          chern_upper=int(chern[1]), first_crossing=0.0 if at_crossing else 0.25)
+    x = estimated_displacement(estimate, cycles, start_phase=phi0, chern_lower=int(chern[0]),
+                               chern_upper=int(chern[1]))
     out.update({
         "loss_first_cycle": estimate.loss, "start_loss": estimate.start, "loss_per_later_cycle": estimate.cycle_loss,
         "loss_first_cycle_T_averaged": estimate.incoherent,
