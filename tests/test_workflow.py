@@ -210,6 +210,15 @@ def test_lint_is_clean(repo_root, tmp_path):
     assert "Lints for" not in proc.stdout + proc.stderr
 
 
+def test_snakefmt_is_clean(repo_root):
+    """`snakefmt --check` on the Snakefiles and rule files, as the Snakemake workflow catalog runs it (from the
+    checkout, so with pyproject.toml's [tool.snakefmt]: the project's line length, directives in their order)."""
+    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/"], cwd=repo_root,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + "\n(run `snakefmt Snakefile workflow/` to fix)"
+    assert re.search(r"All \d+ file\(s\) would be left unchanged", proc.stderr), proc.stderr
+
+
 def test_snakemake_report_has_the_figures(repo_root, tiny_run):
     cfg = tiny_run.parent / "run.yaml"
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d", str(tiny_run),

@@ -7,14 +7,14 @@ from snakemake.utils import validate
 
 # The workflow uses the library of its own checkout, installed or not (the adapters do the same through
 # workflow/scripts/_checkout.py).
-sys.path.insert(0, workflow.basedir)
+sys.path.insert(0, ATOMPUMP_ROOT)
 
 from atompump.config import check_config, load_schema, planned_cycles, planned_shot_count
 from atompump._logging import MIN_FREE_MB, output_folder_error, storage_error_message
 from atompump.errors import InputDataError, StorageError
 from atompump.report.provenance import git_revision
 
-_SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+_SCHEMA = os.path.join(ATOMPUMP_ROOT, "workflow", "schemas", "config.schema.yaml")
 
 # outputs can be written here: not a read-only or unwritable folder (one line, before any job); not a full disk
 # (checked when jobs are about to run: a dry run, --unlock or --delete-all-output work on a full disk)
@@ -43,7 +43,7 @@ if N_SHOTS == 0:  # a manifest with a header but no rows: refused here, before a
         "(see config/README.md, 'Analysing a measured run') or point data.manifest at the run's manifest"
     )
 PLANNED_CYCLES = planned_cycles(config)  # the run's pump cycles, for the theory's prediction (None: not known yet)
-GIT_REVISION = git_revision(workflow.basedir)
+GIT_REVISION = git_revision(ATOMPUMP_ROOT)
 BATCHES = [f"{i:04d}" for i in range(math.ceil(N_SHOTS / config["data"]["batch_size"]))]
 
 
