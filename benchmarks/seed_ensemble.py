@@ -82,7 +82,7 @@ def main() -> None:
             lever = np.array([t["direction"] * t["cycle"] * truth["dl_um"] for t in shots])
             design = np.vstack([np.ones(lever.size), lever]).T
             slope = np.linalg.lstsq(design, np.array([t["x_true_um"] for t in shots]), rcond=None)[0][1]
-            row["pull_oracle"] = (slope / truth["dl_um"] - row["nu_true"]) / err
+            row["pull_oracle"] = (slope - row["nu_true"]) / err  # the lever arm is in dl: the slope is in dl
             rows.append(row)
             print(f"seed {seed}: nu = {nu:.4f} +- {err:.4f}  nu_theory {row['nu_theory']:.4f}  "
                   f"nu_true {row['nu_true']:.4f}  pull {row['pull_theory']:+.2f} (vs truth {row['pull_true']:+.2f}, "
