@@ -210,9 +210,8 @@ def test_growing_manifest_is_analysed_as_it_lands_and_the_live_nu_agrees_with_th
         assert abs(np.median(com.width_um.values) - 4.0) < 0.4
         assert abs(np.median(com.atom_number.values) / 3000 - 1) < 0.1
         nus.append((live.summary["nu"], live.summary["nu_err"]))
-    # basis and template rebuilt as the run triples (rebuild_factor 3: built at 5, not at 10 < 3 x 5, again at
-    # 24 >= 15), not at every shot
-    assert live.state.generation == 2 and live.state.basis_shots == 24
+    # basis and template rebuilt as the run doubles (5, 10, 24 >= 2 x 10), not at every shot
+    assert live.state.generation == 3 and live.state.basis_shots == 24
     assert not live.update()  # nothing new
     truth = json.loads((root / "run/truth.json").read_text())["nu_true"]
     nu_live, err_live = nus[-1]

@@ -139,10 +139,7 @@ class LiveAnalysis:
     min_shots : int
         Shots needed before the first analysis (region of interest, basis and template need a few; at least 3).
     rebuild_factor : float
-        Rebuild the basis and the template when the run has grown by this factor f since the last rebuild (> 1).
-        Over a run of N shots the rebuilds cost about ``f / (f - 1)`` template builds of N shots and make about
-        ``N / (f - 1)`` earlier shots be analysed again: f = 3 costs a quarter less than f = 2 in builds and half in
-        re-analyses, with a template from at least a third of the shots so far.
+        Rebuild the basis and the template when the run has grown by this factor since the last rebuild (> 1).
     rebuild_every : int
         ... and at least every this many shots.
     refresh_shots : int
@@ -155,7 +152,7 @@ class LiveAnalysis:
     """
 
     def __init__(self, config: Config, out_dir: str | os.PathLike, *, theory_json: str | os.PathLike | None = None,
-                 settle_s: float = 1.0, min_shots: int = 5, rebuild_factor: float = 3.0,
+                 settle_s: float = 1.0, min_shots: int = 5, rebuild_factor: float = 2.0,
                  rebuild_every: int = 50, refresh_shots: int = 4,
                  folder: str | os.PathLike | None = None) -> None:
         if rebuild_factor <= 1.0:
