@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 TINY = {
     "data": {"batch_size": 8},
     # the rigid atom model (no dynamics) keeps these runs fast; tests/test_simulate_pipeline.py covers the dynamics
-    "simulation": {"cycles": [0, 1, 2, 3], "repeats": 3, "image_shape": [32, 64], "position_jitter_um": 0.1,
+    "simulation": {"seed": 2016, "cycles": [0, 1, 2, 3], "repeats": 3, "image_shape": [32, 64], "position_jitter_um": 0.1,
                    "cloud_sigma_um": [4.0, 4.0], "dynamics": "rigid", "references": False, "order": "interleaved"},
     "imaging": {"pixel_size_um": 1.0},
     # the theory's prediction by the exact dynamics is covered by the default-config test; here sum_n p_n C_n
