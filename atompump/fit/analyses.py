@@ -15,12 +15,13 @@ import lmfit
 import numpy as np
 from scipy import stats
 
-from atompump.fit.models import efficiency_displacement, make_model
+from atompump.fit.models import MODEL_NAMES, efficiency_displacement, make_model
 
 __all__ = [
     "PumpData",
     "FitReport",
     "fit_model",
+    "model_curve",
     "model_problem",
     "differential_problem",
     "fit_differential",
@@ -113,6 +114,9 @@ class FitReport:
         Per point (in the order of the input data).
     extra : dict
         Model-specific numbers (e.g. the efficiency ``beta``).
+    values : dict[str, float]
+        Every parameter of the model at the fit's value, fixed ones included (:func:`model_curve` evaluates the
+        model with them).
     """
 
     model: str
@@ -131,6 +135,7 @@ class FitReport:
     model_um: np.ndarray
     sigma_um: np.ndarray
     extra: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         """Plain-Python numbers for JSON."""
@@ -161,7 +166,8 @@ def _report(name: str, result: lmfit.model.ModelResult, n: int, *, nu: float, nu
                      correlations=dict(sorted(correlations.items())), chi2=chi2, reduced_chi2=redchi, dof=dof,
                      n_points=n, aic=float(result.aic), bic=float(result.bic), errors_scaled=bool(redchi > 1.0),
                      residuals_um=np.asarray(result.data - result.best_fit), model_um=np.asarray(result.best_fit),
-                     sigma_um=sigma, extra=extra or {})
+                     sigma_um=sigma, extra=extra or {},
+                     values={k: float(p.value) for k, p in result.params.items()})
 
 
 def model_problem(data: PumpData, name: str) -> str:
@@ -275,6 +281,25 @@ def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, 
     if name == "efficiency":
         report.extra["beta_err"] = report.params["beta"][1]
     return report
+
+
+def model_curve(report: FitReport, cycle: np.ndarray, direction: int, *, dl_um: float) -> np.ndarray:
+    """The fitted displacement x - x0 (um) of ``report``'s model at ``cycle`` in one ``direction`` (+1 or -1).
+
+    A model of the pumped shots (:data:`~atompump.fit.models.MODEL_NAMES`) is evaluated with every fitted
+    parameter (``report.values``), a drift in acquisition order at order 0; a differential fit, which has no model
+    of x, by the straight line ``direction * nu * dl * cycle``.
+    """
+    cycle = np.asarray(cycle, float)
+    if report.model not in MODEL_NAMES:
+        return direction * report.nu * dl_um * cycle
+    func = make_model(report.model).func
+    values = dict(report.values)
+    x0 = values["x0"]
+    independent = {"cycle": cycle, "direction": np.full(cycle.shape, float(direction)), "dl": dl_um}
+    if report.model == "linear_drift":
+        independent["order"] = np.zeros(cycle.shape)
+    return np.asarray(func(**independent, **values), float) - x0
 
 
 def _pair_nearest(first: np.ndarray, second: np.ndarray, key: np.ndarray, order: np.ndarray) -> np.ndarray:

@@ -22,7 +22,6 @@ import xarray as xr
 
 from atompump.errors import FitNotPossibleError
 from atompump.fit import PumpData, analyse_pump, headline_problem
-from atompump.io.atomic import write_json
 from atompump.io.netcdf import read_dataset, write_dataset
 
 __all__ = ["fit_stage", "no_fit_message", "pump_data"]
@@ -202,14 +201,42 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         {"x_model_um": ("shot", model_um, {"units": "um", "long_name": "fitted centre of mass"}),
          "residual_um": ("shot", residual, {"units": "um", "long_name": "data minus fit"}),
          "pull": ("shot", pull, {"units": "1", "long_name": "residual over its (scaled) error"}),
-         "x_centre_um": blind["centres"]},
+         "x_centre_um": blind["centres"],
+         **_curve_variables(head, float(np.nanmax(com.cycle.values)), dl_um=dl_um)},
         coords={"shot": com.shot.values},
         attrs={"model": per_shot.model if per_shot is not None else "", "nu": head.nu, "nu_err": head.nu_err,
                "dl_um": dl_um, "blinded": int(blind["keys"]["blinded"])},
     )
     write_dataset(fit_ds, out_fit)
-    write_json(out_summary, summary)
-    return summary
+    return _write_summary(summary, out_summary)
+
+
+def _write_summary(summary: dict, path: str | os.PathLike) -> dict:
+    """Write ``summary.json`` through its typed form (:class:`~atompump.stages.summary.RunSummary`: a key that is
+    not documented there is an error) and return its JSON form."""
+    from atompump.stages.summary import RunSummary
+
+    typed = RunSummary(**summary)
+    typed.write(path)
+    return typed.to_dict()
+
+
+_CURVE_POINTS = 200
+
+
+def _curve_variables(head, cycle_max: float, *, dl_um: float) -> dict:
+    """fit.nc's curves of the headline model (what the report draws): ``x_curve_um`` (x - x0, um) over
+    ``curve_direction`` (+1, -1) and ``curve_cycle`` (0 to the run's largest cycle, 200 points), from
+    :func:`atompump.fit.model_curve`."""
+    from atompump.fit import model_curve
+
+    grid = np.linspace(0.0, max(cycle_max, 1e-9), _CURVE_POINTS)
+    directions = np.array([1, -1])
+    curves = np.stack([model_curve(head, grid, int(d), dl_um=dl_um) for d in directions])
+    return {"x_curve_um": (("curve_direction", "curve_cycle"), curves,
+                           {"units": "um", "long_name": f"fitted centre minus x0 of the headline model ({head.model})"}),
+            "curve_direction": ("curve_direction", directions, {"units": "1", "long_name": "pump direction"}),
+            "curve_cycle": ("curve_cycle", grid, {"units": "1", "long_name": "pump cycles"})}
 
 
 # --- a run where no fit is possible (issue 11, item 7) ---------------------------------------------------------------
@@ -315,8 +342,7 @@ def _no_fit_outputs(com: xr.Dataset, theory: dict, data: PumpData, out_summary: 
                "blinded": int(blind["keys"]["blinded"])},
     )
     write_dataset(fit_ds, out_fit)
-    write_json(out_summary, summary)
-    return summary
+    return _write_summary(summary, out_summary)
 
 
 # --- blind analysis (issue 14, item 5) -------------------------------------------------------------------------------

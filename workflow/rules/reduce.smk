@@ -1,5 +1,16 @@
 # Reduction: the run table (one job), ROI and fringe basis (one job, a bounded sample of shots), the OD of each
-# batch (one job per batch), and a check that lists every bad shot of the run before any centre of mass is fitted.
+# batch (one job per batch), and a check that lists every bad shot of the run before any centre of mass is fitted
+# (and writes the example shot's panels for the report).
+#
+# Each rule takes only the config keys it uses: a changed key reruns only the jobs that read it
+# (tests/test_workflow.py::test_changed_key_reruns_only_its_readers).
+
+OD_KEYS = ("alpha", "isat_counts", "min_probe_counts", "saturation_counts")  # the OD of a shot
+
+
+def imaging_keys(*names):
+    """The named keys of the ``imaging`` section (a rule's params: it reruns when one of them changes)."""
+    return {name: config["imaging"][name] for name in names}
 
 
 rule shots:
@@ -30,7 +41,14 @@ rule fringe_basis:
     output:
         basis="results/reduce/fringe_basis.nc",
     params:
-        imaging=config["imaging"],
+        imaging=imaging_keys(
+            *OD_KEYS,
+            "roi",
+            "roi_sample_shots",
+            "fringe_removal",
+            "fringe_max_frames",
+            "fringe_basis_size",
+        ),
     threads: 1
     resources:
         mem_mb=4000,
@@ -50,7 +68,7 @@ rule reduce_batch:
     output:
         reduced="results/reduce/batch-{batch}.nc",
     params:
-        imaging=config["imaging"],
+        imaging=imaging_keys(*OD_KEYS, "pixel_size_um", "pump_axis"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -66,10 +84,14 @@ rule reduce_batch:
 rule check_reduce:
     input:
         batches=expand("results/reduce/batch-{batch}.nc", batch=BATCHES),
+        shots="results/reduce/shots.nc",
+        basis="results/reduce/fringe_basis.nc",
     output:
         check="results/reduce/input_check.json",
+        example="results/reduce/example.nc",
     params:
         on_bad_shot=config["data"]["on_bad_shot"],
+        reduction=imaging_keys(*OD_KEYS),
     threads: 1
     resources:
         mem_mb=1000,

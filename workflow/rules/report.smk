@@ -32,9 +32,7 @@ rule figures:
         fit="results/fit/fit.nc",
         bands="results/theory/bands.nc",
         wannier="results/theory/wannier.nc",
-        reduced=f"results/reduce/batch-{BATCHES[0]}.nc",
-        shots="results/reduce/shots.nc",
-        basis="results/reduce/fringe_basis.nc",
+        example="results/reduce/example.nc",
         provenance="results/report/provenance.json",
     output:
         **{
@@ -59,7 +57,6 @@ rule figures:
         pdf="results/report/report.pdf",
     params:
         title=config["report"]["title"],
-        imaging=config["imaging"],
         trend_globals=config["report"]["trend_globals"],
     threads: 1
     resources:
