@@ -120,6 +120,31 @@ def test_same_inputs_same_bytes(repo_root, tiny_run, tmp_path):
         assert (tiny_run / name).read_bytes() == (other / name).read_bytes(), name
 
 
+def _dry_run_jobs(repo_root: Path, workdir: Path, config: dict, tmp_path: Path) -> set[str]:
+    """The rules of the jobs a dry run of ``config`` in ``workdir`` would run."""
+    cfg = tmp_path / f"changed-{len(list(tmp_path.glob('changed-*')))}.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d", str(workdir),
+                           "--configfile", str(cfg), "--cores", "1", "-n"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.M))
+
+
+def test_a_changed_key_reruns_only_the_jobs_that_read_it(repo_root, tiny_run, tmp_path):
+    """Rules take only the config keys they use (issue 15, item 4): on the finished tiny run, a changed
+    com.atom_number_outlier_mads reruns the gathering and what follows, not the centre-of-mass batches, the template,
+    the reduction or the simulation; a changed imaging.min_probe_counts reruns the reduction and what follows, not
+    the simulation, the run table or the theory. provenance.json records the whole config, so it always reruns."""
+    assert _dry_run_jobs(repo_root, tiny_run, TINY, tmp_path) == set()  # the finished run is up to date
+    after_com = {"gather_com", "fit", "recovery", "provenance", "figures", "report", "all"}
+    changed = {**TINY, "com": {"atom_number_outlier_mads": 4.0}}
+    assert _dry_run_jobs(repo_root, tiny_run, changed, tmp_path) == after_com
+    changed = {**TINY, "imaging": {**TINY["imaging"], "min_probe_counts": 60}}
+    assert _dry_run_jobs(repo_root, tiny_run, changed, tmp_path) == after_com | {
+        "fringe_basis", "reduce_batch", "check_reduce", "template", "com_batch"}
+
+
 def test_measured_data_path_with_relative_manifest(repo_root, tiny_run, tmp_path):
     # The simulated run, moved elsewhere, analysed as lab data: same numbers.
     shutil.copytree(tiny_run / "results/simulated", tmp_path / "lab" / "run1")

@@ -1,16 +1,6 @@
 # Reduction: the run table (one job), ROI and fringe basis (one job, a bounded sample of shots), the OD of each
 # batch (one job per batch), and a check that lists every bad shot of the run before any centre of mass is fitted
 # (and writes the example shot's panels for the report).
-#
-# Each rule takes only the config keys it uses: a changed key reruns only the jobs that read it
-# (tests/test_workflow.py::test_changed_key_reruns_only_its_readers).
-
-OD_KEYS = ("alpha", "isat_counts", "min_probe_counts", "saturation_counts")  # the OD of a shot
-
-
-def imaging_keys(*names):
-    """The named keys of the ``imaging`` section (a rule's params: it reruns when one of them changes)."""
-    return {name: config["imaging"][name] for name in names}
 
 
 rule shots:
@@ -20,7 +10,7 @@ rule shots:
     output:
         shots="results/reduce/shots.nc",
     params:
-        data=config["data"],
+        data=keys_of("data", *RUN_DATA_KEYS),
         batch_size=config["data"]["batch_size"],
         generated=bool(GENERATED_RUN),
     threads: 1
@@ -41,7 +31,8 @@ rule fringe_basis:
     output:
         basis="results/reduce/fringe_basis.nc",
     params:
-        imaging=imaging_keys(
+        imaging=keys_of(
+            "imaging",
             *OD_KEYS,
             "roi",
             "roi_sample_shots",
@@ -68,7 +59,7 @@ rule reduce_batch:
     output:
         reduced="results/reduce/batch-{batch}.nc",
     params:
-        imaging=imaging_keys(*OD_KEYS, "pixel_size_um", "pump_axis"),
+        imaging=keys_of("imaging", *OD_KEYS, "pixel_size_um", "pump_axis"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -91,7 +82,7 @@ rule check_reduce:
         example="results/reduce/example.nc",
     params:
         on_bad_shot=config["data"]["on_bad_shot"],
-        reduction=imaging_keys(*OD_KEYS),
+        reduction=keys_of("imaging", *OD_KEYS),
     threads: 1
     resources:
         mem_mb=1000,
