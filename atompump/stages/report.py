@@ -25,6 +25,7 @@ from atompump.stages.summary import RunSummary, as_summary
 
 __all__ = [
     "draw_figures",
+    "figures_before_fit_stage",
     "figures_stage",
     "provenance_stage",
     "quantum_spread_rows",
@@ -78,13 +79,14 @@ def draw_figures(*, com: xr.Dataset, summary: RunSummary, fit: xr.Dataset, bands
     return {spec.name: drawn[spec.name] for spec in FIGURES}
 
 
-def _shot_figures(*, com: xr.Dataset, example: xr.Dataset) -> dict:
-    """``raw_frames``, ``fringe_removal`` and ``example_od`` of the reduction's example shot (``example.nc``)."""
+def _shot_figures(*, com: xr.Dataset | None, example: xr.Dataset) -> dict:
+    """``raw_frames``, ``fringe_removal`` and ``example_od`` of the reduction's example shot (``example.nc``); the
+    centre of mass marked on ``example_od`` comes from ``com`` (none without it)."""
     from atompump.report import figures as f
 
     shot = str(example.attrs["shot"])
     pixel = float(example.attrs["pixel_size_um"])
-    x_com = float(com.x_com_um.sel(shot=shot)) if shot in com.shot.values else None
+    x_com = float(com.x_com_um.sel(shot=shot)) if com is not None and shot in com.shot.values else None
     od = example.od
     if np.isfinite(od.values).any():
         example_od = f.od_image_figure(od, pixel_size_um=pixel, x_com_um=x_com,
@@ -435,21 +437,47 @@ def write_pdf_report(path: str | os.PathLike, *, title: str, summary: RunSummary
         pdf.savefig(_text_page(tail[:110], title="Rejected shots and provenance"))
 
 
+def figures_before_fit_stage(*, bands_path, wannier_path, example_path, out_dir: str | os.PathLike) -> None:
+    """Draw the figures of :data:`atompump.report.catalog.BEFORE_FIT` (the theory's and the example shot's frames:
+    they need no centre of mass nor fit) into ``out_dir`` as ``<name>.png`` and ``<name>.pdf``: the same files
+    :func:`figures_stage` would write, in a job that runs while the centres of mass are measured."""
+    from atompump.report import figures as f
+    from atompump.report import theory_figures as tf
+    from atompump.report.catalog import BEFORE_FIT
+
+    bands, wannier = read_dataset(bands_path), read_dataset(wannier_path)
+    drawn = {**_shot_figures(com=None, example=read_dataset(example_path)), "bands": f.bands_figure(bands),
+             "band_structure": tf.band_structure_figure(bands), "berry_curvature": tf.berry_curvature_figure(bands),
+             "wannier": tf.wannier_figure(wannier, bands)}
+    _save_figures({name: drawn[name] for name in BEFORE_FIT}, out_dir)
+
+
+def _save_figures(drawn: dict, out_dir: str | os.PathLike) -> None:
+    """Each figure as ``<name>.png`` and ``<name>.pdf`` in ``out_dir``."""
+    from atompump.report.figures import save_figure
+
+    for name, fig in drawn.items():
+        save_figure(fig, Path(out_dir) / f"{name}.png")
+        save_figure(fig, Path(out_dir) / f"{name}.pdf")
+
+
 def figures_stage(*, com_path, summary_path, fit_path, bands_path, wannier_path, example_path,
                   out_dir: str | os.PathLike, pdf_path: str | os.PathLike,
-                  provenance_path, title: str = "atompump report", trend_globals: tuple[str, ...] = ()) -> None:
+                  provenance_path, title: str = "atompump report", trend_globals: tuple[str, ...] = (),
+                  before_fit_drawn: bool = False) -> None:
     """Draw every catalogue figure and the trend figures (:func:`draw_trend_figures`, ``trend_globals`` being
     ``report.trend_globals``) into ``out_dir`` as ``<name>.png`` and ``<name>.pdf``, and the PDF report. Only
     reads: the example shot's panels come from ``example_path`` (``results/reduce/example.nc``), the fitted curves
-    from ``fit_path`` (``fit.nc``).
+    from ``fit_path`` (``fit.nc``). With ``before_fit_drawn`` the files of
+    :data:`~atompump.report.catalog.BEFORE_FIT` are left as :func:`figures_before_fit_stage` wrote them (their
+    figures are still drawn for the PDF report).
 
     Raises
     ------
     ConfigError
         A name of ``trend_globals`` is not a per-shot global of ``com.nc`` (checked before anything is drawn).
     """
-    from atompump.report.catalog import trend_figures
-    from atompump.report.figures import save_figure
+    from atompump.report.catalog import BEFORE_FIT, trend_figures
 
     com = read_dataset(com_path)
     summary = RunSummary.read(summary_path)
@@ -458,9 +486,8 @@ def figures_stage(*, com_path, summary_path, fit_path, bands_path, wannier_path,
     drawn = draw_figures(com=com, summary=summary, fit=fit, bands=read_dataset(bands_path),
                          wannier=read_dataset(wannier_path), example=read_dataset(example_path))
     drawn.update(trends)
-    for name, fig in drawn.items():
-        save_figure(fig, Path(out_dir) / f"{name}.png")
-        save_figure(fig, Path(out_dir) / f"{name}.pdf")
+    _save_figures({name: fig for name, fig in drawn.items() if not (before_fit_drawn and name in BEFORE_FIT)},
+                  out_dir)
     write_pdf_report(pdf_path, title=title, summary=summary, drawn=drawn, rejected=_rejected(com),
                      provenance=json.loads(Path(provenance_path).read_text()),
                      extra_specs=trend_figures(trend_globals))

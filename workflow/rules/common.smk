@@ -109,3 +109,10 @@ CAMERA_KEYS = ("pixel_size_um", "pump_axis", "alpha", "isat_counts", "cross_sect
 # the pump sequence keys of the band populations (theory.json); the prediction's dynamics use the whole section
 POPULATION_KEYS = ("period_ms", "phi0", "ramp_on_ms", "loading", "temperature_nK", "statistics", "filling",
                    "band_populations")
+
+
+def simulated_dynamics(wildcards=None):
+    """The simulated run's dynamics.nc when the prediction's model is the simulator's: the prediction reuses it
+    (the same computation) instead of computing it again."""
+    same = SIMULATED and config["simulation"]["dynamics"] == config["theory"]["dynamics"]
+    return ["results/simulated/dynamics.nc"] if same else []

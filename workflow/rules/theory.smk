@@ -21,6 +21,8 @@ rule theory:
 
 
 rule prediction:
+    input:
+        dynamics=simulated_dynamics,
     output:
         prediction="results/theory/prediction.json",
     params:

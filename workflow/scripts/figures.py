@@ -19,4 +19,5 @@ run_stage(
     pdf_path=snakemake.output.pdf,
     title=snakemake.params.title,
     trend_globals=tuple(snakemake.params.trend_globals),
+    before_fit_drawn=True,
 )
