@@ -299,8 +299,10 @@ def _notes(s: RunSummary) -> list[str]:
     if not s.fit_possible:
         return notes + [s.fit_message or "No fit was possible."]
     if s.errors_scaled:
-        notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s.reduced_chi2:.2f}): the quoted "
-                     "errors are scaled by sqrt(reduced chi^2).")
+        excess = (s.headline or {}).get("excess_scatter_um", float("nan"))
+        notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s.reduced_chi2:.2f}): a "
+                     f"shot-to-shot scatter of {excess:.3f} um (position jitter) is added in quadrature to every "
+                     "shot's error, and the quoted errors are those of that fit.")
     boot = s.bootstrap
     if boot and s.nu_err > 0 and not 0.7 < boot["nu_std"] / s.nu_err < 1.4:
         notes.append(f"The bootstrap error of nu ({boot['nu_std']:.4f}) differs from the fit error "
