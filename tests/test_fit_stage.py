@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from atompump.config import config_section
 from atompump.fit import efficiency_displacement
 from atompump.io.netcdf import read_dataset, write_dataset
 from atompump.stages.fit import fit_stage
@@ -27,7 +28,7 @@ def write_inputs(tmp_path, *, x, cycle, direction, err, reference=None, theory_e
 
 def run(tmp_path, **fit):
     return fit_stage(tmp_path / "com.nc", tmp_path / "theory.json", tmp_path / "summary.json", tmp_path / "fit.nc",
-                     fit={"n_bootstrap": 200, **fit})
+                     fit=config_section("fit", {"n_bootstrap": 200, **fit}))
 
 
 def test_summary_contract_and_theory_comparison(tmp_path):

@@ -445,7 +445,6 @@ def test_figures_have_labelled_axes_with_units_and_colour_blind_safe_colours(tin
 
     from atompump.report.figures import PALETTE
     from atompump.stages.report import draw_figures
-
     from atompump.stages.summary import RunSummary
 
     matplotlib.use("Agg")

@@ -87,14 +87,13 @@ class DynamicsParams:
     mass_amu: float = SPECIES["Rb87"].mass_amu
 
     def __post_init__(self) -> None:
+        # the config's schema refuses these before any job, naming the keys; the library names its own fields
         if self.model not in ("rigid", "continuum", "tight_binding"):
-            raise ConfigError(f"config key 'simulation.dynamics': {self.model!r} is not allowed; allowed values: "
-                              "['rigid', 'continuum', 'tight_binding']")
+            raise ValueError(f"model must be one of ['rigid', 'continuum', 'tight_binding'], got {self.model!r}")
         if self.period_ms <= 0:
-            raise ConfigError(f"config key 'pump.period_ms' must be positive, got {self.period_ms}")
+            raise ValueError(f"period_ms must be positive, got {self.period_ms}")
         if self.couplings not in ("lattice", "given"):
-            raise ConfigError(f"config key 'simulation.tight_binding.couplings': {self.couplings!r} is not allowed; "
-                              "allowed values: ['lattice', 'given']")
+            raise ValueError(f"couplings must be 'lattice' or 'given', got {self.couplings!r}")
 
     def lattice(self):
         from atompump.theory.superlattice import SuperlatticeParams
@@ -185,13 +184,13 @@ class SimulationParams:
 
 
 def planned_shot_count(simulation: dict) -> int:
-    """Number of shots :func:`design_run` makes for a ``simulation`` config section (defaults as in
-    :class:`SimulationParams`)."""
-    defaults = SimulationParams()
-    return shot_count(cycles=simulation.get("cycles", defaults.cycles),
-                      directions=simulation.get("directions", defaults.directions),
-                      repeats=int(simulation.get("repeats", defaults.repeats)),
-                      references=bool(simulation.get("references", defaults.references)))
+    """Number of shots :func:`design_run` makes for a ``simulation`` config section (missing keys: the schema's
+    defaults, :func:`atompump.config.config_section`)."""
+    from atompump.config import config_section
+
+    simulation = config_section("simulation", simulation)
+    return shot_count(cycles=simulation["cycles"], directions=simulation["directions"],
+                      repeats=int(simulation["repeats"]), references=bool(simulation["references"]))
 
 
 def design_run(params: SimulationParams) -> list[dict[str, object]]:

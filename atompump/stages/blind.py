@@ -86,7 +86,7 @@ def blinding(fit: Config) -> tuple[float, str] | None:
     first use."""
     from atompump.fit.blind import blind_offset, secret_check
 
-    if not fit.get("blind", False):
+    if not fit["blind"]:
         return None
     secret = read_secret(secret_path(fit), create=True)
     return blind_offset(secret), secret_check(secret)

@@ -92,11 +92,12 @@ def predicted_nu(prediction: Mapping[str, Any], data: PumpData, *, nu_chern: flo
 
 
 def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_summary: str | os.PathLike,
-              out_fit: str | os.PathLike, *, fit: Config | None = None, on_bad_shot: str = "error",
+              out_fit: str | os.PathLike, *, fit: Config, on_bad_shot: str = "error",
               prediction_json: str | os.PathLike | None = None) -> dict:
     """Fit the displacement per cycle and compare it with the theory; write ``summary.json`` and ``fit.nc``.
 
-    ``fit`` is the config section (``model``, ``n_bootstrap``, ``seed``, ``step_width``); ``on_bad_shot`` is
+    ``fit`` is the complete config section (``model``, ``n_bootstrap``, ``seed``, ``step_width``, ``blind``,
+    ``blind_secret``; :func:`atompump.config.config_section` completes a partial one); ``on_bad_shot`` is
     ``data.on_bad_shot``. ``prediction_json`` is the theory's full prediction (prediction.json); ``nu_theory``
     is then the displacement per cycle it gives for the used shots (:func:`predicted_nu`), and ``nu_chern`` the
     ideal ``sum_n p_n C_n`` beside it.
@@ -108,7 +109,6 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         ``reject``; the message is :func:`no_fit_message`. With ``reject`` the stage writes the summary of
         :func:`_no_fit_outputs` instead (``fit_possible: false``).
     """
-    fit = dict(fit or {})
     com = read_dataset(com_path)
     theory = json.loads(Path(theory_json).read_text())
     data = pump_data(com)
@@ -118,17 +118,17 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
     chern_numbers = [int(c) for c in theory["chern_numbers"]]
     blind = _blind(fit, data, com, dl_um=dl_um)  # fit.blind: every centre of a pumped shot blinded before any fit
     data = blind["data"]
-    problem = headline_problem(data, str(fit.get("model", "linear")))
+    problem = headline_problem(data, str(fit["model"]))
     if problem:
-        message = no_fit_message(com, problem=problem, model=str(fit.get("model", "linear")), com_path=com_path,
+        message = no_fit_message(com, problem=problem, model=str(fit["model"]), com_path=com_path,
                                  on_bad_shot=on_bad_shot)
         if on_bad_shot != "reject":
             raise FitNotPossibleError(message)
         log.warning("%s", message)
         return _no_fit_outputs(com, theory, data, out_summary, out_fit, fit=fit, message=message, blind=blind)
-    analysis = analyse_pump(data, dl_um=dl_um, chern_numbers=chern_numbers, model=str(fit.get("model", "linear")),
-                            n_bootstrap=int(fit.get("n_bootstrap", 1000)), seed=int(fit.get("seed", 0)),
-                            step_width=float(fit.get("step_width", 0.02)))
+    analysis = analyse_pump(data, dl_um=dl_um, chern_numbers=chern_numbers, model=str(fit["model"]),
+                            n_bootstrap=int(fit["n_bootstrap"]), seed=int(fit["seed"]),
+                            step_width=float(fit["step_width"]))
     head = analysis.headline
     chern = chern_numbers[0]
     nu_theory = float(theory["nu_theory"])
@@ -159,7 +159,7 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         "reduced_chi2": head.reduced_chi2,
         "errors_scaled": head.errors_scaled,
         "fit_model": head.model,
-        "fit_model_requested": str(fit.get("model", "linear")),
+        "fit_model_requested": str(fit["model"]),
         "correlations": head.correlations,
         "headline": head.summary(),
         "models": analysis.comparison,
@@ -319,7 +319,7 @@ def _no_fit_outputs(com: xr.Dataset, theory: dict, data: PumpData, out_summary: 
         "n_used": int(used.sum()),
         "n_rejected": int((~used).sum()),
         "n_reference": int(data.reference.sum()),
-        "fit_model_requested": str(fit.get("model", "linear")),
+        "fit_model_requested": str(fit["model"]),
         "correlations": {},
         "models": [],
         "alternatives": {},

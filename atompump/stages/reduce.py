@@ -93,9 +93,9 @@ def sample_indices(n: int, k: int) -> np.ndarray:
 
 
 def _imaging_kwargs(imaging: Config) -> dict:
-    return dict(alpha=float(imaging["alpha"]), isat_counts=imaging.get("isat_counts"),
+    return dict(alpha=float(imaging["alpha"]), isat_counts=imaging["isat_counts"],
                 min_probe_counts=float(imaging["min_probe_counts"]),
-                saturation_counts=imaging.get("saturation_counts"))
+                saturation_counts=imaging["saturation_counts"])
 
 
 def _sampled_shots(shots_path: str | os.PathLike, k: int) -> list[ShotRecord]:
@@ -153,7 +153,7 @@ def _run_cloud(shots_path: str | os.PathLike, imaging: Config, shape: tuple[int,
     out inside a hand-set ROI) and the mean OD, from the sampled shots (:func:`_mean_od`). When no cloud stands out
     and the mean OD is negative, the error says so (:func:`atompump.diagnose.od_sign_problem`)."""
     mean, lit, used = _mean_od(shots_path, shape, imaging, od_input=od_input)
-    if imaging.get("roi") is not None:
+    if imaging["roi"] is not None:
         roi = _check_roi(imaging["roi"], shape)
         log.info("region of interest from imaging.roi: %s", roi)
         inside = (slice(roi[0], roi[1]), slice(roi[2], roi[3]))
@@ -243,10 +243,10 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
     log.info("fringe basis: decomposing %d probe frames of %d x %d pixels (imaging.fringe_max_frames = %d)", n,
              probes.shape[1], probes.shape[2], int(imaging["fringe_max_frames"]))
     basis = build_fringe_basis(probes[:n], roi=roi, box=box, valid=valid,
-                               n_components=imaging.get("fringe_basis_size"),
+                               n_components=imaging["fringe_basis_size"],
                                atoms=None if atoms is None else atoms[box[0]:box[1], box[2]:box[3]])
     log.info("fringe basis: %d components kept (%s)", basis.n_components,
-             "imaging.fringe_basis_size" if imaging.get("fringe_basis_size") else "automatic")
+             "imaging.fringe_basis_size" if imaging["fringe_basis_size"] else "automatic")
     ds = xr.Dataset(
         {
             **cloud,
@@ -538,7 +538,7 @@ def _od_roi_stage(shots_path: str | os.PathLike, out_path: str | os.PathLike, *,
     """:func:`fringe_basis_stage` for a run of optical-density images: the ROI and the run's cloud (``imaging.roi``,
     or found in the mean OD of up to ``imaging.roi_sample_shots`` shots as for frames); no fringe basis, as there are
     no probe frames (``imaging.fringe_removal`` is ignored, with a note in the log)."""
-    if imaging.get("fringe_removal"):
+    if imaging["fringe_removal"]:
         log.info("imaging.fringe_removal is ignored: the run's shots are optical-density images (manifest column od), "
                  "so there are no probe frames to build a fringe basis from; the OD is analysed as read")
     roi, atoms, mean = _run_cloud(shots_path, imaging, shape, od_input=True)

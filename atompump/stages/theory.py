@@ -110,8 +110,8 @@ def superlattice_scan_stage(out_scan: str | os.PathLike, out_png: str | os.PathL
 
 def _interacting(params, theory: Config) -> dict | None:
     """The interacting prediction of ``theory.interaction`` (issue 13), None for non-interacting atoms."""
-    interaction = theory.get("interaction") or {}
-    if interaction.get("particles", "none") == "none":
+    interaction = theory["interaction"]
+    if interaction["particles"] == "none":
         return None
     from atompump.theory.interacting.prediction import interacting_prediction
 
