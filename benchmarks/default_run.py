@@ -39,7 +39,7 @@ RULE_MODULES = {
     "fringe_basis": "atompump.stages.reduce", "reduce_batch": "atompump.stages.reduce",
     "check_reduce": "atompump.stages.reduce", "template": "atompump.stages.com", "com_batch": "atompump.stages.com",
     "gather_com": "atompump.stages.com", "fit": "atompump.stages.fit", "recovery": "atompump.stages.recovery",
-    "provenance": "atompump.stages.report", "figures_before_fit": "atompump.stages.report",
+    "provenance": "atompump.stages.provenance", "figures_before_fit": "atompump.stages.report",
     "figures": "atompump.stages.report", "report": "atompump.stages.report",
 }
 EVERY_STAGE = ("atompump.stages.com, atompump.stages.fit, atompump.stages.reduce, atompump.stages.report, "

@@ -20,7 +20,7 @@ _WHERE = {
     "fringe_basis_stage": "reduce",
     "gather_com_stage": "com",
     "prediction_stage": "theory",
-    "provenance_stage": "report",
+    "provenance_stage": "provenance",
     "reduce_batch_stage": "reduce",
     "report_stage": "report",
     "run_analysis": "pipeline",
