@@ -142,7 +142,7 @@ def test_a_changed_key_reruns_only_the_jobs_that_read_it(repo_root, tiny_run, tm
     assert _dry_run_jobs(repo_root, tiny_run, changed, tmp_path) == after_com
     changed = {**TINY, "imaging": {**TINY["imaging"], "min_probe_counts": 60}}
     assert _dry_run_jobs(repo_root, tiny_run, changed, tmp_path) == after_com | {
-        "fringe_basis", "reduce_batch", "check_reduce", "template", "com_batch"}
+        "fringe_basis", "reduce_batch", "check_reduce", "template", "com_batch", "figures_before_fit"}
 
 
 def test_measured_data_path_with_relative_manifest(repo_root, tiny_run, tmp_path):
@@ -425,7 +425,7 @@ def test_rules_declare_threads_memory_and_runtime(repo_root, tmp_path):
     large_config = {**TINY, "data": {"batch_size": 1000}, "simulation": {**TINY["simulation"], "repeats": 1250}}
     large = _dry_run_resources(repo_root, tmp_path / "large", large_config)  # 10,000 shots
     rules = {"simulate", "shots", "fringe_basis", "reduce_batch", "check_reduce", "template", "com_batch", "gather_com",
-             "theory", "prediction", "fit", "recovery", "provenance", "figures", "report"}
+             "theory", "prediction", "fit", "recovery", "provenance", "figures_before_fit", "figures", "report"}
     assert set(small) - {"all"} == rules == set(large) - {"all"}
     for rule in rules:
         assert small[rule]["threads"] == 1 and small[rule]["mem_mb"] >= 1000 and small[rule]["runtime"] >= 5, rule
