@@ -11,9 +11,11 @@ temporary folder, as the README's quickstart runs it. Printed:
 * each job's start-up: the time to import the stage module its adapter imports (``python -c "import ..."``, best
   of ``--repeats``), against the import of every stage at once (what each job paid before the stage package
   imported its modules on first use) measured in the same run, and its share of the rule's wall time;
-* the machine's load average before and after (other users' jobs on the same cores slow every number).
+* the machine's load average before and after (other users' jobs on the same cores slow every number);
+* with ``--baseline REV`` (e.g. ``main``), the same run of that git revision (a temporary ``git worktree``), run
+  right before, and the ratio of the two totals: the speed-up under the same load.
 
-    python benchmarks/default_run.py [--cores 8] [--repeats 3] [--keep DIR]
+    python benchmarks/default_run.py [--cores 8] [--repeats 3] [--keep DIR] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -83,29 +85,50 @@ def critical_rules(jobs: list[tuple[str, float, float]]) -> set[str]:
         current = max(before, key=lambda j: (j[2], j[2] - j[1]))
 
 
+def run_workflow(repo: Path, folder: Path, cores: int) -> float:
+    """Wall time of ``snakemake --cores CORES`` of ``repo``'s default config in ``folder``, s."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "-d", str(folder),
+                           "--cores", str(cores)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    return time.perf_counter() - start
+
+
+def baseline_seconds(rev: str, cores: int) -> float:
+    """The default run of git revision ``rev`` (checked out in a temporary worktree), s."""
+    with tempfile.TemporaryDirectory(prefix="atompump-baseline-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev], check=True,
+                       capture_output=True)
+        try:
+            return run_workflow(tree, Path(tmp) / "run", cores)
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], capture_output=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="run in this folder and keep it (default: a temporary one)")
+    parser.add_argument("--baseline", metavar="REV", help="also run this git revision first (e.g. main)")
     args = parser.parse_args(argv)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="atompump-default-run-"))
     if args.keep and folder.exists():
         shutil.rmtree(folder)
     load_before = os.getloadavg()
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(folder),
-                           "--cores", str(args.cores)], capture_output=True, text=True)
-    total = time.perf_counter() - start
+    baseline = baseline_seconds(args.baseline, args.cores) if args.baseline else None
+    total = run_workflow(REPO, folder, args.cores)
     load_after = os.getloadavg()
-    if proc.returncode != 0:
-        print(proc.stderr[-3000:])
-        return 1
     jobs = job_times(max((folder / ".snakemake" / "log").glob("*.snakemake.log")))
     chain = critical_rules(jobs)
     every = import_seconds(EVERY_STAGE, args.repeats)
     print(f"default run (snakemake --cores {args.cores}, {os.cpu_count()} cores): {total:.1f} s wall; target "
           f"< {TARGET_S:.0f} s: {'met' if total < TARGET_S else 'NOT met'}")
+    if baseline is not None:
+        print(f"baseline {args.baseline} (run just before): {baseline:.1f} s wall; this code / baseline: "
+              f"{total / baseline:.2f}")
     print(f"load average (1 min) before / after: {load_before[0]:.2f} / {load_after[0]:.2f} "
           "(other users' jobs slow every number)")
     print(f"\nimport of every stage at once (each job's start-up before the lazy stage package): {every:.2f} s\n")
