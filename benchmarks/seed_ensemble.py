@@ -9,8 +9,13 @@ range of an RMS of N standard normals, and the seeds whose deviation exceeds 2 s
 true centres (truth.json, with the run's jitter and drift) and divides by the analysis' error: it shows how much
 of a pull the random draws of the seed themselves give.
 
-"ok" means: the RMS pull against nu_theory lies within the 2-sigma sampling range of 1 (error bars neither too
-small nor too large) and the mean pull within 2/sqrt(N) of 0 (no bias).
+A run of 20 seeds cannot tell an RMS pull of 1.0 from 1.3 (its sampling error is 0.16), so the verdict rests on two
+sharper checks. (1) The analysis adds nothing to the draws: the RMS of (pull - oracle pull) is below 0.3 (the
+reduction, estimators and fit move nu by less than 0.3 sigma from the true centres' own slope). (2) The quoted
+error is the true spread of the slope: the median nu_err lies within 10 % of the standard deviation of the
+true-centre slope over 4000 Monte Carlo draws of the configured jitter and drift on the seeds' own designs (the
+simulator's random acquisition orders), which the benchmark computes. "ok" only when both hold. The RMS and mean
+of the pulls are printed with their sampling ranges as information.
 
     python benchmarks/seed_ensemble.py --seeds 2000-2019
 
@@ -42,6 +47,34 @@ def _seeds(text: str) -> list[int]:
         lo, _, hi = part.partition("-")
         out += list(range(int(lo), int(hi or lo) + 1))
     return out
+
+
+def _slope_spread(config: dict, seeds: list[int], draws: int = 4000) -> float:
+    """Standard deviation of the least-squares slope (dl per cycle) of the pumped shots' true centres over
+    Monte Carlo draws of the configured Gaussian jitter on top of the configured drift, on the seeds' designs."""
+    from atompump.simulate.design import design_shots
+    from atompump.simulate.run import cloud_drift_um
+
+    sim = config["simulation"]
+    rng = np.random.default_rng(0)
+    slopes = []
+    for k in range(draws):
+        seed = seeds[k % len(seeds)]
+        shots = [e for e in design_shots(cycles=sim["cycles"], directions=sim["directions"], repeats=sim["repeats"],
+                                         references=sim["references"], order=sim["order"], seed=seed)
+                 if not e["reference"]]
+        lever = np.array([e["direction"] * e["cycle"] for e in shots], float)  # in dl: the slope is in dl
+        order = np.array([e["order"] for e in shots], float)
+        x = (cloud_drift_um(order, per_shot_um=sim["drift"]["um_per_shot"], amplitude_um=sim["drift"]["amplitude_um"],
+                            period_shots=sim["drift"]["period_shots"])
+             + rng.normal(0.0, sim["position_jitter_um"], lever.size)) / config_dl_um(config)
+        slopes.append(np.polyfit(lever, x, 1)[0])
+    return float(np.std(slopes))
+
+
+def config_dl_um(config: dict) -> float:
+    """The long-lattice period dl of the config, um (lambda_l / 2)."""
+    return float(config["lattice"]["lambda_l_nm"]) / 2000.0
 
 
 def main() -> None:
@@ -82,14 +115,21 @@ def main() -> None:
             lever = np.array([t["direction"] * t["cycle"] * truth["dl_um"] for t in shots])
             design = np.vstack([np.ones(lever.size), lever]).T
             slope = np.linalg.lstsq(design, np.array([t["x_true_um"] for t in shots]), rcond=None)[0][1]
-            row["pull_oracle"] = (slope / truth["dl_um"] - row["nu_true"]) / err
+            row["pull_oracle"] = (slope - row["nu_true"]) / err  # the lever arm is in dl: the slope is in dl
             rows.append(row)
             print(f"seed {seed}: nu = {nu:.4f} +- {err:.4f}  nu_theory {row['nu_theory']:.4f}  "
                   f"nu_true {row['nu_true']:.4f}  pull {row['pull_theory']:+.2f} (vs truth {row['pull_true']:+.2f}, "
                   f"oracle {row['pull_oracle']:+.2f})"
                   f"  {time.perf_counter() - start:.0f} s", flush=True)
     n = len(rows)
-    ok = True
+    analysis_rms = float(np.sqrt(np.mean([(r["pull_true"] - r["pull_oracle"]) ** 2 for r in rows])))
+    expected_sd = _slope_spread(base, [r["seed"] for r in rows])
+    median_err = float(np.median([r["nu_err"] for r in rows]))
+    print(f"the analysis against the true centres: RMS of (pull - oracle pull) {analysis_rms:.3f} (target < 0.3)")
+    print(f"quoted nu_err (median) {median_err:.4f} against the spread of the true-centre slope {expected_sd:.4f} "
+          f"(Monte Carlo of jitter and drift on these designs): ratio {median_err / expected_sd:.3f} "
+          "(target 0.9-1.1)")
+    ok = analysis_rms < 0.3 and 0.9 <= median_err / expected_sd <= 1.1
     for key, label in (("pull_theory", "against nu_theory"), ("pull_true", "against the run's nu_true"),
                        ("pull_oracle", "of the oracle (true centres)")):
         pulls = np.array([r[key] for r in rows])
@@ -98,8 +138,6 @@ def main() -> None:
         print(f"pulls {label}: mean {mean:+.2f} (+-{1 / np.sqrt(n):.2f}), RMS {rms:.2f} "
               f"(1 +- {spread:.2f} expected), |pull| > 2 in {int(np.sum(np.abs(pulls) > 2))}/{n} "
               f"(expected {0.0455 * n:.1f})")
-        if key == "pull_theory":
-            ok = abs(rms - 1) < 2 * spread and abs(mean) < 2 / np.sqrt(n)
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
     print("ok" if ok else "NOT ok: the error bars or the prediction are off (see above)")
