@@ -127,8 +127,16 @@ RUN_DATA_KEYS = ("manifest", "shots", "frames", "globals", "file_wait_s")  # whe
 # the imaging keys a simulated or injected run's camera uses
 CAMERA_KEYS = ("pixel_size_um", "pump_axis", "alpha", "isat_counts", "cross_section_um2")
 # the pump sequence keys of the band populations (theory.json); the prediction's dynamics use the whole section
-POPULATION_KEYS = ("period_ms", "phi0", "ramp_on_ms", "loading", "temperature_nK", "statistics", "filling",
-                   "band_populations")
+POPULATION_KEYS = (
+    "period_ms",
+    "phi0",
+    "ramp_on_ms",
+    "loading",
+    "temperature_nK",
+    "statistics",
+    "filling",
+    "band_populations",
+)
 
 
 def simulated_dynamics(wildcards=None):
