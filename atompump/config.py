@@ -18,8 +18,12 @@ from atompump.constants import SPECIES, resonant_cross_section_um2
 from atompump.errors import ConfigError, InputDataError
 
 __all__ = [
+    "SCHEMA_PATH",
     "check_config",
+    "complete_config",
     "config_errors",
+    "config_section",
+    "default_schema",
     "generated_reference",
     "cross_section_um2",
     "fill_defaults",
@@ -172,10 +176,15 @@ def _measured_source_problems(data: Mapping[str, Any], *, source: str = "measure
     return []
 
 
-def fill_defaults(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict:
+def fill_defaults(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> dict:
     """A copy of ``config`` with every missing key set to its schema default, section by section (what the
-    workflow's ``validate(config, schema, set_default=True)`` does; for the command line, without Snakemake)."""
+    workflow's ``validate(config, schema, set_default=True)`` does; for the command line, notebooks and
+    :func:`atompump.stages.run_analysis`, without Snakemake). ``schema`` defaults to the package's
+    (:func:`default_schema`): the schema is the one place defaults live."""
     import copy
+
+    if schema is None:
+        schema = default_schema()
 
     def fill(value: Any, spec: Mapping[str, Any]) -> Any:
         if spec.get("type") != "object" or "properties" not in spec or not isinstance(value, Mapping):
@@ -347,3 +356,40 @@ def generated_reference(readme: str | os.PathLike) -> str:
     start = text.index(_KEYS_START)
     end = text.index(_KEYS_END) + len(_KEYS_END) + 1
     return text[start:end]
+
+
+# --- the one boundary where a config becomes complete (issue 15, item 1) ---------------------------------------------
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def default_schema() -> dict:
+    """The package's config schema (``workflow/schemas/config.schema.yaml``), read once per process."""
+    global _SCHEMA_CACHE
+    if _SCHEMA_CACHE is None:
+        _SCHEMA_CACHE = load_schema(SCHEMA_PATH)
+    return _SCHEMA_CACHE
+
+
+_SCHEMA_CACHE: dict | None = None
+
+
+def complete_config(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> dict:
+    """A partial config checked (:func:`check_config`: every problem at once, naming the keys) and completed with
+    the schema's defaults (:func:`fill_defaults`): what the workflow's Snakefile does before any job, for
+    notebooks and :func:`atompump.stages.run_analysis`.
+
+    Raises
+    ------
+    ConfigError
+        The config does not follow the schema.
+    """
+    schema = default_schema() if schema is None else schema
+    check_config(config, schema)
+    return fill_defaults(config, schema)
+
+
+def config_section(name: str, values: Mapping[str, Any] | None = None) -> dict:
+    """One config section (``fit``, ``com``, ...) with the keys it lacks set to the schema's defaults, e.g.
+    ``config_section("fit", {"n_bootstrap": 0})`` for a stage function called on its own."""
+    return fill_defaults({name: dict(values or {})})[name]

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from atompump.config import config_section
 from atompump.errors import ConfigError
 from atompump.fit.blind import BLIND_HALF_WIDTH, blind_offset, secret_check
 from atompump.io.netcdf import read_dataset, write_dataset
@@ -72,7 +73,7 @@ def _fit(tmp_path, name, **fit):
     out = tmp_path / name
     out.mkdir()
     summary = fit_stage(tmp_path / "com.nc", tmp_path / "theory.json", out / "summary.json", out / "fit.nc",
-                        fit={"n_bootstrap": 200, **fit})
+                        fit=config_section("fit", {"n_bootstrap": 200, **fit}))
     return summary, read_dataset(out / "fit.nc"), out
 
 

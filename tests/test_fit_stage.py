@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from atompump.config import config_section
 from atompump.fit import efficiency_displacement
 from atompump.io.netcdf import read_dataset, write_dataset
 from atompump.stages.fit import fit_stage
@@ -27,7 +28,7 @@ def write_inputs(tmp_path, *, x, cycle, direction, err, reference=None, theory_e
 
 def run(tmp_path, **fit):
     return fit_stage(tmp_path / "com.nc", tmp_path / "theory.json", tmp_path / "summary.json", tmp_path / "fit.nc",
-                     fit={"n_bootstrap": 200, **fit})
+                     fit=config_section("fit", {"n_bootstrap": 200, **fit}))
 
 
 def test_summary_contract_and_theory_comparison(tmp_path):
@@ -90,3 +91,39 @@ def test_scatter_above_the_errors_scales_them_and_the_report_says_so(tmp_path):
     note = (f"(reduced chi^2 = {s['reduced_chi2']:.2f}): a shot-to-shot scatter of "
             f"{s['headline']['excess_scatter_um']:.3f} um (position jitter) is added in quadrature")
     assert any(note in text for text in _notes(s))
+
+
+def test_fit_nc_holds_the_headline_curves_and_summary_json_is_typed(tmp_path):
+    """fit.nc carries the headline model's curve x - x0 per direction (what the report draws, issue 15): for the
+    linear model it is d * nu * dl * cycle and passes through the fitted centres of the shots; for the efficiency
+    model the tanh staircase of the fitted beta. summary.json reads back as a RunSummary; a key it does not
+    document is refused."""
+    from atompump.errors import InputDataError
+    from atompump.stages.summary import RunSummary
+
+    rng = np.random.default_rng(11)
+    cycle = np.tile(np.repeat([0.0, 1, 2, 3, 4], 2), 8)
+    direction = np.tile([1.0, -1.0], 40)
+    x = 20 + direction * DL * efficiency_displacement(cycle, 0.96) + rng.normal(0, 0.01, cycle.size)
+    write_inputs(tmp_path, x=x, cycle=cycle, direction=direction, err=np.full(cycle.size, 0.01))
+    s = run(tmp_path, model="efficiency", step_width=0.05)
+    fit = read_dataset(tmp_path / "fit.nc")
+    grid = fit.curve_cycle.values
+    assert grid[0] == 0 and grid[-1] == 4 and grid.size == 200
+    beta = s["headline"]["beta"]
+    for d in (1, -1):
+        expected = d * DL * efficiency_displacement(grid, beta, step_width=0.05)
+        np.testing.assert_allclose(fit.x_curve_um.sel(curve_direction=d), expected, atol=1e-12)
+    summary = RunSummary.read(tmp_path / "summary.json")
+    assert summary.fit_model == "efficiency" and summary.nu == s["nu"] and summary.fit_possible
+    s = run(tmp_path, model="linear")
+    fit = read_dataset(tmp_path / "fit.nc")
+    for d in (1, -1):
+        np.testing.assert_allclose(fit.x_curve_um.sel(curve_direction=d), d * s["nu"] * DL * fit.curve_cycle,
+                                   rtol=1e-12)
+        sel = direction == d
+        on_curve = np.interp(cycle[sel], fit.curve_cycle, fit.x_curve_um.sel(curve_direction=d)) + s["x0_um"]
+        np.testing.assert_allclose(on_curve, fit.x_model_um.values[sel], atol=1e-9)
+    (tmp_path / "bad.json").write_text(json.dumps({**s, "nu_extra": 1.0}))
+    with pytest.raises(InputDataError, match=r"bad.json: unknown keys \['nu_extra'\]"):
+        RunSummary.read(tmp_path / "bad.json")

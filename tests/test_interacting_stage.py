@@ -4,12 +4,13 @@ import json
 
 import pytest
 
+from atompump.config import config_section
 from atompump.errors import ConfigError
 from atompump.stages.report import theory_rows
 from atompump.stages.theory import theory_stage
 
 LATTICE = {"lambda_l_nm": 1534.0, "Vs_Er": 10.0, "Vl_Er": 20.0}
-THEORY = {"n_bands": 2, "n_k": 12, "n_phi": 24, "n_max": 8}
+THEORY = config_section("theory", {"n_bands": 2, "n_k": 12, "n_phi": 24, "n_max": 8})
 PUMP = {"period_ms": 400.0, "phi0": 0.0, "ramp_on_ms": 0.0, "loading": "populations", "band_populations": [1.0],
         "temperature_nK": 0.0, "statistics": "boltzmann", "filling": 1.0}
 BOSONS = {"particles": "bosons", "U_Er": 0.5, "n_cells": 3, "max_occupation": 2, "max_dimension": 200000}
@@ -17,7 +18,8 @@ BOSONS = {"particles": "bosons", "U_Er": 0.5, "n_cells": 3, "max_occupation": 2,
 
 def test_theory_stage_adds_the_interacting_prediction_beside_the_free_one(tmp_path):
     paths = [tmp_path / "theory.json", tmp_path / "bands.nc", tmp_path / "wannier.nc"]
-    summary = theory_stage(*paths, lattice=LATTICE, theory={**THEORY, "interaction": BOSONS}, atom="Rb87", pump=PUMP)
+    summary = theory_stage(*paths, lattice=LATTICE, theory=config_section("theory", {**THEORY, "interaction": BOSONS}),
+                           atom="Rb87", pump=PUMP)
     written = json.loads(paths[0].read_text())
     inter = written["interacting"]
     # Lohse's Mott insulator (one boson per long-lattice cell) with U = 0.5 Er,s: still one dl per cycle
@@ -34,7 +36,7 @@ def test_non_interacting_default_adds_nothing():
     from atompump.stages.theory import _interacting
 
     assert _interacting(None, {"interaction": {"particles": "none", "U_Er": 3.0}}) is None
-    assert _interacting(None, {}) is None
+    assert _interacting(None, config_section("theory")) is None  # the schema's default: particles none
 
 
 def test_too_large_ring_stops_before_the_band_calculation(tmp_path):
@@ -43,5 +45,6 @@ def test_too_large_ring_stops_before_the_band_calculation(tmp_path):
     with pytest.raises(ConfigError, match=r"theory.interaction \(bosons, n_cells 12, max_occupation 3\): the Hilbert "
                                           r"space has dimension 649,964,176, above the limit 200,000 .* lower "
                                           r"theory.interaction.n_cells"):
-        theory_stage(*paths, lattice=LATTICE, theory={**THEORY, "interaction": big}, atom="Rb87", pump=PUMP)
+        theory_stage(*paths, lattice=LATTICE, theory=config_section("theory", {**THEORY, "interaction": big}),
+                     atom="Rb87", pump=PUMP)
     assert not paths[0].exists()

@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 
 from atompump._logging import run_stage
+from atompump.config import config_section
 from atompump.errors import AtompumpError, FitNotPossibleError
 from atompump.fit import PumpData, headline_problem
 from atompump.io.netcdf import read_dataset, write_dataset
@@ -50,7 +51,7 @@ def few_shots(tmp_path):
 
 def run_fit(folder, **kwargs):
     return fit_stage(folder / "com.nc", folder / "theory.json", folder / "summary.json", folder / "fit.nc",
-                     fit={"n_bootstrap": 0}, **kwargs)
+                     fit=config_section("fit", {"n_bootstrap": 0}), **kwargs)
 
 
 EXPECTED_LINES = [
@@ -82,7 +83,7 @@ def test_the_workflow_adapter_prints_the_message_without_a_traceback(few_shots, 
     try:
         with pytest.raises(SystemExit) as info:
             run_stage(str(few_shots / "fit.log"), fit_stage, few_shots / "com.nc", few_shots / "theory.json",
-                      few_shots / "summary.json", few_shots / "fit.nc", fit={"n_bootstrap": 0})
+                      few_shots / "summary.json", few_shots / "fit.nc", fit=config_section("fit", {"n_bootstrap": 0}))
     finally:  # run_stage configured logging for a workflow job: give pytest its handlers back
         for handler in root.handlers:
             handler.close()

@@ -353,3 +353,20 @@ def test_workflow_where_every_shot_is_rejected_stops_before_the_fit_or_reports_w
         assert (lab / name).stat().st_size > 1000, name
     for name, before in fitted.items():  # redrawn: the "no fit possible" panels
         assert (lab / f"results/figures/{name}.png").read_bytes() != before, name
+
+
+def test_run_analysis_takes_a_partial_config_filled_from_the_schema(od_run, od_analysis, tmp_path):
+    """run_analysis (notebooks, tests) takes only the keys that differ from the defaults (issue 15, item 1): the
+    schema's defaults fill the rest, so the run gives the same summary.json, byte for byte, as with the whole
+    config; a wrong key is refused before anything runs, naming it."""
+    from atompump.errors import ConfigError
+
+    partial = {"data": {"source": "measured", "batch_size": 8}, "imaging": {"pixel_size_um": PIXEL,
+                                                                             "fringe_removal": True},
+               "fit": {"n_bootstrap": 0}, "com": {"min_atom_number": 10}}
+    run_analysis(partial, tmp_path / "out", manifest=od_run / "manifest.csv", theory_json=od_run / "theory.json")
+    assert (tmp_path / "out/summary.json").read_bytes() == (od_run / "out/summary.json").read_bytes()
+    with pytest.raises(ConfigError, match="config key 'fit.n_bootstrap'"):
+        run_analysis({**partial, "fit": {"n_bootstrap": "many"}}, tmp_path / "bad", manifest=od_run / "manifest.csv",
+                     theory_json=od_run / "theory.json")
+    assert not (tmp_path / "bad").exists()

@@ -4,6 +4,7 @@ import hashlib
 
 import numpy as np
 
+from atompump.config import config_section
 from atompump.report.catalog import FIGURES, SCAN_FIGURE, TRUTH_FIGURES, figure_names
 from atompump.report.figures import pull_histogram_figure, save_figure
 from atompump.report.provenance import combined_digest, file_sha256, git_revision, package_versions
@@ -71,7 +72,7 @@ def test_report_lists_every_rejected_shot_with_its_reason_and_counts_them_by_cau
     write_dataset(com, tmp_path / "com.nc")
     (tmp_path / "theory.json").write_text(json.dumps({"chern_numbers": [1, -1, 1], "nu_theory": 1.0, "dl_um": 0.767}))
     summary = fit_stage(tmp_path / "com.nc", tmp_path / "theory.json", tmp_path / "summary.json", tmp_path / "fit.nc",
-                        fit={"n_bootstrap": 0})
+                        fit=config_section("fit", {"n_bootstrap": 0}))
     assert summary["n_used"] == n - 3 and summary["n_rejected"] == 3
     figures = tmp_path / "figures"
     figures.mkdir()

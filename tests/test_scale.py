@@ -16,6 +16,7 @@ import xarray as xr
 import yaml
 
 from atompump._logging import Progress
+from atompump.config import config_section
 from atompump.errors import InputDataError
 from atompump.io import read_dataset
 from atompump.io.atomic import remove_partial_files
@@ -140,7 +141,7 @@ def test_gather_streams_batches_into_the_same_table_with_the_run_level_cut(tmp_p
         paths.append(tmp_path / f"batch-{b:04d}.nc")
         write_dataset(parts[-1], paths[-1])
     caplog.set_level(logging.INFO)
-    summary = gather_com_stage(paths, tmp_path / "com.nc", com={"atom_number_outlier_mads": 5.0})
+    summary = gather_com_stage(paths, tmp_path / "com.nc", com=config_section("com", {"atom_number_outlier_mads": 5.0}))
     assert summary["n_shots"] == 50 and summary["n_outliers"] == 2 and summary["n_used"] == 47
     # the same table as concatenating every batch in memory and applying the cut
     expected = xr.concat(parts, dim="shot")
@@ -172,10 +173,10 @@ def test_gather_streams_batches_into_the_same_table_with_the_run_level_cut(tmp_p
     # a shot id in two batches, and an unreadable batch file, are named
     write_dataset(_com_batch(["s001", "s900"], np.full(2, 3000.0), rng), tmp_path / "dup.nc")
     with pytest.raises(InputDataError, match=r"shot ids repeat across batches: \['s001'\]"):
-        gather_com_stage([*paths, tmp_path / "dup.nc"], tmp_path / "bad.nc")
+        gather_com_stage([*paths, tmp_path / "dup.nc"], tmp_path / "bad.nc", com=config_section("com"))
     (tmp_path / "broken.nc").write_bytes(paths[1].read_bytes()[:300])
     with pytest.raises(InputDataError, match="broken.nc: cannot read"):
-        gather_com_stage([paths[0], tmp_path / "broken.nc"], tmp_path / "bad.nc")
+        gather_com_stage([paths[0], tmp_path / "broken.nc"], tmp_path / "bad.nc", com=config_section("com"))
     assert not (tmp_path / "bad.nc").exists()
 
 

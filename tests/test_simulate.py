@@ -36,7 +36,8 @@ def test_camera_noise_variance_is_gain_times_mean_plus_read_noise(gain, read_noi
 def test_design_interleaves_every_cycle_and_direction():
     params = SimulationParams(cycles=(0, 1, 2), directions=(1, -1), repeats=3)
     design = design_run(params)
-    assert len(design) == 18 == planned_shot_count({"cycles": [0, 1, 2], "directions": [1, -1], "repeats": 3})
+    assert len(design) == 18 == planned_shot_count({"cycles": [0, 1, 2], "directions": [1, -1], "repeats": 3,
+                                                           "references": False})
     assert [(d["cycle"], d["direction"]) for d in design[:6]] == [(0, 1), (0, -1), (1, 1), (1, -1), (2, 1), (2, -1)]
     assert len({d["shot"] for d in design}) == 18
 
@@ -185,7 +186,7 @@ def test_bad_run_parameters():
         SimulationParams(order="sorted")
     with pytest.raises(ValueError, match="format must be one of"):
         SimulationParams(format="fits")
-    with pytest.raises(ConfigError, match="simulation.dynamics"):
+    with pytest.raises(ValueError, match="model must be one of"):
         DynamicsParams(model="semiclassical")
     from atompump.simulate.run import pump_dynamics
 

@@ -5,12 +5,13 @@ import json
 import numpy as np
 import pytest
 
+from atompump.config import config_section
 from atompump.errors import ConfigError
 from atompump.io.netcdf import read_dataset
 from atompump.stages.theory import theory_stage
 
 LATTICE = {"lambda_l_nm": 1534.0, "Vs_Er": 10.0, "Vl_Er": 20.0}
-THEORY = {"n_bands": 3, "n_k": 24, "n_phi": 48, "n_max": 10}
+THEORY = config_section("theory", {"n_bands": 3, "n_k": 24, "n_phi": 48, "n_max": 10})
 PUMP = {"period_ms": 400.0, "phi0": 0.0, "ramp_on_ms": 0.0, "loading": "populations", "band_populations": [1.0], "temperature_nK": 0.0,
         "statistics": "boltzmann", "filling": 1.0}
 

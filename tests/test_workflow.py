@@ -120,6 +120,31 @@ def test_same_inputs_same_bytes(repo_root, tiny_run, tmp_path):
         assert (tiny_run / name).read_bytes() == (other / name).read_bytes(), name
 
 
+def _dry_run_jobs(repo_root: Path, workdir: Path, config: dict, tmp_path: Path) -> set[str]:
+    """The rules of the jobs a dry run of ``config`` in ``workdir`` would run."""
+    cfg = tmp_path / f"changed-{len(list(tmp_path.glob('changed-*')))}.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d", str(workdir),
+                           "--configfile", str(cfg), "--cores", "1", "-n"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, re.M))
+
+
+def test_a_changed_key_reruns_only_the_jobs_that_read_it(repo_root, tiny_run, tmp_path):
+    """Rules take only the config keys they use (issue 15, item 4): on the finished tiny run, a changed
+    com.atom_number_outlier_mads reruns the gathering and what follows, not the centre-of-mass batches, the template,
+    the reduction or the simulation; a changed imaging.min_probe_counts reruns the reduction and what follows, not
+    the simulation, the run table or the theory. provenance.json records the whole config, so it always reruns."""
+    assert _dry_run_jobs(repo_root, tiny_run, TINY, tmp_path) == set()  # the finished run is up to date
+    after_com = {"gather_com", "fit", "recovery", "provenance", "figures", "report", "all"}
+    changed = {**TINY, "com": {"atom_number_outlier_mads": 4.0}}
+    assert _dry_run_jobs(repo_root, tiny_run, changed, tmp_path) == after_com
+    changed = {**TINY, "imaging": {**TINY["imaging"], "min_probe_counts": 60}}
+    assert _dry_run_jobs(repo_root, tiny_run, changed, tmp_path) == after_com | {
+        "fringe_basis", "reduce_batch", "check_reduce", "template", "com_batch", "figures_before_fit"}
+
+
 def test_measured_data_path_with_relative_manifest(repo_root, tiny_run, tmp_path):
     # The simulated run, moved elsewhere, analysed as lab data: same numbers.
     shutil.copytree(tiny_run / "results/simulated", tmp_path / "lab" / "run1")
@@ -443,7 +468,7 @@ def test_rules_declare_threads_memory_and_runtime(repo_root, tmp_path):
     large_config = {**TINY, "data": {"batch_size": 1000}, "simulation": {**TINY["simulation"], "repeats": 1250}}
     large = _dry_run_resources(repo_root, tmp_path / "large", large_config)  # 10,000 shots
     rules = {"simulate", "shots", "fringe_basis", "reduce_batch", "check_reduce", "template", "com_batch", "gather_com",
-             "theory", "prediction", "fit", "recovery", "provenance", "figures", "report"}
+             "theory", "prediction", "fit", "recovery", "provenance", "figures_before_fit", "figures", "report"}
     assert set(small) - {"all"} == rules == set(large) - {"all"}
     for rule in rules:
         assert small[rule]["threads"] == 1 and small[rule]["mem_mb"] >= 1000 and small[rule]["runtime"] >= 5, rule
@@ -454,7 +479,7 @@ def test_rules_declare_threads_memory_and_runtime(repo_root, tmp_path):
     assert small["reduce_batch"]["runtime"] == large["reduce_batch"]["runtime"] == 15
 
 
-def test_figures_have_labelled_axes_with_units_and_colour_blind_safe_colours(repo_root, tiny_run, monkeypatch):
+def test_figures_have_labelled_axes_with_units_and_colour_blind_safe_colours(tiny_run, tmp_path, monkeypatch):
     """Every figure of the catalogue, drawn from the tiny run: each has labelled x and y axes, every label names its
     unit (or is a ratio or a count), lines and markers use the Okabe-Ito palette, images perceptually uniform or
     diverging colour maps."""
@@ -463,18 +488,16 @@ def test_figures_have_labelled_axes_with_units_and_colour_blind_safe_colours(rep
 
     from atompump.report.figures import PALETTE
     from atompump.stages.report import draw_figures
+    from atompump.stages.summary import RunSummary
 
     matplotlib.use("Agg")
-    monkeypatch.chdir(tiny_run)  # the run table's frame paths are relative to the working directory
-    results = Path("results")
-    imaging = {**yaml.safe_load((repo_root / "config/config.yaml").read_text())["imaging"], **TINY["imaging"]}
-    drawn = draw_figures(com=read_dataset(results / "com/com.nc"),
-                         summary=json.loads((results / "fit/summary.json").read_text()),
+    # the figures only read (issue 15): drawn from these files alone, away from the run's frames and run table
+    monkeypatch.chdir(tmp_path)
+    results = tiny_run / "results"
+    drawn = draw_figures(com=read_dataset(results / "com/com.nc"), summary=RunSummary.read(results / "fit/summary.json"),
                          fit=read_dataset(results / "fit/fit.nc"), bands=read_dataset(results / "theory/bands.nc"),
                          wannier=read_dataset(results / "theory/wannier.nc"),
-                         reduced=read_dataset(results / "reduce/batch-0000.nc"),
-                         shots_path=results / "reduce/shots.nc", basis_path=results / "reduce/fringe_basis.nc",
-                         imaging=imaging)
+                         example=read_dataset(results / "reduce/example.nc"))
     assert sorted(drawn) == sorted(spec.name for spec in FIGURES)
     palette = {value.lower() for value in PALETTE.values()}
     dimensionless = {"pump cycles", "optical density", "OD"}

@@ -16,6 +16,7 @@ from atompump.fit.analyses import (
     direction_differences,
     fit_differential,
     fit_model,
+    model_curve,
     pull_statistics,
     reference_differences,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "fit_model",
     "headline_problem",
     "make_model",
+    "model_curve",
     "pull_statistics",
     "reference_differences",
 ]

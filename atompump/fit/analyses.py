@@ -23,12 +23,13 @@ import lmfit
 import numpy as np
 from scipy import stats
 
-from atompump.fit.models import efficiency_displacement, make_model
+from atompump.fit.models import MODEL_NAMES, efficiency_displacement, make_model
 
 __all__ = [
     "PumpData",
     "FitReport",
     "fit_model",
+    "model_curve",
     "model_problem",
     "differential_problem",
     "fit_differential",
@@ -129,6 +130,9 @@ class FitReport:
         The scatter s added in quadrature to every point's error (0 when the reduced chi-square is <= 1), um.
     nu_err_per_shot_errors : float
         The error of ``nu`` from the per-shot errors alone (the weights 1/e_i^2, no excess scatter).
+    values : dict[str, float]
+        Every parameter of the model at the fit's value, fixed ones included (:func:`model_curve` evaluates the
+        model with them).
     """
 
     model: str
@@ -149,6 +153,7 @@ class FitReport:
     extra: dict = field(default_factory=dict)
     excess_scatter_um: float = 0.0
     nu_err_per_shot_errors: float = math.nan
+    values: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         """Plain-Python numbers for JSON."""
@@ -253,7 +258,8 @@ def _report(name: str, first: lmfit.model.ModelResult, final: lmfit.model.ModelR
                      n_points=n, aic=minus_two_log_l + 2 * k, bic=minus_two_log_l + k * math.log(n),
                      errors_scaled=bool(excess > 0), residuals_um=residuals, model_um=np.asarray(final.best_fit),
                      sigma_um=sigma, extra=extra or {}, excess_scatter_um=float(excess),
-                     nu_err_per_shot_errors=float(nu_err_first))
+                     nu_err_per_shot_errors=float(nu_err_first),
+                     values={key: float(p.value) for key, p in final.params.items()})
 
 
 def model_problem(data: PumpData, name: str) -> str:
@@ -377,6 +383,25 @@ def _nu_of(name: str, result, pumped: PumpData, kwargs: dict) -> tuple[float, fl
     derivative = (efficiency_displacement(np.array([c_max]), hi, **kwargs)[0]
                   - efficiency_displacement(np.array([c_max]), lo, **kwargs)[0]) / (hi - lo) / c_max
     return nu, abs(derivative) * beta_err
+
+
+def model_curve(report: FitReport, cycle: np.ndarray, direction: int, *, dl_um: float) -> np.ndarray:
+    """The fitted displacement x - x0 (um) of ``report``'s model at ``cycle`` in one ``direction`` (+1 or -1).
+
+    A model of the pumped shots (:data:`~atompump.fit.models.MODEL_NAMES`) is evaluated with every fitted
+    parameter (``report.values``), a drift in acquisition order at order 0; a differential fit, which has no model
+    of x, by the straight line ``direction * nu * dl * cycle``.
+    """
+    cycle = np.asarray(cycle, float)
+    if report.model not in MODEL_NAMES:
+        return direction * report.nu * dl_um * cycle
+    func = make_model(report.model).func
+    values = dict(report.values)
+    x0 = values["x0"]
+    independent = {"cycle": cycle, "direction": np.full(cycle.shape, float(direction)), "dl": dl_um}
+    if report.model == "linear_drift":
+        independent["order"] = np.zeros(cycle.shape)
+    return np.asarray(func(**independent, **values), float) - x0
 
 
 def _pair_nearest(first: np.ndarray, second: np.ndarray, key: np.ndarray, order: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ import h5py
 import numpy as np
 import xarray as xr
 
+from atompump.config import config_section
 from atompump.errors import AtompumpError, InputDataError
 from atompump.io.manifest import ShotRecord
 from atompump.io.netcdf import read_variables, write_dataset_uncompressed
@@ -398,7 +399,7 @@ class LiveAnalysis:
         self._com = self._com.isel(shot=np.argsort([position[s] for s in shots], kind="stable"))
         write_dataset_uncompressed(self._com, self.work / "com_all.nc")
         gather_com_stage([self.work / "com_all.nc"], self.com_path, com=self.config["com"])
-        fit = dict(self.config.get("fit") or {})
+        fit = config_section("fit", self.config.get("fit"))
         if n_bootstrap is not None:
             fit["n_bootstrap"] = n_bootstrap
         theory = self._theory()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FigureSpec", "FIGURES", "SCAN_FIGURE", "TREND_CAPTION", "TRUTH_FIGURES", "figure_names",
+__all__ = ["BEFORE_FIT", "FigureSpec", "FIGURES", "SCAN_FIGURE", "TREND_CAPTION", "TRUTH_FIGURES", "figure_names",
            "trend_figures"]
 
 
@@ -97,6 +97,12 @@ SCAN_FIGURE = FigureSpec(
     "(Vl/4)^2 / 4 (Vs in Er,s, Vl in Er,l), where the gap between bands 2 and 3 closes and band 2's Chern number "
     "changes sign; the dotted line is Lohse et al.'s scan of Vs at Vl = 25 Er,l; the star is this run's lattice.",
     "Theory")
+
+
+# figures that need neither the centres of mass nor the fit: the theory's and the example shot's frames, drawn
+# by their own job as soon as theory.json and the reduction are done (rule figures_before_fit), off the run's
+# critical path (issue 15, item 6); the PDF report still holds them
+BEFORE_FIT = ("raw_frames", "fringe_removal", "bands", "band_structure", "berry_curvature", "wannier")
 
 
 def figure_names() -> list[str]:

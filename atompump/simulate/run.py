@@ -87,14 +87,13 @@ class DynamicsParams:
     mass_amu: float = SPECIES["Rb87"].mass_amu
 
     def __post_init__(self) -> None:
+        # the config's schema refuses these before any job, naming the keys; the library names its own fields
         if self.model not in ("rigid", "continuum", "tight_binding"):
-            raise ConfigError(f"config key 'simulation.dynamics': {self.model!r} is not allowed; allowed values: "
-                              "['rigid', 'continuum', 'tight_binding']")
+            raise ValueError(f"model must be one of ['rigid', 'continuum', 'tight_binding'], got {self.model!r}")
         if self.period_ms <= 0:
-            raise ConfigError(f"config key 'pump.period_ms' must be positive, got {self.period_ms}")
+            raise ValueError(f"period_ms must be positive, got {self.period_ms}")
         if self.couplings not in ("lattice", "given"):
-            raise ConfigError(f"config key 'simulation.tight_binding.couplings': {self.couplings!r} is not allowed; "
-                              "allowed values: ['lattice', 'given']")
+            raise ValueError(f"couplings must be 'lattice' or 'given', got {self.couplings!r}")
 
     def lattice(self):
         from atompump.theory.superlattice import SuperlatticeParams
@@ -185,13 +184,13 @@ class SimulationParams:
 
 
 def planned_shot_count(simulation: dict) -> int:
-    """Number of shots :func:`design_run` makes for a ``simulation`` config section (defaults as in
-    :class:`SimulationParams`)."""
-    defaults = SimulationParams()
-    return shot_count(cycles=simulation.get("cycles", defaults.cycles),
-                      directions=simulation.get("directions", defaults.directions),
-                      repeats=int(simulation.get("repeats", defaults.repeats)),
-                      references=bool(simulation.get("references", defaults.references)))
+    """Number of shots :func:`design_run` makes for a ``simulation`` config section (missing keys: the schema's
+    defaults, :func:`atompump.config.config_section`)."""
+    from atompump.config import config_section
+
+    simulation = config_section("simulation", simulation)
+    return shot_count(cycles=simulation["cycles"], directions=simulation["directions"],
+                      repeats=int(simulation["repeats"]), references=bool(simulation["references"]))
 
 
 def design_run(params: SimulationParams) -> list[dict[str, object]]:
@@ -303,9 +302,23 @@ def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions:
                    combine_attrs="drop_conflicts")
     ds.attrs.update(model=dyn.model, period_ms=dyn.period_ms, period_hbar_per_Er=period,
                     band_populations_start=list(populations),
-                    time_unit_ms=dyn.time_unit_ms(), trap_hz=dyn.trap_hz)
+                    time_unit_ms=dyn.time_unit_ms(), trap_hz=dyn.trap_hz,
+                    dynamics_key=dynamics_key(dyn, cycles=cycles, directions=directions))
     ds["displacement_per_cycle_dl"] = ("direction", [r.attrs["displacement_per_cycle_dl"] for r in runs])
     return ds
+
+
+def dynamics_key(dyn: DynamicsParams, *, cycles, directions) -> str:
+    """What :func:`pump_dynamics` computes from, as canonical JSON: every parameter, the cycles and the directions.
+
+    Written to the simulated run's ``dynamics.nc`` (attribute ``dynamics_key``), so that the theory's prediction
+    (:func:`predicted_centres`) reuses the simulator's dynamics when it would compute the same thing, instead of
+    computing it a second time (issue 15, item 6).
+    """
+    import json
+
+    return json.dumps({"params": asdict(dyn), "cycles": [float(c) for c in cycles],
+                       "directions": [int(d) for d in directions]}, sort_keys=True)
 
 
 def _check_couplings(model, lattice) -> float:
@@ -364,7 +377,7 @@ def _nu_true(design: list[dict], x_dyn_um: dict, dl_um: float) -> float:
                                [x_dyn_um[(e["cycle"], e["direction"])] / dl_um for e in design])
 
 
-def predicted_centres(dyn: DynamicsParams, *, cycles, directions=(1, -1)) -> dict:
+def predicted_centres(dyn: DynamicsParams, *, cycles, directions=(1, -1), computed: xr.Dataset | None = None) -> dict:
     """Centre of mass of the pumped cloud after each of ``cycles``, by the exact dynamics of the pump sequence.
 
     The theory's full prediction: the same model and code as the simulator's atoms (:func:`pump_dynamics`) for
@@ -378,11 +391,21 @@ def predicted_centres(dyn: DynamicsParams, *, cycles, directions=(1, -1)) -> dic
         ``cycles`` (list), ``centre_dl`` ({direction: [centre minus start, dl] per cycle}),
         ``per_cycle_dl`` ({direction: least-squares slope over the cycles}), ``band_population_end``
         ({direction: [p_n] after the last cycle}), ``model`` and ``band_populations_start``.
+
+    ``computed`` is a :func:`pump_dynamics` result already at hand (a simulated run's ``dynamics.nc``): used when
+    its ``dynamics_key`` is that of this call (the same parameters, cycles and directions), else ignored.
     """
     cycles = sorted({0.0, *(float(c) for c in cycles)})
-    ds = pump_dynamics(dyn, cycles=tuple(cycles), directions=tuple(int(d) for d in directions))
+    directions = tuple(int(d) for d in directions)
+    if computed is not None and computed.attrs.get("dynamics_key") == dynamics_key(dyn, cycles=cycles,
+                                                                                   directions=directions):
+        log.info("the simulated run's dynamics are this prediction's (same parameters, cycles and directions): "
+                 "reused, not computed again")
+        ds = computed
+    else:
+        ds = pump_dynamics(dyn, cycles=tuple(cycles), directions=directions)
     out = {"model": dyn.model, "cycles": cycles, "centre_dl": {}, "per_cycle_dl": {}, "band_population_end": {},
-           "band_populations_start": [float(p) for p in ds.attrs["band_populations_start"]]}
+           "band_populations_start": [float(p) for p in np.atleast_1d(ds.attrs["band_populations_start"])]}
     for d in directions:
         run = ds.sel(direction=int(d))
         at = [int(np.argmin(np.abs(run.cycle.values - c))) for c in cycles]

@@ -3,30 +3,43 @@
 One module per stage. The workflow's scripts are thin adapters around these functions; tests and notebooks can
 call them directly. Config sections are passed as plain mappings, already validated and filled with defaults by
 the workflow.
+
+The names below are imported on first use (PEP 562), so that a job imports only its own stage's dependencies: a
+reduction job does not pay for lmfit or matplotlib (issue 15, item 6: per-job start-up).
 """
 
-from atompump.stages.com import com_batch_stage, gather_com_stage, template_stage
-from atompump.stages.fit import fit_stage
-from atompump.stages.pipeline import run_analysis
-from atompump.stages.reduce import check_reduce_stage, fringe_basis_stage, reduce_batch_stage, shots_stage
-from atompump.stages.report import figures_stage, provenance_stage, report_stage
-from atompump.stages.simulate import simulate_stage
-from atompump.stages.theory import prediction_stage, theory_stage
+from __future__ import annotations
 
-__all__ = [
-    "check_reduce_stage",
-    "com_batch_stage",
-    "figures_stage",
-    "fit_stage",
-    "fringe_basis_stage",
-    "gather_com_stage",
-    "provenance_stage",
-    "reduce_batch_stage",
-    "report_stage",
-    "run_analysis",
-    "shots_stage",
-    "simulate_stage",
-    "template_stage",
-    "prediction_stage",
-    "theory_stage",
-]
+import importlib
+
+_WHERE = {
+    "check_reduce_stage": "reduce",
+    "com_batch_stage": "com",
+    "figures_stage": "report",
+    "fit_stage": "fit",
+    "fringe_basis_stage": "reduce",
+    "gather_com_stage": "com",
+    "prediction_stage": "theory",
+    "provenance_stage": "provenance",
+    "reduce_batch_stage": "reduce",
+    "report_stage": "report",
+    "run_analysis": "pipeline",
+    "shots_stage": "reduce",
+    "simulate_stage": "simulate",
+    "template_stage": "com",
+    "theory_stage": "theory",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

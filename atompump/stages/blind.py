@@ -86,7 +86,7 @@ def blinding(fit: Config) -> tuple[float, str] | None:
     first use."""
     from atompump.fit.blind import blind_offset, secret_check
 
-    if not fit.get("blind", False):
+    if not fit["blind"]:
         return None
     secret = read_secret(secret_path(fit), create=True)
     return blind_offset(secret), secret_check(secret)
@@ -108,18 +108,17 @@ def rerun_after_com(config: Config) -> dict:
     if truth is not None:
         recovery_stage("results/com/com.nc", "results/fit/summary.json", truth, "results/fit/recovery.json",
                        figure_paths=("results/figures/recovery_pulls.png", "results/figures/recovery_pulls.pdf"))
-    batches = sorted(Path("results/reduce").glob("batch-*.nc"))
-    if not batches:
-        raise InputDataError(f"no reduced batch in {Path('results/reduce').resolve()}: the run is incomplete; run "
+    if not Path("results/reduce/example.nc").is_file():
+        raise InputDataError(f"no example shot in {Path('results/reduce').resolve()}: the run is incomplete; run "
                              "the workflow to its end first")
     trend_globals = tuple(config["report"].get("trend_globals") or ())
     title = config["report"]["title"]
     figures_stage(com_path="results/com/com.nc", summary_path="results/fit/summary.json",
                   fit_path="results/fit/fit.nc", bands_path="results/theory/bands.nc",
-                  wannier_path="results/theory/wannier.nc", reduced_path=str(batches[0]),
-                  shots_path="results/reduce/shots.nc", basis_path="results/reduce/fringe_basis.nc",
-                  imaging=config["imaging"], out_dir="results/figures", pdf_path="results/report/report.pdf",
-                  provenance_path="results/report/provenance.json", title=title, trend_globals=trend_globals)
+                  wannier_path="results/theory/wannier.nc", example_path="results/reduce/example.nc",
+                  out_dir="results/figures", pdf_path="results/report/report.pdf",
+                  provenance_path="results/report/provenance.json", title=title, trend_globals=trend_globals,
+                  before_fit_drawn=True)  # as the workflow's rule figures: those files do not depend on the fit
     report_stage("results/report/report.html", summary_path="results/fit/summary.json",
                  com_path="results/com/com.nc", figures_dir="results/figures",
                  provenance_path="results/report/provenance.json", truth_path=truth,

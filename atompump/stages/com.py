@@ -84,7 +84,7 @@ def _one_blas_thread(func):
 
 
 def _check_estimator(com: Config) -> str:
-    estimator = str(com.get("estimator", "auto"))
+    estimator = str(com["estimator"])
     if estimator not in CHOICES:
         raise InputDataError(f"config key 'com.estimator': {estimator!r} is not allowed; allowed: {list(CHOICES)}")
     return estimator
@@ -106,13 +106,13 @@ def template_stage(batch_paths: Sequence[str | os.PathLike], basis_path: str | o
     pixel, axis = float(first["pixel_size_um"]), str(first["pump_axis"])
     expected, mean_od, roi, frame_shape = read_run_cloud(basis_path)
     edges = _frame_edges(roi, frame_shape)
-    margin = float(com.get("window_margin", 0.5))
+    margin = float(com["window_margin"])
     # the good shots of the run, a bounded sample spread over it
     where = []
     for b, path in enumerate(batch_paths):
         bad = read_variables(path, ["bad_input"])[0]["bad_input"]
         where += [(b, int(i)) for i in np.flatnonzero(~np.asarray(bad, bool))]
-    picks = [where[i] for i in sample_indices(len(where), int(com.get("template_shots", 200)))]
+    picks = [where[i] for i in sample_indices(len(where), int(com["template_shots"]))]
     progress = Progress(log, "template", len(picks), unit="shots located")
 
     def sampled():
@@ -123,7 +123,7 @@ def template_stage(batch_paths: Sequence[str | os.PathLike], basis_path: str | o
 
     template, pooled, n_used = cloud_model(sampled(), pump_axis=axis, expected=expected, expected_shape=mean_od,
                                            frame_edges=edges, window_margin=margin,
-                                           max_masked_fraction=float(com.get("max_masked_fraction", 0.05)),
+                                           max_masked_fraction=float(com["max_masked_fraction"]),
                                            progress=progress.update)
     attrs: dict[str, Any] = {"pump_axis": axis, "pixel_size_um": pixel, "n_sampled": len(picks),
                              "n_shots": n_used}
@@ -203,7 +203,7 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
     pixel = float(ds.attrs["pixel_size_um"])
     axis = str(ds.attrs["pump_axis"])
     estimator = _check_estimator(com)
-    model = str(com.get("profile_model", "gaussian"))
+    model = str(com["profile_model"])
     # positions from the frame's pixel 0, not the ROI's
     offset_px = float(ds.x.values[0] if axis == "x" else ds.y.values[0]) if "x" in ds.coords else 0.0
     expected, mean_od, edges = None, None, (True, True, True, True)
@@ -225,7 +225,7 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
         located = locate_cloud(ds.od.values[i], pixel_size_um=pixel, pump_axis=axis, valid=ds.valid.values[i],
                                variance_factor=None if factors is None else factors[i],
                                estimator="fit" if estimator == "auto" else estimator, model=model,
-                               window_margin=float(com.get("window_margin", 0.5)),
+                               window_margin=float(com["window_margin"]),
                                max_masked_fraction=float(com["max_masked_fraction"]), expected=expected,
                                expected_shape=mean_od, frame_edges=edges, template=template, shot=shots[i],
                                pooled_noise=pooled)
@@ -490,7 +490,7 @@ def choose_estimator(requested: str, columns: Mapping[str, np.ndarray], used: np
 
 
 def gather_com_stage(batch_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike, *,
-                     com: Config | None = None) -> dict:
+                     com: Config) -> dict:
     """Concatenate per-batch centre-of-mass files into one per-shot table (``results/com/com.nc``), applying the
     run-level atom-number outlier cut (:func:`atom_number_outliers`) and choosing the headline estimator
     (:func:`choose_estimator`).
@@ -531,13 +531,12 @@ def gather_com_stage(batch_paths: Sequence[str | os.PathLike], out_path: str | o
         progress.update()
     first = {name: np.concatenate(parts) for name, parts in columns.items()}
     _check_unique_shots(np.concatenate(digests), batch_paths, sizes)
-    com = com or {}
-    max_mads = com.get("atom_number_outlier_mads")
+    max_mads = com["atom_number_outlier_mads"]
     outliers = atom_number_outliers(first["atom_number"], first["used"].astype(bool),
                                     max_mads=None if max_mads is None else float(max_mads))
     used = first["used"].astype(bool)
     used[list(outliers)] = False
-    requested = str(template.attrs.get("estimator_requested", com.get("estimator", "auto")))
+    requested = str(template.attrs.get("estimator_requested", com["estimator"]))
     screened = estimator_outliers(first, used)
     for name, found in screened.items():
         for i, reason in found.items():

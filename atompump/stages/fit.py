@@ -22,7 +22,6 @@ import xarray as xr
 
 from atompump.errors import FitNotPossibleError
 from atompump.fit import PumpData, analyse_pump, headline_problem
-from atompump.io.atomic import write_json
 from atompump.io.netcdf import read_dataset, write_dataset
 
 __all__ = ["fit_stage", "no_fit_message", "pump_data"]
@@ -93,11 +92,12 @@ def predicted_nu(prediction: Mapping[str, Any], data: PumpData, *, nu_chern: flo
 
 
 def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_summary: str | os.PathLike,
-              out_fit: str | os.PathLike, *, fit: Config | None = None, on_bad_shot: str = "error",
+              out_fit: str | os.PathLike, *, fit: Config, on_bad_shot: str = "error",
               prediction_json: str | os.PathLike | None = None) -> dict:
     """Fit the displacement per cycle and compare it with the theory; write ``summary.json`` and ``fit.nc``.
 
-    ``fit`` is the config section (``model``, ``n_bootstrap``, ``seed``, ``step_width``); ``on_bad_shot`` is
+    ``fit`` is the complete config section (``model``, ``n_bootstrap``, ``seed``, ``step_width``, ``blind``,
+    ``blind_secret``; :func:`atompump.config.config_section` completes a partial one); ``on_bad_shot`` is
     ``data.on_bad_shot``. ``prediction_json`` is the theory's full prediction (prediction.json); ``nu_theory``
     is then the displacement per cycle it gives for the used shots (:func:`predicted_nu`), and ``nu_chern`` the
     ideal ``sum_n p_n C_n`` beside it.
@@ -109,7 +109,6 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         ``reject``; the message is :func:`no_fit_message`. With ``reject`` the stage writes the summary of
         :func:`_no_fit_outputs` instead (``fit_possible: false``).
     """
-    fit = dict(fit or {})
     com = read_dataset(com_path)
     theory = json.loads(Path(theory_json).read_text())
     data = pump_data(com)
@@ -119,17 +118,17 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
     chern_numbers = [int(c) for c in theory["chern_numbers"]]
     blind = _blind(fit, data, com, dl_um=dl_um)  # fit.blind: every centre of a pumped shot blinded before any fit
     data = blind["data"]
-    problem = headline_problem(data, str(fit.get("model", "linear")))
+    problem = headline_problem(data, str(fit["model"]))
     if problem:
-        message = no_fit_message(com, problem=problem, model=str(fit.get("model", "linear")), com_path=com_path,
+        message = no_fit_message(com, problem=problem, model=str(fit["model"]), com_path=com_path,
                                  on_bad_shot=on_bad_shot)
         if on_bad_shot != "reject":
             raise FitNotPossibleError(message)
         log.warning("%s", message)
         return _no_fit_outputs(com, theory, data, out_summary, out_fit, fit=fit, message=message, blind=blind)
-    analysis = analyse_pump(data, dl_um=dl_um, chern_numbers=chern_numbers, model=str(fit.get("model", "linear")),
-                            n_bootstrap=int(fit.get("n_bootstrap", 1000)), seed=int(fit.get("seed", 0)),
-                            step_width=float(fit.get("step_width", 0.02)))
+    analysis = analyse_pump(data, dl_um=dl_um, chern_numbers=chern_numbers, model=str(fit["model"]),
+                            n_bootstrap=int(fit["n_bootstrap"]), seed=int(fit["seed"]),
+                            step_width=float(fit["step_width"]))
     head = analysis.headline
     chern = chern_numbers[0]
     nu_theory = float(theory["nu_theory"])
@@ -160,7 +159,7 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         "reduced_chi2": head.reduced_chi2,
         "errors_scaled": head.errors_scaled,
         "fit_model": head.model,
-        "fit_model_requested": str(fit.get("model", "linear")),
+        "fit_model_requested": str(fit["model"]),
         "correlations": head.correlations,
         "headline": head.summary(),
         "models": analysis.comparison,
@@ -201,14 +200,42 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         {"x_model_um": ("shot", model_um, {"units": "um", "long_name": "fitted centre of mass"}),
          "residual_um": ("shot", residual, {"units": "um", "long_name": "data minus fit"}),
          "pull": ("shot", pull, {"units": "1", "long_name": "residual over its total error (per-shot and excess scatter)"}),
-         "x_centre_um": blind["centres"]},
+         "x_centre_um": blind["centres"],
+         **_curve_variables(head, float(np.nanmax(com.cycle.values)), dl_um=dl_um)},
         coords={"shot": com.shot.values},
         attrs={"model": per_shot.model if per_shot is not None else "", "nu": head.nu, "nu_err": head.nu_err,
                "dl_um": dl_um, "blinded": int(blind["keys"]["blinded"])},
     )
     write_dataset(fit_ds, out_fit)
-    write_json(out_summary, summary)
-    return summary
+    return _write_summary(summary, out_summary)
+
+
+def _write_summary(summary: dict, path: str | os.PathLike) -> dict:
+    """Write ``summary.json`` through its typed form (:class:`~atompump.stages.summary.RunSummary`: a key that is
+    not documented there is an error) and return its JSON form."""
+    from atompump.stages.summary import RunSummary
+
+    typed = RunSummary(**summary)
+    typed.write(path)
+    return typed.to_dict()
+
+
+_CURVE_POINTS = 200
+
+
+def _curve_variables(head, cycle_max: float, *, dl_um: float) -> dict:
+    """fit.nc's curves of the headline model (what the report draws): ``x_curve_um`` (x - x0, um) over
+    ``curve_direction`` (+1, -1) and ``curve_cycle`` (0 to the run's largest cycle, 200 points), from
+    :func:`atompump.fit.model_curve`."""
+    from atompump.fit import model_curve
+
+    grid = np.linspace(0.0, max(cycle_max, 1e-9), _CURVE_POINTS)
+    directions = np.array([1, -1])
+    curves = np.stack([model_curve(head, grid, int(d), dl_um=dl_um) for d in directions])
+    return {"x_curve_um": (("curve_direction", "curve_cycle"), curves,
+                           {"units": "um", "long_name": f"fitted centre minus x0 of the headline model ({head.model})"}),
+            "curve_direction": ("curve_direction", directions, {"units": "1", "long_name": "pump direction"}),
+            "curve_cycle": ("curve_cycle", grid, {"units": "1", "long_name": "pump cycles"})}
 
 
 # --- a run where no fit is possible (issue 11, item 7) ---------------------------------------------------------------
@@ -292,7 +319,7 @@ def _no_fit_outputs(com: xr.Dataset, theory: dict, data: PumpData, out_summary: 
         "n_used": int(used.sum()),
         "n_rejected": int((~used).sum()),
         "n_reference": int(data.reference.sum()),
-        "fit_model_requested": str(fit.get("model", "linear")),
+        "fit_model_requested": str(fit["model"]),
         "correlations": {},
         "models": [],
         "alternatives": {},
@@ -314,8 +341,7 @@ def _no_fit_outputs(com: xr.Dataset, theory: dict, data: PumpData, out_summary: 
                "blinded": int(blind["keys"]["blinded"])},
     )
     write_dataset(fit_ds, out_fit)
-    write_json(out_summary, summary)
-    return summary
+    return _write_summary(summary, out_summary)
 
 
 # --- blind analysis (issue 14, item 5) -------------------------------------------------------------------------------

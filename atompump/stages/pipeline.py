@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from atompump.config import planned_cycles
+from atompump.config import complete_config, planned_cycles
 from atompump.stages.com import com_batch_stage, gather_com_stage, template_stage
 from atompump.stages.fit import fit_stage
 from atompump.stages.reduce import check_reduce_stage, fringe_basis_stage, reduce_batch_stage, shots_stage
@@ -30,7 +30,8 @@ def run_analysis(config: Mapping[str, Any], out_dir: str | os.PathLike, *, manif
     Parameters
     ----------
     config : mapping
-        A complete config (defaults filled in), as the workflow sees it.
+        A config as for the workflow; it may be partial: checked and completed with the schema's defaults
+        (:func:`atompump.config.complete_config`) before anything runs.
     out_dir : path
         Folder for the intermediate files (``shots.nc``, ``fringe_basis.nc``, ``batch-*.nc``, ``com.nc``, ...).
     manifest : path, optional
@@ -41,6 +42,9 @@ def run_analysis(config: Mapping[str, Any], out_dir: str | os.PathLike, *, manif
         An existing prediction.json (the full prediction, from which ``nu_theory`` is formed); default: computed
         with the theory (as the workflow's ``prediction`` rule), or none when ``theory_json`` is given.
     """
+    if manifest is not None:  # the manifest given here is the run's (checked as data.manifest would be)
+        config = {**config, "data": {**(config.get("data") or {}), "manifest": str(manifest), "shots": None}}
+    config = complete_config(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     batch_size = int(config["data"]["batch_size"])
@@ -65,5 +69,5 @@ def run_analysis(config: Mapping[str, Any], out_dir: str | os.PathLike, *, manif
         prediction_stage(prediction_json, theory=config["theory"], pump=config["pump"],
                          numerics=config["simulation"]["pump"], tight_binding=config["simulation"]["tight_binding"],
                          lattice=config["lattice"], atom=config["atom"], cycles=planned_cycles(config))
-    return fit_stage(out / "com.nc", theory_json, out / "summary.json", out / "fit.nc", fit=config.get("fit"),
+    return fit_stage(out / "com.nc", theory_json, out / "summary.json", out / "fit.nc", fit=config["fit"],
                      on_bad_shot=config["data"]["on_bad_shot"], prediction_json=prediction_json)

@@ -50,7 +50,7 @@ from atompump.reduce import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["check_reduce_stage", "fringe_basis_stage", "read_fringe_basis", "read_run_cloud", "reduce_batch_stage",
+__all__ = ["check_reduce_stage", "example_shot_stage", "fringe_basis_stage", "read_fringe_basis", "read_run_cloud", "reduce_batch_stage",
            "sample_indices", "shots_stage"]
 
 Config = Mapping[str, Any]
@@ -93,9 +93,9 @@ def sample_indices(n: int, k: int) -> np.ndarray:
 
 
 def _imaging_kwargs(imaging: Config) -> dict:
-    return dict(alpha=float(imaging["alpha"]), isat_counts=imaging.get("isat_counts"),
+    return dict(alpha=float(imaging["alpha"]), isat_counts=imaging["isat_counts"],
                 min_probe_counts=float(imaging["min_probe_counts"]),
-                saturation_counts=imaging.get("saturation_counts"))
+                saturation_counts=imaging["saturation_counts"])
 
 
 def _sampled_shots(shots_path: str | os.PathLike, k: int) -> list[ShotRecord]:
@@ -153,7 +153,7 @@ def _run_cloud(shots_path: str | os.PathLike, imaging: Config, shape: tuple[int,
     out inside a hand-set ROI) and the mean OD, from the sampled shots (:func:`_mean_od`). When no cloud stands out
     and the mean OD is negative, the error says so (:func:`atompump.diagnose.od_sign_problem`)."""
     mean, lit, used = _mean_od(shots_path, shape, imaging, od_input=od_input)
-    if imaging.get("roi") is not None:
+    if imaging["roi"] is not None:
         roi = _check_roi(imaging["roi"], shape)
         log.info("region of interest from imaging.roi: %s", roi)
         inside = (slice(roi[0], roi[1]), slice(roi[2], roi[3]))
@@ -243,10 +243,10 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
     log.info("fringe basis: decomposing %d probe frames of %d x %d pixels (imaging.fringe_max_frames = %d)", n,
              probes.shape[1], probes.shape[2], int(imaging["fringe_max_frames"]))
     basis = build_fringe_basis(probes[:n], roi=roi, box=box, valid=valid,
-                               n_components=imaging.get("fringe_basis_size"),
+                               n_components=imaging["fringe_basis_size"],
                                atoms=None if atoms is None else atoms[box[0]:box[1], box[2]:box[3]])
     log.info("fringe basis: %d components kept (%s)", basis.n_components,
-             "imaging.fringe_basis_size" if imaging.get("fringe_basis_size") else "automatic")
+             "imaging.fringe_basis_size" if imaging["fringe_basis_size"] else "automatic")
     ds = xr.Dataset(
         {
             **cloud,
@@ -405,10 +405,14 @@ def _shot_coords(records: Sequence[ShotRecord], kind: str = "frames") -> dict:
 
 
 def check_reduce_stage(batch_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike, *,
-                       on_bad_shot: str = "error") -> dict:
+                       on_bad_shot: str = "error", example_path: str | os.PathLike | None = None,
+                       shots_path: str | os.PathLike | None = None, basis_path: str | os.PathLike | None = None,
+                       imaging: Config | None = None) -> dict:
     """Collect the bad shots of every batch; stop the run listing all of them, or record them (``reject``).
 
-    Writes ``results/reduce/input_check.json``: ``n_shots``, ``n_bad`` and ``bad_shots`` (shot -> reason).
+    Writes ``results/reduce/input_check.json``: ``n_shots``, ``n_bad`` and ``bad_shots`` (shot -> reason); with
+    ``example_path`` also the example shot's panels (:func:`example_shot_stage`, from ``shots_path``,
+    ``basis_path`` and ``imaging``).
 
     Raises
     ------
@@ -432,6 +436,8 @@ def check_reduce_stage(batch_paths: Sequence[str | os.PathLike], out_path: str |
         log.warning("rejected shot %s: %s", shot, reason)
     summary = {"n_shots": n_shots, "n_bad": len(problems), "on_bad_shot": on_bad_shot,
                "bad_shots": dict(problems)}
+    if example_path is not None:
+        example_shot_stage(batch_paths, shots_path, basis_path, example_path, imaging=imaging)
     write_json(out_path, summary)
     return summary
 
@@ -532,7 +538,7 @@ def _od_roi_stage(shots_path: str | os.PathLike, out_path: str | os.PathLike, *,
     """:func:`fringe_basis_stage` for a run of optical-density images: the ROI and the run's cloud (``imaging.roi``,
     or found in the mean OD of up to ``imaging.roi_sample_shots`` shots as for frames); no fringe basis, as there are
     no probe frames (``imaging.fringe_removal`` is ignored, with a note in the log)."""
-    if imaging.get("fringe_removal"):
+    if imaging["fringe_removal"]:
         log.info("imaging.fringe_removal is ignored: the run's shots are optical-density images (manifest column od), "
                  "so there are no probe frames to build a fringe basis from; the OD is analysed as read")
     roi, atoms, mean = _run_cloud(shots_path, imaging, shape, od_input=True)
@@ -541,3 +547,101 @@ def _od_roi_stage(shots_path: str | os.PathLike, out_path: str | os.PathLike, *,
                                                  "n_components": 0, "input": OD_NAME})
     write_dataset(ds, out_path)
     return ds
+
+
+# --- the example shot the report shows (issue 15, item 2: the report only reads) --------------------------------------
+
+def example_shot_stage(batch_paths: Sequence[str | os.PathLike], shots_path: str | os.PathLike,
+                       basis_path: str | os.PathLike, out_path: str | os.PathLike, *,
+                       imaging: Config) -> xr.Dataset:
+    """The panels of the run's example shot (``results/reduce/example.nc``), so that the report draws them without
+    reading or reducing anything.
+
+    The example is the first shot of the run (in run-table order) that could be reduced, else the first shot of the
+    first batch. Written: its OD over the ROI as the batch holds it (``od``, frame-pixel coordinates ``y``/``x``),
+    and
+
+    * a run of camera frames: the raw ``atoms``, ``probe`` and ``dark`` frames (counts, whole frame, dimensions
+      ``frame_y``/``frame_x``), the OD with the shot's own probe frame as reference (``od_own``), the fringe-free
+      OD (``od_clean``, the batch's OD; absent without fringe removal) and ``background``, the ROI pixels without
+      atoms (own-probe OD, smoothed over 5 x 5 pixels, below 5 % of its peak, and valid in both ODs);
+    * a run of OD images: the whole image as read (``od_input``, NaN: masked).
+
+    Attributes: ``shot``, ``input`` (``frames`` or ``od``), ``reject_reason`` (the batch's), ``problem`` (why the
+    frames or the OD image cannot be shown, empty otherwise), ``pixel_size_um``, ``pump_axis``, ``roi``.
+
+    Parameters
+    ----------
+    batch_paths : sequence of path
+        The reduced batches, in run order (:func:`reduce_batch_stage`).
+    shots_path, basis_path : path
+        The run table (:func:`shots_stage`) and the ROI and basis (:func:`fringe_basis_stage`).
+    imaging : mapping
+        The reduction's imaging keys (``alpha``, ``isat_counts``, ``min_probe_counts``, ``saturation_counts``).
+    """
+    from atompump.io.netcdf import read_dataset
+
+    path, index = _example_position(batch_paths)
+    batch = read_dataset(path)
+    shot = str(batch.shot.values[index])
+    od = batch.od.isel(shot=index)
+    kind = str(batch.attrs.get("input", "frames"))
+    attrs = {"shot": shot, "input": kind, "reject_reason": str(batch.reject_reason.values[index]), "problem": "",
+             "pixel_size_um": float(batch.attrs["pixel_size_um"]), "pump_axis": str(batch.attrs["pump_axis"]),
+             "roi": [int(v) for v in batch.attrs["roi"]]}
+    variables: dict[str, Any] = {"od": (("y", "x"), od.values, {"units": "1", "long_name": "optical density "
+                                                                 "(NaN where masked)"})}
+    frame = ("frame_y", "frame_x")
+    try:
+        (record,) = _table_rows(shots_path, _shot_row(shots_path, shot))
+        if kind == OD_NAME:
+            variables["od_input"] = (frame, read_od(record).od.astype(np.float32),
+                                     {"units": "1", "long_name": "the OD image as read (NaN: masked)"})
+        else:
+            frames = read_shot(record)
+            for name in FRAME_NAMES:
+                variables[name] = (frame, getattr(frames, name).astype(np.float32),
+                                   {"units": "counts", "long_name": f"{name} frame as recorded"})
+            variables.update(_fringe_panels(frames, batch.valid.isel(shot=index).values, od.values, basis_path,
+                                            imaging))
+    except InputDataError as exc:
+        attrs["problem"] = str(exc)
+    ds = xr.Dataset(variables, coords={"y": od.y, "x": od.x}, attrs=attrs)
+    write_dataset(ds, out_path)
+    return ds
+
+
+def _example_position(batch_paths: Sequence[str | os.PathLike]) -> tuple[str | os.PathLike, int]:
+    """(batch file, index in it) of the first shot of the run without a reject reason, else the first shot."""
+    for path in batch_paths:
+        reasons = read_variables(path, ["reject_reason"])[0]["reject_reason"]
+        good = np.flatnonzero(reasons == "")
+        if good.size:
+            return path, int(good[0])
+    return batch_paths[0], 0
+
+
+def _shot_row(shots_path: str | os.PathLike, shot: str) -> slice:
+    """The run-table row of one shot."""
+    ids = read_variables(shots_path, ["shot"])[0]["shot"].astype(str)
+    (row,) = np.flatnonzero(ids == shot)
+    return slice(int(row), int(row) + 1)
+
+
+def _fringe_panels(frames, valid_clean: np.ndarray, od_clean: np.ndarray, basis_path: str | os.PathLike,
+                   imaging: Config) -> dict:
+    """``od_own`` (the shot's own probe frame as reference), ``od_clean`` (with fringe removal only) and
+    ``background`` of :func:`example_shot_stage`."""
+    from scipy.ndimage import uniform_filter
+
+    roi, basis = read_fringe_basis(basis_path)
+    own = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi, basis=None, **_imaging_kwargs(imaging))
+    smooth = uniform_filter(np.nan_to_num(own.od), size=5)
+    background = own.valid & (smooth < 0.05 * float(np.max(smooth)))
+    ods = ("y", "x")
+    out = {"od_own": (ods, own.od, {"units": "1", "long_name": "OD with the shot's own probe frame as reference"})}
+    if basis is not None:
+        background &= valid_clean
+        out["od_clean"] = (ods, od_clean, {"units": "1", "long_name": "OD with the fringe-free reference"})
+    out["background"] = (ods, background, {"long_name": "ROI pixels without atoms (the RMS of the panels)"})
+    return out

@@ -7,7 +7,6 @@ the same bytes.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,19 +14,16 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-import yaml
 
-from atompump._logging import Progress
-from atompump.fit.models import efficiency_displacement
-from atompump.io.atomic import atomic_path, write_json, write_text
+from atompump.io.atomic import atomic_path, write_text
 from atompump.io.netcdf import read_dataset
 from atompump.report.catalog import FIGURES
+from atompump.stages.summary import RunSummary, as_summary
 
 __all__ = [
     "draw_figures",
-    "example_shot",
+    "figures_before_fit_stage",
     "figures_stage",
-    "provenance_stage",
     "quantum_spread_rows",
     "report_stage",
     "theory_rows",
@@ -38,105 +34,33 @@ Config = Mapping[str, Any]
 _MAX_PDF_REJECTED = 40
 
 
-def example_shot(reduced: xr.Dataset, com: xr.Dataset | None = None) -> int:
-    """Index (in the batch) of the first shot the run used (``com.used``), else the first that could be reduced."""
-    usable = [i for i, reason in enumerate(reduced.reject_reason.values) if not reason]
-    if com is not None:
-        used = {str(s) for s, u in zip(com.shot.values, com.used.values) if u}
-        chosen = [i for i in usable if str(reduced.shot.values[i]) in used]
-        usable = chosen or usable
-    return usable[0] if usable else 0
-
-
-def _headline_curves(summary: dict, cycle_max: float) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """The headline model's x - x0 (um) on a grid of cycles, per direction (linear for differential fits)."""
-    head = summary["headline"]
-    grid = np.linspace(0.0, max(cycle_max, 1e-9), 200)
-    dl = summary["dl_um"]
-    params = {k: v["value"] for k, v in head["params"].items()}
-    curves = {}
-    for d in (1, -1):
-        if head["model"] == "efficiency":
-            c = summary["chern_numbers"]
-            disp = efficiency_displacement(grid, params["beta"], chern_lower=c[0],
-                                           chern_upper=c[1] if len(c) > 1 else -c[0])
-            curves[d] = (grid, d * dl * disp)
-        elif head["model"] == "per_direction":
-            curves[d] = (grid, d * dl * grid * params["nu_plus" if d > 0 else "nu_minus"])
-        else:
-            curves[d] = (grid, d * dl * grid * summary["nu"])
-    return curves
-
-
-def _analysis_rows(summary: dict) -> list[tuple[str, float, float]]:
-    rows = [(f"{r['model']} (BIC {r['delta_bic']:+.1f})", r["nu"], r["nu_err"]) for r in summary["models"]]
-    for name, rep in summary.get("differential", {}).items():
+def _analysis_rows(summary: RunSummary) -> list[tuple[str, float, float]]:
+    summary = as_summary(summary)
+    rows = [(f"{r['model']} (BIC {r['delta_bic']:+.1f})", r["nu"], r["nu_err"]) for r in summary.models]
+    for name, rep in summary.differential.items():
         rows.append((rep["model"], rep["nu"], rep["nu_err"]))
-    boot = summary.get("bootstrap")
+    boot = summary.bootstrap
     if boot:
         rows.append(("bootstrap (linear)", boot["nu_mean"], boot["nu_std"]))
     return rows
 
 
-def _record_of(shots_path: str | os.PathLike, shot: str):
-    """The run-table row of one shot as a :class:`~atompump.io.manifest.ShotRecord`."""
-    from atompump.io.netcdf import read_variables
-    from atompump.stages.reduce import _table_rows
-
-    ids = read_variables(shots_path, ["shot"])[0]["shot"].astype(str)
-    (row,) = np.flatnonzero(ids == shot)
-    return _table_rows(shots_path, slice(int(row), int(row) + 1))[0]
-
-
-def _frames_of(shots_path: str | os.PathLike, shot: str) -> dict[str, np.ndarray]:
-    """The raw frames of one shot, read through the run table (any input format)."""
-    from atompump.io.shots import read_shot
-
-    frames = read_shot(_record_of(shots_path, shot))
-    return {"atoms": frames.atoms, "probe": frames.probe, "dark": frames.dark}
-
-
-def _od_input_of(shots_path: str | os.PathLike, shot: str) -> np.ndarray:
-    """The whole OD image of one shot of a run of OD images, as read (NaN: masked)."""
-    from atompump.io.shots import read_od
-
-    return read_od(_record_of(shots_path, shot)).od
-
-
-def _fringe_panels(frames: dict[str, np.ndarray], basis_path: str | os.PathLike, imaging: Config):
-    """OD of one shot over the ROI with its own probe and with the fringe-free reference (None when off), the
-    ROI's corner, and a mask of pixels without atoms."""
-    from scipy.ndimage import uniform_filter
-
-    from atompump.reduce import reduce_shot
-    from atompump.stages.reduce import _imaging_kwargs, read_fringe_basis
-
-    roi, basis = read_fringe_basis(basis_path)
-    kwargs = _imaging_kwargs(imaging)
-    own = reduce_shot(frames["atoms"], frames["probe"], frames["dark"], roi=roi, basis=None, **kwargs)
-    clean = None if basis is None else reduce_shot(frames["atoms"], frames["probe"], frames["dark"], roi=roi,
-                                                   basis=basis, **kwargs)
-    smooth = uniform_filter(np.nan_to_num(own.od), size=5)
-    background = own.valid & (smooth < 0.05 * float(np.max(smooth)))
-    if clean is not None:
-        background &= clean.valid
-    return own.od, None if clean is None else clean.od, (roi[0], roi[2]), background
-
-
-def draw_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, bands: xr.Dataset, wannier: xr.Dataset,
-                 reduced: xr.Dataset, shots_path: str | os.PathLike, basis_path: str | os.PathLike,
-                 imaging: Config) -> dict:
+def draw_figures(*, com: xr.Dataset, summary: RunSummary, fit: xr.Dataset, bands: xr.Dataset, wannier: xr.Dataset,
+                 example: xr.Dataset) -> dict:
     """Every figure of the catalogue as a matplotlib Figure, keyed by name.
 
-    Every figure is drawn whatever the run: a run where no fit was possible (``summary['fit_possible']`` false) gets a
+    Every figure is drawn whatever the run: a run where no fit was possible (``summary.fit_possible`` false) gets a
     "no fit possible" panel in place of each figure that needs the fit, a run of OD images (``input: od``) shows
     the OD as read in place of the camera frames, and an example shot that cannot be read is explained in words.
+    ``example`` is the reduction's example shot (``results/reduce/example.nc``,
+    :func:`atompump.stages.reduce.example_shot_stage`); ``fit`` holds the headline model's curves.
     """
+    summary = as_summary(summary)
     from atompump.report import figures as f
     from atompump.report import theory_figures as tf
 
     drawn = {
-        **_shot_figures(com=com, reduced=reduced, shots_path=shots_path, basis_path=basis_path, imaging=imaging),
+        **_shot_figures(com=com, example=example),
         **_pump_figures(com=com, summary=summary, fit=fit),
         "estimators": _estimators_figure(com),
         "trend_time": _trend_time_figure(com=com, summary=summary, fit=fit),
@@ -151,49 +75,46 @@ def draw_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, bands: xr.D
     return {spec.name: drawn[spec.name] for spec in FIGURES}
 
 
-def _shot_figures(*, com: xr.Dataset, reduced: xr.Dataset, shots_path: str | os.PathLike,
-                  basis_path: str | os.PathLike, imaging: Config) -> dict:
-    """``raw_frames``, ``fringe_removal`` and ``example_od`` of the first shot of a reduced batch that could be
-    reduced (any shot of it when none could)."""
-    from atompump.errors import InputDataError
+def _shot_figures(*, com: xr.Dataset | None, example: xr.Dataset) -> dict:
+    """``raw_frames``, ``fringe_removal`` and ``example_od`` of the reduction's example shot (``example.nc``); the
+    centre of mass marked on ``example_od`` comes from ``com`` (none without it)."""
     from atompump.report import figures as f
 
-    i = example_shot(reduced, com)
-    shot = str(reduced.shot.values[i])
-    pixel = float(reduced.attrs["pixel_size_um"])
-    x_com = float(com.x_com_um.sel(shot=shot)) if shot in com.shot.values else None
-    od = reduced.od.isel(shot=i).values
-    reason = str(reduced.reject_reason.values[i])
-    if np.isfinite(od).any():
-        example_od = f.od_image_figure(reduced.od.isel(shot=i), pixel_size_um=pixel, x_com_um=x_com,
-                                       pump_axis=str(reduced.attrs["pump_axis"]),
+    shot = str(example.attrs["shot"])
+    pixel = float(example.attrs["pixel_size_um"])
+    x_com = float(com.x_com_um.sel(shot=shot)) if com is not None and shot in com.shot.values else None
+    od = example.od
+    if np.isfinite(od.values).any():
+        example_od = f.od_image_figure(od, pixel_size_um=pixel, x_com_um=x_com,
+                                       pump_axis=str(example.attrs["pump_axis"]),
                                        title=f"optical density, shot {shot}")
     else:
         example_od = f.message_figure("no optical density", f"No shot of the first batch could be reduced; shot "
-                                                            f"{shot}: {reason}")
-    if str(reduced.attrs.get("input", "frames")) == "od":
-        try:
-            image = _od_input_of(shots_path, shot)
-        except InputDataError as exc:
-            raw = f.message_figure("OD input: the image cannot be read", f"shot {shot}: {exc}")
+                                                            f"{shot}: {example.attrs['reject_reason']}")
+    problem = str(example.attrs["problem"])
+    if str(example.attrs["input"]) == "od":
+        if problem:
+            raw = f.message_figure("OD input: the image cannot be read", f"shot {shot}: {problem}")
         else:
-            raw = f.od_image_figure(xr.DataArray(image, dims=("y", "x")), pixel_size_um=pixel,
+            raw = f.od_image_figure(xr.DataArray(example.od_input.values, dims=("y", "x")), pixel_size_um=pixel,
                                     title="OD input: the OD as read, no camera frames")
             raw.suptitle(f"shot {shot}")
         fringe = f.message_figure("not applicable: OD input", _OD_INPUT_FRINGES)
         return {"raw_frames": raw, "fringe_removal": fringe, "example_od": example_od}
-    try:
-        frames = _frames_of(shots_path, shot)
-        od_own, od_clean, origin, background = _fringe_panels(frames, basis_path, imaging)
-    except InputDataError as exc:
-        text = f"shot {shot}: {exc}"
+    if problem:
+        text = f"shot {shot}: {problem}"
         return {"raw_frames": f.message_figure("the example shot cannot be read", text),
                 "fringe_removal": f.message_figure("the example shot cannot be read", text),
                 "example_od": example_od}
+    frames = {name: example[name].values for name in ("atoms", "probe", "dark")}
+    roi = [int(v) for v in np.atleast_1d(example.attrs["roi"])]
     return {
-        "raw_frames": f.raw_frames_figure(frames, od, pixel_size_um=pixel, shot=shot),
-        "fringe_removal": f.fringe_removal_figure(od_own, od_clean, pixel_size_um=pixel, origin=origin,
-                                                  background=background, photon_limit=None, shot=shot),
+        "raw_frames": f.raw_frames_figure(frames, od.values, pixel_size_um=pixel, shot=shot),
+        "fringe_removal": f.fringe_removal_figure(example.od_own.values,
+                                                  example.od_clean.values if "od_clean" in example else None,
+                                                  pixel_size_um=pixel, origin=(roi[0], roi[2]),
+                                                  background=example.background.values.astype(bool),
+                                                  photon_limit=None, shot=shot),
         "example_od": example_od,
     }
 
@@ -213,27 +134,28 @@ def _estimators_figure(com: xr.Dataset):
     return f.estimators_figure(consistency, headline=str(com.attrs.get("estimator", "")))
 
 
-def _pump_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset) -> dict:
+def _pump_figures(*, com: xr.Dataset, summary: RunSummary, fit: xr.Dataset) -> dict:
     """``com_vs_cycle``, ``residuals`` and ``models``; a "no fit possible" panel each when there is no fit."""
+    summary = as_summary(summary)
     from atompump.report import figures as f
 
-    if not summary.get("fit_possible", True):
-        text = summary.get("fit_message") or "No fit was possible."
+    if not summary.fit_possible:
+        text = summary.fit_message or "No fit was possible."
         return {name: f.message_figure("no fit possible", text) for name in ("com_vs_cycle", "residuals", "models")}
-    head = summary["headline"]
-    blinded = bool(summary.get("blinded"))
-    fit_label = (f"{head['model']} fit: nu{' (BLINDED)' if blinded else ''} = {summary['nu']:.3f} +- "
-                 f"{summary['nu_err']:.3f}")
+    head = summary.headline
+    blinded = bool(summary.blinded)
+    fit_label = (f"{head['model']} fit: nu{' (BLINDED)' if blinded else ''} = {summary.nu:.3f} +- "
+                 f"{summary.nu_err:.3f}")
     centres = com.assign(x_com_um=("shot", fit_centres(com, fit)))  # blinded centres in a blind analysis
     drawn = {
-        "com_vs_cycle": f.com_vs_cycle_figure(centres, x0_um=summary["x0_um"], fit_label=fit_label,
-                                              curves=_headline_curves(summary, float(np.nanmax(com.cycle.values))),
-                                              dl_um=summary["dl_um"], chern_number=summary["chern_number"],
-                                              nu_theory=summary["nu_theory"]),
+        "com_vs_cycle": f.com_vs_cycle_figure(centres, x0_um=summary.x0_um, fit_label=fit_label,
+                                              curves=fit_curves(fit),
+                                              dl_um=summary.dl_um, chern_number=summary.chern_number,
+                                              nu_theory=summary.nu_theory),
         "residuals": f.residuals_figure(com, fit.residual_um.values, fit.pull.values,
-                                        reduced_chi2=summary["reduced_chi2"]),
-        "models": f.models_figure(_analysis_rows(summary), nu_theory=summary["nu_theory"],
-                                  chern_number=summary["chern_number"]),
+                                        reduced_chi2=summary.reduced_chi2),
+        "models": f.models_figure(_analysis_rows(summary), nu_theory=summary.nu_theory,
+                                  chern_number=summary.chern_number),
     }
     if blinded:
         for name in ("com_vs_cycle", "models"):
@@ -333,114 +255,120 @@ def interacting_theory_rows(theory: Mapping[str, Any]) -> list[tuple[str, Any, s
             ("minimum many-body gap over twist and cycle", inter["min_gap"], "Er,s")]
 
 
-def _summary_rows(s: dict) -> list[tuple[str, object, str]]:
-    if not s.get("fit_possible", True):
+def _summary_rows(s: RunSummary) -> list[tuple[str, object, str]]:
+    s = as_summary(s)
+    if not s.fit_possible:
         return _no_fit_rows(s)
     rows = [
-        ("nu (displacement per cycle / dl)" + (" BLINDED: hidden offset" if s.get("blinded") else ""),
-         f"{s['nu']:.4f} +- {s['nu_err']:.4f}", "1"),
-        ("displacement per cycle", f"{s['displacement_per_cycle_um']:.4f} +- {s['displacement_per_cycle_err_um']:.4f}",
+        ("nu (displacement per cycle / dl)" + (" BLINDED: hidden offset" if s.blinded else ""),
+         f"{s.nu:.4f} +- {s.nu_err:.4f}", "1"),
+        ("displacement per cycle", f"{s.displacement_per_cycle_um:.4f} +- {s.displacement_per_cycle_err_um:.4f}",
          "um"),
-        ("dl", s["dl_um"], "um"),
-        ("Chern numbers (lowest first)", str(s["chern_numbers"]), ""),
+        ("dl", s.dl_um, "um"),
+        ("Chern numbers (lowest first)", str(s.chern_numbers), ""),
         ("nu_theory (full prediction for this run)",
-         f"{s['nu_theory']:.4f}" + (f" +- {s['nu_theory_err']:.4f}" if s.get("nu_theory_err") else ""), "1"),
+         f"{s.nu_theory:.4f}" + (f" +- {s.nu_theory_err:.4f}" if s.nu_theory_err else ""), "1"),
         *_theory_source_rows(s),
-        ("deviation from theory", f"{s['deviation_sigma']:+.2f}", "sigma"),
+        ("deviation from theory", f"{s.deviation_sigma:+.2f}", "sigma"),
     ]
-    if s.get("efficiency") is not None:
-        rows.append(("efficiency per cycle nu / C", f"{s['efficiency']:.4f} +- {s['efficiency_err']:.4f}", "1"))
-    beta = s.get("alternatives", {}).get("efficiency", {}).get("beta")
+    if s.efficiency is not None:
+        rows.append(("efficiency per cycle nu / C", f"{s.efficiency:.4f} +- {s.efficiency_err:.4f}", "1"))
+    beta = s.alternatives.get("efficiency", {}).get("beta")
     if beta is not None:
         rows.append(("efficiency per half cycle beta (efficiency model)",
-                     f"{beta:.4f} +- {s['alternatives']['efficiency']['beta_err']:.4f}", "1"))
-    if s.get("beta_landau_zener") is not None:
-        rows.append(("efficiency per half cycle, band-averaged Landau-Zener estimate (theory)", f"{s['beta_landau_zener']:.4f}", "1"))
+                     f"{beta:.4f} +- {s.alternatives['efficiency']['beta_err']:.4f}", "1"))
+    if s.beta_landau_zener is not None:
+        rows.append(("efficiency per half cycle, band-averaged Landau-Zener estimate (theory)", f"{s.beta_landau_zener:.4f}", "1"))
     rows += [
-        ("headline model", s["fit_model"], ""),
-        ("reduced chi^2", s["reduced_chi2"], "1"),
-        ("shots used / total", f"{s['n_used']} / {s['n_shots']}", ""),
+        ("headline model", s.fit_model, ""),
+        ("reduced chi^2", s.reduced_chi2, "1"),
+        ("shots used / total", f"{s.n_used} / {s.n_shots}", ""),
     ]
-    if s.get("bootstrap"):
-        rows.append(("bootstrap std of nu (second opinion)", s["bootstrap"]["nu_std"], "1"))
+    if s.bootstrap:
+        rows.append(("bootstrap std of nu (second opinion)", s.bootstrap["nu_std"], "1"))
     return rows
 
 
-def _notes(s: dict) -> list[str]:
-    notes = ([s.get("blind_note", "BLINDED")] if s.get("blinded") else []) + _input_notes(s)
-    if not s.get("fit_possible", True):
-        return notes + [s.get("fit_message") or "No fit was possible."]
-    if s.get("errors_scaled"):
-        excess = (s.get("headline") or {}).get("excess_scatter_um", float("nan"))
-        notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s['reduced_chi2']:.2f}): a "
+def _notes(s: RunSummary) -> list[str]:
+    s = as_summary(s)
+    notes = ([s.blind_note] if s.blinded else []) + _input_notes(s)
+    if not s.fit_possible:
+        return notes + [s.fit_message or "No fit was possible."]
+    if s.errors_scaled:
+        excess = (s.headline or {}).get("excess_scatter_um", float("nan"))
+        notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s.reduced_chi2:.2f}): a "
                      f"shot-to-shot scatter of {excess:.3f} um (position jitter) is added in quadrature to every "
                      "shot's error, and the quoted errors are those of that fit.")
-    boot = s.get("bootstrap")
-    if boot and s["nu_err"] > 0 and not 0.7 < boot["nu_std"] / s["nu_err"] < 1.4:
+    boot = s.bootstrap
+    if boot and s.nu_err > 0 and not 0.7 < boot["nu_std"] / s.nu_err < 1.4:
         notes.append(f"The bootstrap error of nu ({boot['nu_std']:.4f}) differs from the fit error "
-                     f"({s['nu_err']:.4f}) by more than 40 %: the per-shot errors or the model may be off.")
-    cons = s.get("direction_consistency")
+                     f"({s.nu_err:.4f}) by more than 40 %: the per-shot errors or the model may be off.")
+    cons = s.direction_consistency
     if cons and np.isfinite(cons["z"]) and abs(cons["z"]) > 3:
         notes.append(f"The two pump directions disagree: nu(+) = {cons['nu_plus']:.4f} +- {cons['nu_plus_err']:.4f}, "
                      f"nu(-) = {cons['nu_minus']:.4f} +- {cons['nu_minus_err']:.4f} ({cons['z']:+.1f} sigma).")
-    best = s["models"][0] if s.get("models") else None
-    if best and best["model"] != s["fit_model"] and best["delta_bic"] == 0:
-        second = next((r for r in s["models"] if r["model"] == s["fit_model"]), None)
+    best = s.models[0] if s.models else None
+    if best and best["model"] != s.fit_model and best["delta_bic"] == 0:
+        second = next((r for r in s.models if r["model"] == s.fit_model), None)
         if second and second["delta_bic"] > 10:
             notes.append(f"The {best['model']} model describes the data much better than the headline "
-                         f"{s['fit_model']} model (delta BIC = {second['delta_bic']:.1f}); consider fit.model: "
+                         f"{s.fit_model} model (delta BIC = {second['delta_bic']:.1f}); consider fit.model: "
                          f"{best['model']} or auto.")
-    if s.get("beta_vs_landau_zener_sigma") is not None:
-        beta = s["alternatives"]["efficiency"]["beta"]
+    if s.beta_vs_landau_zener_sigma is not None:
+        beta = s.alternatives["efficiency"]["beta"]
         notes.append(f"Non-adiabatic losses: the fitted efficiency per half cycle beta = {beta:.4f} is "
-                     f"{s['beta_vs_landau_zener_sigma']:+.1f} sigma from the band-averaged Landau-Zener estimate "
-                     f"{s['beta_landau_zener']:.4f} at the configured cycle period.")
-    for name, rep in s.get("differential", {}).items():
-        diff = (rep["nu"] - s["nu"]) / np.hypot(rep["nu_err"], s["nu_err"])
+                     f"{s.beta_vs_landau_zener_sigma:+.1f} sigma from the band-averaged Landau-Zener estimate "
+                     f"{s.beta_landau_zener:.4f} at the configured cycle period.")
+    for name, rep in s.differential.items():
+        diff = (rep["nu"] - s.nu) / np.hypot(rep["nu_err"], s.nu_err)
         if abs(diff) > 3:
             notes.append(f"The {rep['model']} analysis gives nu = {rep['nu']:.4f} +- {rep['nu_err']:.4f}, "
                          f"{diff:+.1f} sigma from the headline: a drift of the cloud position is likely.")
     return notes
 
 
-def _headline(s: dict) -> str:
-    if not s.get("fit_possible", True):
-        return (f"No fit was possible: {s['n_used']} of {s['n_shots']} shots passed the quality cuts, too few for the "
-                f"{s['fit_model_requested']} fit. Every rejected shot is listed below with its reason.")
+def _headline(s: RunSummary) -> str:
+    s = as_summary(s)
+    if not s.fit_possible:
+        return (f"No fit was possible: {s.n_used} of {s.n_shots} shots passed the quality cuts, too few for the "
+                f"{s.fit_model_requested} fit. Every rejected shot is listed below with its reason.")
     prefix = ("BLINDED ANALYSIS (nu carries a hidden offset; `atompump unblind results` reveals it): "
-              if s.get("blinded") else "")
-    return prefix + (f"The cloud moved nu = {s['nu']:.3f} +- {s['nu_err']:.3f} lattice constants per cycle "
-                     f"({s['displacement_per_cycle_um']:.3f} +- {s['displacement_per_cycle_err_um']:.3f} um); the "
-                     f"lowest band's Chern number is {s['chern_number']:+d}; the full prediction for this sequence "
-                     f"is nu = {s['nu_theory']:.3f} (deviation {s['deviation_sigma']:+.1f} sigma).")
+              if s.blinded else "")
+    return prefix + (f"The cloud moved nu = {s.nu:.3f} +- {s.nu_err:.3f} lattice constants per cycle "
+                     f"({s.displacement_per_cycle_um:.3f} +- {s.displacement_per_cycle_err_um:.3f} um); the "
+                     f"lowest band's Chern number is {s.chern_number:+d}; the full prediction for this sequence "
+                     f"is nu = {s.nu_theory:.3f} (deviation {s.deviation_sigma:+.1f} sigma).")
 
 
-def _no_fit_rows(s: dict) -> list[tuple[str, object, str]]:
+def _no_fit_rows(s: RunSummary) -> list[tuple[str, object, str]]:
     """Summary rows of a run without a fit: the fit was not possible, the shots, the theory."""
-    rows = [("fit", f"not possible ({s['fit_model_requested']}): see the note", ""),
-            ("shots used / total", f"{s['n_used']} / {s['n_shots']}", ""),
-            ("dl", s["dl_um"], "um"),
-            ("Chern numbers (lowest first)", str(s["chern_numbers"]), ""),
-            ("nu_theory (full prediction for this run)", f"{s['nu_theory']:.4f}", "1"),
+    s = as_summary(s)
+    rows = [("fit", f"not possible ({s.fit_model_requested}): see the note", ""),
+            ("shots used / total", f"{s.n_used} / {s.n_shots}", ""),
+            ("dl", s.dl_um, "um"),
+            ("Chern numbers (lowest first)", str(s.chern_numbers), ""),
+            ("nu_theory (full prediction for this run)", f"{s.nu_theory:.4f}", "1"),
             *_theory_source_rows(s)]
     return rows
 
 
-def _theory_source_rows(s: dict) -> list[tuple[str, object, str]]:
+def _theory_source_rows(s: RunSummary) -> list[tuple[str, object, str]]:
     """The ideal value beside the full prediction, and where the prediction comes from."""
-    if s.get("nu_chern") is None:
+    s = as_summary(s)
+    if s.nu_chern is None:
         return []
-    return [("nu_chern = sum_n p_n C_n (ideal: adiabatic, no trap)", f"{s['nu_chern']:.4f}", "1"),
-            ("nu_theory from", s.get("nu_theory_source", ""), "")]
+    return [("nu_chern = sum_n p_n C_n (ideal: adiabatic, no trap)", f"{s.nu_chern:.4f}", "1"),
+            ("nu_theory from", s.nu_theory_source, "")]
 
 
 _OD_INPUT_NOTE = ("OD input: the reduction was skipped; per-shot errors come from the noise measured in each shot's "
                   "atom-free pixels alone (no camera noise model).")
 
 
-def _input_notes(s: dict) -> list[str]:
-    """What the report must say about the kind of input (``summary['input']``)."""
-    return [_OD_INPUT_NOTE] if s.get("input") == "od" else []
+def _input_notes(s: RunSummary) -> list[str]:
+    """What the report must say about the kind of input (``summary.input``)."""
+    s = as_summary(s)
+    return [_OD_INPUT_NOTE] if s.input == "od" else []
 
 
 def _cell(value) -> str:
@@ -465,23 +393,24 @@ def _wrap(text: str, width: int = 100) -> list[str]:
     return textwrap.wrap(text, width) or [""]
 
 
-def write_pdf_report(path: str | os.PathLike, *, title: str, summary: dict, drawn: dict, rejected: list,
+def write_pdf_report(path: str | os.PathLike, *, title: str, summary: RunSummary, drawn: dict, rejected: list,
                      provenance: dict, extra_specs: tuple = ()) -> None:
     """Multi-page PDF: the summary, every figure (vector) with its caption, the tables and the provenance.
 
     ``drawn`` holds the catalogue's figures and those of ``extra_specs`` (e.g. the trends)."""
+    summary = as_summary(summary)
     from matplotlib.backends.backend_pdf import PdfPages
 
     lines = _wrap(_headline(summary)) + [""]
     lines += [f"{name:<52} {_cell(value):<28} {unit}" for name, value, unit in _summary_rows(summary)]
     lines += [""] + [w for note in _notes(summary) for i, part in enumerate(note.splitlines())
                      for w in _wrap(("NOTE: " if i == 0 else "  ") + part)]
-    if summary.get("models"):
+    if summary.models:
         lines += ["", "Models fitted to the same shots (sorted by BIC):",
                   f"{'model':<16}{'nu':>10}{'nu_err':>10}{'chi2_red':>10}{'dAIC':>8}{'dBIC':>8}"]
     lines += [f"{r['model']:<16}{r['nu']:>10.4f}{r['nu_err']:>10.4f}{r['reduced_chi2']:>10.2f}{r['delta_aic']:>8.1f}"
-              f"{r['delta_bic']:>8.1f}" for r in summary.get("models", [])]
-    for rep in summary.get("differential", {}).values():
+              f"{r['delta_bic']:>8.1f}" for r in summary.models]
+    for rep in summary.differential.values():
         lines.append(f"{rep['model']:<24} nu = {rep['nu']:.4f} +- {rep['nu_err']:.4f}")
     captions = {spec.name: spec for spec in (*FIGURES, *extra_specs)}
     with atomic_path(path, suffix=".pdf") as tmp, PdfPages(tmp, metadata={"Creator": None, "Producer": None,
@@ -506,34 +435,66 @@ def write_pdf_report(path: str | os.PathLike, *, title: str, summary: dict, draw
         pdf.savefig(_text_page(tail[:110], title="Rejected shots and provenance"))
 
 
-def figures_stage(*, com_path, summary_path, fit_path, bands_path, wannier_path, reduced_path, shots_path,
-                  basis_path, imaging: Config, out_dir: str | os.PathLike, pdf_path: str | os.PathLike,
-                  provenance_path, title: str = "atompump report", trend_globals: tuple[str, ...] = ()) -> None:
+def figures_before_fit_stage(*, bands_path, wannier_path, example_path, out_dir: str | os.PathLike) -> None:
+    """Draw the figures of :data:`atompump.report.catalog.BEFORE_FIT` (the theory's and the example shot's frames:
+    they need no centre of mass nor fit) into ``out_dir`` as ``<name>.png`` and ``<name>.pdf``: the same files
+    :func:`figures_stage` would write, in a job that runs while the centres of mass are measured."""
+    from atompump.report import figures as f
+    from atompump.report import theory_figures as tf
+    from atompump.report.catalog import BEFORE_FIT
+
+    bands, wannier = read_dataset(bands_path), read_dataset(wannier_path)
+    drawn = {**_shot_figures(com=None, example=read_dataset(example_path)), "bands": f.bands_figure(bands),
+             "band_structure": tf.band_structure_figure(bands), "berry_curvature": tf.berry_curvature_figure(bands),
+             "wannier": tf.wannier_figure(wannier, bands)}
+    _save_figures({name: drawn[name] for name in BEFORE_FIT}, out_dir)
+
+
+def _save_figures(drawn: dict, out_dir: str | os.PathLike) -> None:
+    """Each figure as ``<name>.png`` and ``<name>.pdf`` in ``out_dir``."""
+    from atompump.report.figures import save_figure
+
+    for name, fig in drawn.items():
+        save_figure(fig, Path(out_dir) / f"{name}.png")
+        save_figure(fig, Path(out_dir) / f"{name}.pdf")
+
+
+def figures_stage(*, com_path, summary_path, fit_path, bands_path, wannier_path, example_path,
+                  out_dir: str | os.PathLike, pdf_path: str | os.PathLike,
+                  provenance_path, title: str = "atompump report", trend_globals: tuple[str, ...] = (),
+                  before_fit_drawn: bool = False) -> None:
     """Draw every catalogue figure and the trend figures (:func:`draw_trend_figures`, ``trend_globals`` being
-    ``report.trend_globals``) into ``out_dir`` as ``<name>.png`` and ``<name>.pdf``, and the PDF report.
+    ``report.trend_globals``) into ``out_dir`` as ``<name>.png`` and ``<name>.pdf``, and the PDF report. Only
+    reads: the example shot's panels come from ``example_path`` (``results/reduce/example.nc``), the fitted curves
+    from ``fit_path`` (``fit.nc``). With ``before_fit_drawn`` the files of
+    :data:`~atompump.report.catalog.BEFORE_FIT` are left as :func:`figures_before_fit_stage` wrote them (their
+    figures are still drawn for the PDF report).
 
     Raises
     ------
     ConfigError
         A name of ``trend_globals`` is not a per-shot global of ``com.nc`` (checked before anything is drawn).
     """
-    from atompump.report.catalog import trend_figures
-    from atompump.report.figures import save_figure
+    from atompump.report.catalog import BEFORE_FIT, trend_figures
 
     com = read_dataset(com_path)
-    summary = json.loads(Path(summary_path).read_text())
+    summary = RunSummary.read(summary_path)
     fit = read_dataset(fit_path)
     trends = draw_trend_figures(com=com, summary=summary, fit=fit, trend_globals=trend_globals, com_path=com_path)
     drawn = draw_figures(com=com, summary=summary, fit=fit, bands=read_dataset(bands_path),
-                         wannier=read_dataset(wannier_path), reduced=read_dataset(reduced_path),
-                         shots_path=shots_path, basis_path=basis_path, imaging=imaging)
+                         wannier=read_dataset(wannier_path), example=read_dataset(example_path))
     drawn.update(trends)
-    for name, fig in drawn.items():
-        save_figure(fig, Path(out_dir) / f"{name}.png")
-        save_figure(fig, Path(out_dir) / f"{name}.pdf")
+    _save_figures({name: fig for name, fig in drawn.items() if not (before_fit_drawn and name in BEFORE_FIT)},
+                  out_dir)
     write_pdf_report(pdf_path, title=title, summary=summary, drawn=drawn, rejected=_rejected(com),
                      provenance=json.loads(Path(provenance_path).read_text()),
                      extra_specs=trend_figures(trend_globals))
+
+
+def fit_curves(fit: xr.Dataset) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The headline model's x - x0 (um) per direction, on fit.nc's grid of cycles (``x_curve_um``)."""
+    grid = fit.curve_cycle.values
+    return {int(d): (grid, fit.x_curve_um.sel(curve_direction=d).values) for d in fit.curve_direction.values}
 
 
 # --- trends against acquisition time and any global (issue 14, item 4) ---------------------------------------------
@@ -546,24 +507,26 @@ def fit_centres(com: xr.Dataset, fit: xr.Dataset) -> np.ndarray:
     return com.x_com_um.values.astype(float)
 
 
-def _trend_centre(com: xr.Dataset, summary: dict, fit: xr.Dataset) -> tuple[np.ndarray, str]:
+def _trend_centre(com: xr.Dataset, summary: RunSummary, fit: xr.Dataset) -> tuple[np.ndarray, str]:
     """The centre the trend figures show (:func:`atompump.report.trends.unpumped_centre`) and its label."""
+    summary = as_summary(summary)
     from atompump.report.trends import unpumped_centre
 
-    nu = summary.get("nu") if summary.get("fit_possible", True) else None
-    return unpumped_centre(com, x_um=fit_centres(com, fit), nu=nu, dl_um=float(summary["dl_um"]),
-                           x0_um=summary.get("x0_um"))
+    nu = summary.nu if summary.fit_possible else None
+    return unpumped_centre(com, x_um=fit_centres(com, fit), nu=nu, dl_um=float(summary.dl_um),
+                           x0_um=summary.x0_um)
 
 
-def _trend_time_figure(*, com: xr.Dataset, summary: dict, fit: xr.Dataset):
+def _trend_time_figure(*, com: xr.Dataset, summary: RunSummary, fit: xr.Dataset):
     """``trend_time``: the trends against acquisition time (or order)."""
+    summary = as_summary(summary)
     from atompump.report.trends import acquisition_axis, trend_figure
 
     centre, label = _trend_centre(com, summary, fit)
     return trend_figure(com, acquisition_axis(com), centre_um=centre, centre_label=label)
 
 
-def draw_trend_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, trend_globals=(),
+def draw_trend_figures(*, com: xr.Dataset, summary: RunSummary, fit: xr.Dataset, trend_globals=(),
                        com_path: str | os.PathLike = "com.nc") -> dict:
     """The trend figures of ``trend_globals`` (:func:`atompump.report.catalog.trend_figures`) keyed by name: centre
     minus the pumped displacement, atom number and width against each global.
@@ -573,6 +536,7 @@ def draw_trend_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, trend
     ConfigError
         A global that ``com`` does not have (:func:`atompump.report.trends.global_axis`), before anything is drawn.
     """
+    summary = as_summary(summary)
     from atompump.report.catalog import trend_figures
     from atompump.report.trends import global_axis, trend_figure
 
@@ -584,66 +548,6 @@ def draw_trend_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, trend
 
 def _rejected(com: xr.Dataset) -> list[tuple[str, str]]:
     return [(str(shot), str(reason)) for shot, reason in zip(com.shot.values, com.reject_reason.values) if reason]
-
-
-def provenance_stage(out_path: str | os.PathLike, out_checksums: str | os.PathLike, *, config: Config,
-                     shots_path: str | os.PathLike, manifest_path: str | os.PathLike | None,
-                     git_revision: str) -> dict:
-    """Write ``provenance.json`` (config, package versions, git revision, input checksums) and ``checksums.tsv``
-    (SHA-256 and size of every input file: the manifest and each frame file, once each, in run order; for an HDF5
-    shot file the SHA-256 of its content outside ``/results``, :func:`atompump.io.checksums.input_sha256`, so that
-    results lyse or ``atompump export-lyse`` save there do not change it).
-
-    Streams: the run table's file names are read and hashed a block of shots at a time, and the lines are written
-    as they come; what grows with the run is only the set of file names already listed.
-    """
-    from atompump import __version__
-    from atompump.io.checksums import HDF5_CHECKSUM_NOTE, input_sha256
-    from atompump.io.netcdf import read_variables
-    from atompump.report.provenance import CombinedDigest, package_versions
-
-    columns = [f"{name}_file" for name in ("atoms", "probe", "dark", "od")]  # od: a run of OD images
-    n_shots = len(read_variables(shots_path, ["batch"])[0]["batch"])
-    progress = Progress(logging.getLogger(__name__), "provenance", n_shots, unit="shots' input files hashed")
-    combined = CombinedDigest()
-    seen: set[str] = set()
-
-    def files():
-        if manifest_path:
-            yield str(manifest_path)
-        for start in range(0, n_shots, 4096):
-            values = read_variables(shots_path, columns, rows=slice(start, start + 4096))[0]
-            for row in zip(*(values[c] for c in columns)):
-                for name in row:
-                    name = str(name)
-                    if name and name not in seen:
-                        seen.add(name)
-                        yield name
-                progress.update()
-
-    n_files = 0
-    with atomic_path(out_checksums) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as out:
-        out.write("file\tsha256\tbytes\n")
-        for name in files():
-            path = Path(name)
-            digest = input_sha256(path) if path.is_file() else "missing"  # HDF5: content outside /results
-            size = path.stat().st_size if path.is_file() else -1
-            combined.add(name, digest)
-            out.write(f"{name}\t{digest}\t{size}\n")
-            n_files += 1
-    provenance = {
-        "atompump_version": __version__,
-        "git_revision": git_revision,
-        "packages": package_versions(),
-        "manifest": str(manifest_path) if manifest_path else "none (labscript shot files)",
-        "input_files": n_files,
-        "inputs_sha256": combined.hexdigest(),
-        "checksums": Path(out_checksums).name,
-        "checksums_of_hdf5": HDF5_CHECKSUM_NOTE,  # issue 14: results saved into shot files keep them valid
-        "config": yaml.safe_dump(json.loads(json.dumps(dict(config), default=str)), sort_keys=True),
-    }
-    write_json(out_path, provenance)
-    return provenance
 
 
 def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures_dir: str | os.PathLike,
@@ -665,7 +569,7 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
     """
     from atompump.report.html import render_report
 
-    s = json.loads(Path(summary_path).read_text())
+    s = RunSummary.read(summary_path)
     com = read_dataset(com_path)
     rows = [(n, v, u) for n, v, u in _summary_rows(s)]
     if theory_path is not None:
@@ -678,21 +582,21 @@ def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures
     if truth_path is not None and Path(truth_path).is_file():
         truth = json.loads(Path(truth_path).read_text())
         rows.append(("nu_true (simulation input)", truth["nu_true"], "1"))
-        if s.get("nu") is not None:  # None: no fit was possible
-            rows.append(("recovered - true", f"{(s['nu'] - truth['nu_true']) / s['nu_err']:+.2f}", "sigma"))
+        if s.nu is not None:  # None: no fit was possible
+            rows.append(("recovered - true", f"{(s.nu - truth['nu_true']) / s.nu_err:+.2f}", "sigma"))
     tables = [("Models fitted to the same shots",
                ["model", "nu", "nu_err", "reduced chi^2", "delta AIC", "delta BIC", "parameters"],
                [(r["model"], r["nu"], r["nu_err"], r["reduced_chi2"], r["delta_aic"], r["delta_bic"], r["n_params"])
-                for r in s.get("models", [])])] if s.get("models") else []
+                for r in s.models])] if s.models else []
     extra = [(rep["model"], rep["nu"], rep["nu_err"], rep["reduced_chi2"], rep["n_points"])
-             for rep in s.get("differential", {}).values()]
+             for rep in s.differential.values()]
     if extra:
         tables.append(("Differential analyses", ["analysis", "nu", "nu_err", "reduced chi^2", "pairs"], extra))
-    if s.get("correlations"):
+    if s.correlations:
         tables.append(("Parameter correlations of the headline fit", ["parameters", "correlation"],
-                       list(s["correlations"].items())))
-    if s.get("skipped"):
-        tables.append(("Analyses not possible for this run", ["analysis", "reason"], list(s["skipped"].items())))
+                       list(s.correlations.items())))
+    if s.skipped:
+        tables.append(("Analyses not possible for this run", ["analysis", "reason"], list(s.skipped.items())))
     consistency = estimator_table(com)
     if consistency is not None:
         tables.append(consistency)

@@ -106,7 +106,7 @@ def simulation_params(*, simulation: Config, imaging: Config, lattice: Config, a
         full_well_counts=int(camera["full_well_counts"]),
         cross_section_um2=cross_section_um2(imaging, sp),
         alpha=float(imaging["alpha"]),
-        isat_counts=None if imaging.get("isat_counts") is None else float(imaging["isat_counts"]),
+        isat_counts=None if imaging["isat_counts"] is None else float(imaging["isat_counts"]),
         format=str(simulation["format"]),
     )
 

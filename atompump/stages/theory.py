@@ -52,7 +52,8 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
 
 
 def prediction_stage(out_json: str | os.PathLike, *, theory: Config, pump: Config, numerics: Config,
-                     tight_binding: Config, lattice: Config, atom: str, cycles=None) -> dict:
+                     tight_binding: Config, lattice: Config, atom: str, cycles=None,
+                     dynamics_path: str | os.PathLike | None = None) -> dict:
     """The full prediction of the configured pump sequence: the exact dynamics of the shared model.
 
     Writes ``out_json`` (prediction.json): the centre of mass after each pump cycle in each direction from
@@ -62,7 +63,8 @@ def prediction_stage(out_json: str | os.PathLike, *, theory: Config, pump: Confi
     ``theory.dynamics: none`` writes no centres; ``nu_theory`` is then ``sum_n p_n C_n``.
 
     ``cycles`` are the run's pump cycles when known (:func:`atompump.config.planned_cycles`); else 0..4, and
-    the fit extends the last cycle's displacement to longer runs.
+    the fit extends the last cycle's displacement to longer runs. ``dynamics_path`` is a simulated run's
+    ``dynamics.nc``: reused when it is the same computation (:func:`atompump.simulate.run.predicted_centres`).
     """
     from atompump.simulate.run import predicted_centres
     from atompump.stages.simulate import dynamics_params
@@ -74,8 +76,13 @@ def prediction_stage(out_json: str | os.PathLike, *, theory: Config, pump: Confi
         dyn = dynamics_params(model=model, numerics=numerics, tight_binding=tight_binding, pump=pump,
                               lattice=lattice, atom=atom)
         whole = [float(c) for c in (cycles if cycles else range(5))]
+        computed = None
+        if dynamics_path is not None:
+            from atompump.io.netcdf import read_dataset
+
+            computed = read_dataset(dynamics_path)
         summary = {"method": f"exact {model} dynamics of the pump sequence (section pump), as the simulator's",
-                   **predicted_centres(dyn, cycles=whole)}
+                   **predicted_centres(dyn, cycles=whole, computed=computed)}
     write_json(out_json, summary)
     return summary
 
@@ -103,8 +110,8 @@ def superlattice_scan_stage(out_scan: str | os.PathLike, out_png: str | os.PathL
 
 def _interacting(params, theory: Config) -> dict | None:
     """The interacting prediction of ``theory.interaction`` (issue 13), None for non-interacting atoms."""
-    interaction = theory.get("interaction") or {}
-    if interaction.get("particles", "none") == "none":
+    interaction = theory["interaction"]
+    if interaction["particles"] == "none":
         return None
     from atompump.theory.interacting.prediction import interacting_prediction
 

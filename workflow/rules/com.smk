@@ -6,7 +6,7 @@ rule template:
     output:
         template="results/com/template.nc",
     params:
-        com=config["com"],
+        com=keys_of("com", "window_margin", "template_shots", "max_masked_fraction"),
     threads: 1
     resources:
         mem_mb=3000,
@@ -28,8 +28,8 @@ rule com_batch:
     output:
         com="results/com/batch-{batch}.nc",
     params:
-        imaging=config["imaging"],
-        com=config["com"],
+        imaging=keys_of("imaging", "cross_section_um2"),
+        com=keys_of("com", "estimator", "profile_model", "window_margin", "max_masked_fraction", "min_atom_number"),
         atom=config["atom"],
     threads: 1
     resources:
@@ -49,7 +49,7 @@ rule gather_com:
     output:
         com="results/com/com.nc",
     params:
-        com=config["com"],
+        com=keys_of("com", "estimator", "atom_number_outlier_mads"),
     threads: 1
     resources:
         mem_mb=1000,

@@ -109,3 +109,38 @@ SIMULATE_FIXED_MINUTES = 120 if config["simulation"]["dynamics"] == "continuum" 
 def minutes(fixed, per_10k_shots=0):
     """Wall-time limit of a job in minutes: ``fixed`` plus ``per_10k_shots`` per 10,000 shots of the run."""
     return math.ceil(fixed + per_10k_shots * N_SHOTS / 10_000)
+
+
+# --- what each rule takes from the config ---------------------------------------------------------------------------
+# A rule's params hold only the keys its job reads, so a changed key reruns only the jobs that use it (Snakemake's
+# params rerun trigger); tests/test_workflow.py::test_a_changed_key_reruns_only_the_jobs_that_read_it.
+def keys_of(section, *names):
+    """The named keys of a config section (a nested one as "simulation.pump")."""
+    values = config
+    for part in section.split("."):
+        values = values[part]
+    return {name: values[name] for name in names}
+
+
+OD_KEYS = ("alpha", "isat_counts", "min_probe_counts", "saturation_counts")  # the OD of a shot
+RUN_DATA_KEYS = ("manifest", "shots", "frames", "globals", "file_wait_s")  # where the run's shots are
+# the imaging keys a simulated or injected run's camera uses
+CAMERA_KEYS = ("pixel_size_um", "pump_axis", "alpha", "isat_counts", "cross_section_um2")
+# the pump sequence keys of the band populations (theory.json); the prediction's dynamics use the whole section
+POPULATION_KEYS = (
+    "period_ms",
+    "phi0",
+    "ramp_on_ms",
+    "loading",
+    "temperature_nK",
+    "statistics",
+    "filling",
+    "band_populations",
+)
+
+
+def simulated_dynamics(wildcards=None):
+    """The simulated run's dynamics.nc when the prediction's model is the simulator's: the prediction reuses it
+    (the same computation) instead of computing it again."""
+    same = SIMULATED and config["simulation"]["dynamics"] == config["theory"]["dynamics"]
+    return ["results/simulated/dynamics.nc"] if same else []

@@ -13,9 +13,9 @@ rule inject:
         truth="results/injected/truth.json",
         frames=directory("results/injected/frames"),
     params:
-        data=config["data"],
+        data=keys_of("data", *RUN_DATA_KEYS),
         injection=config["injection"],
-        imaging=config["imaging"],
+        imaging=keys_of("imaging", *CAMERA_KEYS),
         lattice=config["lattice"],
         atom=config["atom"],
     threads: 1

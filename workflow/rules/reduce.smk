@@ -1,5 +1,6 @@
 # Reduction: the run table (one job), ROI and fringe basis (one job, a bounded sample of shots), the OD of each
-# batch (one job per batch), and a check that lists every bad shot of the run before any centre of mass is fitted.
+# batch (one job per batch), and a check that lists every bad shot of the run before any centre of mass is fitted
+# (and writes the example shot's panels for the report).
 
 
 rule shots:
@@ -9,7 +10,7 @@ rule shots:
     output:
         shots="results/reduce/shots.nc",
     params:
-        data=config["data"],
+        data=keys_of("data", *RUN_DATA_KEYS),
         batch_size=config["data"]["batch_size"],
         generated=bool(GENERATED_RUN),
     threads: 1
@@ -30,7 +31,15 @@ rule fringe_basis:
     output:
         basis="results/reduce/fringe_basis.nc",
     params:
-        imaging=config["imaging"],
+        imaging=keys_of(
+            "imaging",
+            *OD_KEYS,
+            "roi",
+            "roi_sample_shots",
+            "fringe_removal",
+            "fringe_max_frames",
+            "fringe_basis_size",
+        ),
     threads: 1
     resources:
         mem_mb=4000,
@@ -50,7 +59,7 @@ rule reduce_batch:
     output:
         reduced="results/reduce/batch-{batch}.nc",
     params:
-        imaging=config["imaging"],
+        imaging=keys_of("imaging", *OD_KEYS, "pixel_size_um", "pump_axis"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -66,10 +75,14 @@ rule reduce_batch:
 rule check_reduce:
     input:
         batches=expand("results/reduce/batch-{batch}.nc", batch=BATCHES),
+        shots="results/reduce/shots.nc",
+        basis="results/reduce/fringe_basis.nc",
     output:
         check="results/reduce/input_check.json",
+        example="results/reduce/example.nc",
     params:
         on_bad_shot=config["data"]["on_bad_shot"],
+        reduction=keys_of("imaging", *OD_KEYS),
     threads: 1
     resources:
         mem_mb=1000,

@@ -1,6 +1,8 @@
-from atompump.report.catalog import FIGURES, trend_figures
+from atompump.report.catalog import BEFORE_FIT, FIGURES, trend_figures
 
 TRENDS = trend_figures(config["report"]["trend_globals"])
+EARLY = [spec for spec in FIGURES if spec.name in BEFORE_FIT]  # rule figures_before_fit
+LATE = [spec for spec in FIGURES if spec.name not in BEFORE_FIT]  # rule figures
 
 
 rule provenance:
@@ -25,6 +27,33 @@ rule provenance:
         "../scripts/provenance.py"
 
 
+rule figures_before_fit:
+    input:
+        bands="results/theory/bands.nc",
+        wannier="results/theory/wannier.nc",
+        example="results/reduce/example.nc",
+    output:
+        **{
+            spec.name: report(
+                f"results/figures/{spec.name}.png",
+                caption=f"../report/{spec.name}.rst",
+                category=spec.category,
+            )
+            for spec in EARLY
+        },
+        **{f"{spec.name}_pdf": f"results/figures/{spec.name}.pdf" for spec in EARLY},
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=minutes(10),
+    log:
+        "logs/figures_before_fit.log",
+    conda:
+        "../envs/atompump.yaml"
+    script:
+        "../scripts/figures_before_fit.py"
+
+
 rule figures:
     input:
         com="results/com/com.nc",
@@ -32,9 +61,7 @@ rule figures:
         fit="results/fit/fit.nc",
         bands="results/theory/bands.nc",
         wannier="results/theory/wannier.nc",
-        reduced=f"results/reduce/batch-{BATCHES[0]}.nc",
-        shots="results/reduce/shots.nc",
-        basis="results/reduce/fringe_basis.nc",
+        example="results/reduce/example.nc",
         provenance="results/report/provenance.json",
     output:
         **{
@@ -43,9 +70,9 @@ rule figures:
                 caption=f"../report/{spec.name}.rst",
                 category=spec.category,
             )
-            for spec in FIGURES
+            for spec in LATE
         },
-        **{f"{spec.name}_pdf": f"results/figures/{spec.name}.pdf" for spec in FIGURES},
+        **{f"{spec.name}_pdf": f"results/figures/{spec.name}.pdf" for spec in LATE},
         # trends against acquisition time and report.trend_globals
         **{
             spec.name: report(
@@ -59,7 +86,6 @@ rule figures:
         pdf="results/report/report.pdf",
     params:
         title=config["report"]["title"],
-        imaging=config["imaging"],
         trend_globals=config["report"]["trend_globals"],
     threads: 1
     resources:

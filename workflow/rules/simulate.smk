@@ -6,7 +6,7 @@ rule simulate:
         frames=directory("results/simulated/frames"),
     params:
         simulation=config["simulation"],
-        imaging=config["imaging"],
+        imaging=keys_of("imaging", *CAMERA_KEYS),
         lattice=config["lattice"],
         atom=config["atom"],
         pump=config["pump"],

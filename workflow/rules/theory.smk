@@ -5,9 +5,9 @@ rule theory:
         wannier="results/theory/wannier.nc",
     params:
         lattice=config["lattice"],
-        theory=config["theory"],
+        theory=keys_of("theory", "n_bands", "n_k", "n_phi", "n_max", "interaction"),
         atom=config["atom"],
-        pump=config["pump"],
+        pump=keys_of("pump", *POPULATION_KEYS),
     threads: 1
     resources:
         mem_mb=2000,
@@ -21,10 +21,12 @@ rule theory:
 
 
 rule prediction:
+    input:
+        dynamics=simulated_dynamics,
     output:
         prediction="results/theory/prediction.json",
     params:
-        theory=config["theory"],
+        theory=keys_of("theory", "dynamics"),
         pump=config["pump"],
         numerics=config["simulation"]["pump"],
         tight_binding=config["simulation"]["tight_binding"],
@@ -54,7 +56,7 @@ rule superlattice_scan:
         pdf="results/figures/superlattice_scan.pdf",
     params:
         lattice=config["lattice"],
-        theory=config["theory"],
+        theory=keys_of("theory", "n_bands"),
         atom=config["atom"],
     threads: 1
     resources:

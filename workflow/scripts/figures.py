@@ -3,7 +3,7 @@ import os
 
 import _checkout  # noqa: F401  (this checkout's library first)
 from atompump._logging import run_stage
-from atompump.stages import figures_stage
+from atompump.stages.report import figures_stage
 
 run_stage(
     snakemake.log[0],
@@ -13,13 +13,11 @@ run_stage(
     fit_path=snakemake.input.fit,
     bands_path=snakemake.input.bands,
     wannier_path=snakemake.input.wannier,
-    reduced_path=snakemake.input.reduced,
-    shots_path=snakemake.input.shots,
-    basis_path=snakemake.input.basis,
-    imaging=snakemake.params.imaging,
+    example_path=snakemake.input.example,
     provenance_path=snakemake.input.provenance,
     out_dir=os.path.dirname(snakemake.output[0]),
     pdf_path=snakemake.output.pdf,
     title=snakemake.params.title,
     trend_globals=tuple(snakemake.params.trend_globals),
+    before_fit_drawn=True,
 )

@@ -1,7 +1,7 @@
 """Adapter: the full prediction of the pump sequence (exact dynamics of the shared model)."""
 import _checkout  # noqa: F401  (this checkout's library first)
 from atompump._logging import run_stage
-from atompump.stages import prediction_stage
+from atompump.stages.theory import prediction_stage
 
 run_stage(
     snakemake.log[0],
@@ -14,4 +14,5 @@ run_stage(
     lattice=snakemake.params.lattice,
     atom=snakemake.params.atom,
     cycles=snakemake.params.cycles,
+    dynamics_path=snakemake.input.dynamics[0] if snakemake.input.dynamics else None,
 )

@@ -1,7 +1,7 @@
 """Adapter: provenance of the run (config, package versions, git revision, input checksums)."""
 import _checkout  # noqa: F401  (this checkout's library first)
 from atompump._logging import run_stage
-from atompump.stages import provenance_stage
+from atompump.stages.provenance import provenance_stage
 
 run_stage(
     snakemake.log[0],
