@@ -42,7 +42,7 @@ def test_catalog_entry_point_plans_the_test_run(repo_root, tmp_path):
     assert proc.returncode == 0, out[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
     assert counts["reduce_batch"] == counts["com_batch"] == "3" and counts["report"] == "1"
-    assert counts["default"] == "1" and counts["total"] == "20"  # rule all's files, as ../Snakefile's
+    assert counts["default"] == "1" and counts["total"] == "21"  # rule all's files, as ../Snakefile's
     assert not (tmp_path / "run/results").exists()
 
 
