@@ -490,7 +490,7 @@ def write_pdf_report(path: str | os.PathLike, *, title: str, summary: dict, draw
             fig.suptitle(spec.title, fontsize=10) if name != "raw_frames" else None
             pdf.savefig(fig)
         tail = [f"Rejected shots: {len(rejected)}"]
-        tail += [f"  {shot}: {reason}"[:110] for shot, reason in rejected[:_MAX_PDF_REJECTED]]
+        tail += [f"  {shot} [{cause}]: {reason}"[:110] for shot, cause, reason in rejected[:_MAX_PDF_REJECTED]]
         if len(rejected) > _MAX_PDF_REJECTED:
             tail.append(f"  ... and {len(rejected) - _MAX_PDF_REJECTED} more (see the HTML report)")
         tail += ["", "Provenance:"]
@@ -580,8 +580,10 @@ def draw_trend_figures(*, com: xr.Dataset, summary: dict, fit: xr.Dataset, trend
             for spec, axis in zip(trend_figures(trend_globals), axes)}
 
 
-def _rejected(com: xr.Dataset) -> list[tuple[str, str]]:
-    return [(str(shot), str(reason)) for shot, reason in zip(com.shot.values, com.reject_reason.values) if reason]
+def _rejected(com: xr.Dataset) -> list[tuple[str, str, str]]:
+    """The rejected shots: (shot, code of the cause, reason), in run order."""
+    return [(str(shot), str(cause), str(reason)) for shot, cause, reason
+            in zip(com.shot.values, com.reject_cause.values, com.reject_reason.values) if reason]
 
 
 def provenance_stage(out_path: str | os.PathLike, out_checksums: str | os.PathLike, *, config: Config,
