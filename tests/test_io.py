@@ -154,6 +154,7 @@ def test_every_writer_encodes_alike_with_cf_attributes(tmp_path):
         write_dataset_blocks,
         write_dataset_uncompressed,
     )
+    from atompump.reasons import Reason, RejectCause
 
     n = 3
     ds = xr.Dataset(
@@ -162,7 +163,9 @@ def test_every_writer_encodes_alike_with_cf_attributes(tmp_path):
          "x_fit_white_err_um": ("shot", [0.05, 0.1, 0.1], {"units": "um"}),
          "gap": ("shot", [0.11, 0.2, 0.3], {"units": "Er,s", "long_name": "direct gap"}),
          "used": ("shot", [True, False, True]),
-         "reject_reason": ("shot", np.array(["", "no cloud signal", ""], dtype=object), {"note": ""})},
+         # a Reason (a str carrying its cause) among plain strings is stored as its text
+         "reject_reason": ("shot", np.array(["", Reason("no cloud signal", RejectCause.NO_CLOUD), ""], dtype=object),
+                           {"note": ""})},
         coords={"shot": ("shot", np.array(["a", "b", "c"], dtype=object)), "cycle": ("shot", [0.0, 1.0, 2.0])},
         attrs={"estimator": "fit", "title": "read back from another file"})
     write_dataset(ds, tmp_path / "x.nc", title="a table")

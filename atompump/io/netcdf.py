@@ -119,12 +119,16 @@ def storage(dtype: np.dtype, attrs: Mapping[str, object] | None = None) -> tuple
 
 
 def encode(values: object) -> np.ndarray:
-    """Values as stored (:func:`storage`): booleans as int8, strings as Python objects."""
+    """Values as stored (:func:`storage`): booleans as int8, strings as plain Python ``str`` objects (a ``str``
+    subclass, e.g. a :class:`~atompump.reasons.Reason`, is stored as its text)."""
     values = np.asarray(values)
     if values.dtype.kind == "b":
         return values.astype(np.int8)
-    if values.dtype.kind in "UO":
+    if values.dtype.kind == "U":
         return values.astype(object)
+    if values.dtype.kind == "O":
+        return np.array([str(v) if isinstance(v, str) else v for v in values.ravel()], dtype=object).reshape(
+            values.shape)
     return values
 
 
@@ -159,6 +163,8 @@ def write_dataset(ds: xr.Dataset, path: str | os.PathLike, *, compress: bool = T
     links = ancillary_variables(out.variables)
     for name, var in out.variables.items():
         var.attrs = {**cf_attributes(var.attrs), **({"ancillary_variables": links[name]} if name in links else {})}
+        if var.dtype == object and name not in out.dims:  # (a dimension's index holds plain values already)
+            var.data = encode(var.values)
     out.attrs = global_attributes(ds.attrs, title=_title(ds, path, title))
     encoding = {}
     if compress:

@@ -215,6 +215,9 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
     sigma = cross_section_um2(imaging, species({"atom": atom}))
     n = ds.sizes["shot"]
     out = {name: np.full(n, np.nan) for name in _PER_SHOT}
+    if "reject_cause" not in ds.variables:
+        raise InputDataError(f"{reduced}: has no reject_cause beside reject_reason (written by an older atompump); "
+                             "delete results/reduce and rerun")
     reasons = [Reason(str(r), str(c)) for r, c in zip(ds.reject_reason.values, ds.reject_cause.values)]
     problems = {"fit": [""] * n, "template": [""] * n}
     factors = ds["variance_factor"].values if "variance_factor" in ds else None
@@ -284,9 +287,9 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
             "fit_reduced_chi2": variable("fit_reduced_chi2", "reduced chi^2 of the profile fit", {"units": "1"}),
             "template_reduced_chi2": variable("template_reduced_chi2", "reduced chi^2 of the template registration",
                                               {"units": "1"}),
-            "fit_problem": ("shot", np.array(problems["fit"], dtype=object),
+            "fit_problem": ("shot", np.array([str(p) for p in problems["fit"]], dtype=object),
                             {"long_name": "why the profile fit could not measure the shot (empty: it could)"}),
-            "template_problem": ("shot", np.array(problems["template"], dtype=object),
+            "template_problem": ("shot", np.array([str(p) for p in problems["template"]], dtype=object),
                                  {"long_name": "why the template could not measure the shot (empty: it could)"}),
             "atom_number": ("shot", atom_number, {"units": "1",
                                                   "long_name": "atom number from OD and the cross-section"}),
