@@ -12,7 +12,14 @@ from snakemake.utils import min_version
 min_version("8.0")
 
 
-configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+# The checkout's root: this file's folder, also when workflow/Snakefile (where the Snakemake workflow catalog looks
+# for the workflow) includes it and so is the main Snakefile.
+ATOMPUMP_ROOT = workflow.basedir
+if os.path.isfile(os.path.join(ATOMPUMP_ROOT, "rules", "common.smk")):
+    ATOMPUMP_ROOT = os.path.dirname(ATOMPUMP_ROOT)
+
+
+configfile: os.path.join(ATOMPUMP_ROOT, "config", "config.yaml")
 
 
 report: "workflow/report/workflow.rst"

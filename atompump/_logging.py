@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
+import re
 
-__all__ = ["Progress", "configure_logging", "run_stage"]
+__all__ = ["Progress", "configure_logging", "run_stage", "output_folder_error", "storage_errno",
+           "storage_error_message"]
 
 _FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -77,20 +80,110 @@ def configure_logging(log_path: str | os.PathLike | None = None, *, level: int =
     logging.captureWarnings(True)
 
 
+_STORAGE_ERRORS = {
+    errno.ENOSPC: ("the disk is full", "free some space on it"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space or ask for a larger quota"),
+    errno.EROFS: ("the file system is read-only", "give snakemake -d a folder on a writable disk"),
+    errno.EACCES: ("permission denied", "make the folder writable for you (chmod u+w) or give snakemake -d another"),
+    errno.EPERM: ("operation not permitted", "make the folder writable for you (chmod u+w) or give snakemake -d "
+                                             "another"),
+}
+"""errno -> (what happened, what to do) of the errors that are about where outputs go, not about atompump."""
+
+
+def storage_errno(exc: BaseException) -> int | None:
+    """The errno of ``exc`` when it is a full disk, a read-only file system or a permission problem, else None.
+
+    h5py's errors carry the C library's errno in ``exc.errno`` or only in the text, as ``errno = 28`` (some of
+    them are RuntimeErrors), so both are looked at.
+    """
+    if not isinstance(exc, (OSError, RuntimeError)):  # h5py raises RuntimeError from some failed writes
+        return None
+    code = getattr(exc, "errno", None)
+    if code is None:
+        found = re.search(r"\berrno = (\d+)", str(exc))
+        code = int(found.group(1)) if found else None
+    return code if code in _STORAGE_ERRORS else None
+
+
+def storage_error_message(exc: OSError | RuntimeError, *, before_run: bool = False) -> str:
+    """One line for a full disk / read-only or unwritable folder: the file, what happened and what to do, e.g.
+    ``cannot write results/com/com.nc: the disk is full (No space left on device); free some space on it; finished
+    outputs are kept and nothing half-written was left, so rerunning the same command goes on``.
+
+    ``exc`` must be one that :func:`storage_errno` recognises; ``before_run``: found before any job started
+    (:func:`output_folder_error`).
+    """
+    code = storage_errno(exc)
+    what, todo = _STORAGE_ERRORS[code]
+    filename, strerror = getattr(exc, "filename", None), getattr(exc, "strerror", None)
+    where = f" {filename}" if filename else " an output"
+    reason = strerror if strerror and getattr(exc, "errno", None) == code and "errno =" not in strerror else \
+        os.strerror(code)
+    after = ("no job was started" if before_run else
+             "finished outputs are kept and nothing half-written was left, so rerunning the same command goes on")
+    return f"cannot write{where}: {what} ({reason}); {todo}; {after}"
+
+
+MIN_FREE_MB = 100
+"""Free space (MB) the output folder needs when a run starts: less counts as a full disk."""
+
+
+def output_folder_error(folder: str | os.PathLike, *, min_free_mb: float | None = None) -> OSError | None:
+    """Why outputs cannot be written in ``folder`` (an :class:`OSError` :func:`storage_error_message` words), or None.
+
+    A read-only file system (``EROFS``) or a folder the user may not write in (``EACCES``); with ``min_free_mb``,
+    also less than that many MB free (``ENOSPC``). The workflow checks its working directory before any job
+    (``workflow/rules/common.smk``); once running, a disk that fills or a subfolder made read-only is reported by
+    :func:`run_stage` in the same words.
+    """
+    folder = os.fspath(folder)
+    stats = os.statvfs(folder)
+    if not os.access(folder, os.W_OK):
+        code = errno.EROFS if stats.f_flag & os.ST_RDONLY else errno.EACCES
+        return OSError(code, os.strerror(code), folder)
+    free_mb = stats.f_bavail * stats.f_frsize / 1e6
+    if min_free_mb is not None and free_mb < min_free_mb:
+        return OSError(errno.ENOSPC, f"{free_mb:.0f} MB free, a run needs at least {min_free_mb:.0f} MB", folder)
+    return None
+
+
 def run_stage(log_path, func, /, *args, **kwargs):
     """Run one workflow stage with logging to ``log_path``.
 
     An :class:`~atompump.errors.AtompumpError` (bad input, bad config) is reported as its message alone, to
-    the log and to stderr, and ends the process with status 1: the user sees what to fix, not a traceback.
-    Any other exception is a bug and keeps its traceback.
+    the log and to stderr, and ends the process with status 1: the user sees what to fix, not a traceback. So is
+    a full disk, a read-only file system or a folder the user may not write in (:func:`storage_error_message`);
+    the writers are atomic (:mod:`atompump.io.atomic`), so such a stop leaves no half-written file. Any other
+    exception is a bug and keeps its traceback.
     """
     import sys
 
     from atompump.errors import AtompumpError
 
     configure_logging(log_path)
+    default_hook = sys.unraisablehook
+
+    def quiet_storage_errors(unraisable):
+        # h5py reports the same full disk again from objects it cannot flush while they are collected; the one
+        # line below says it once
+        if storage_errno(unraisable.exc_value) is None:
+            default_hook(unraisable)
+
+    sys.unraisablehook = quiet_storage_errors
     try:
-        return func(*args, **kwargs)
+        result = func(*args, **kwargs)
     except AtompumpError as exc:
         logging.getLogger("atompump").error("%s", exc)
         sys.exit(1)
+    except (OSError, RuntimeError) as exc:
+        if storage_errno(exc) is None:
+            sys.unraisablehook = default_hook
+            raise
+        logging.getLogger("atompump").error("%s", storage_error_message(exc))
+        sys.exit(1)  # the quiet hook stays: h5py's objects are collected while the process ends
+    except BaseException:
+        sys.unraisablehook = default_hook
+        raise
+    sys.unraisablehook = default_hook
+    return result

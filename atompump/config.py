@@ -63,14 +63,22 @@ def _describe(error) -> str:
 
 
 def config_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
-    """All schema violations of ``config``, one readable line each (empty list: valid)."""
+    """All schema violations of ``config``, one readable line each (empty list: valid).
+
+    A non-finite number (YAML ``.nan``, ``.inf``, ``-.inf``) is refused wherever it stands: JSON Schema's range
+    checks let NaN through (every comparison with NaN is false), and no key of the config means anything by it.
+    """
     import jsonschema
 
+    non_finite = _non_finite_values(config)
     validator_cls = jsonschema.validators.validator_for(schema)
     validator = validator_cls(schema)
     errors = sorted(validator.iter_errors(dict(config)), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    lines = []
+    lines = [f"config key '{key}': {text} is not a finite number; give a number (YAML .nan and .inf are never valid)"
+             for key, text in sorted(non_finite.items())]
     for error in errors:
+        if _key(error.absolute_path) in non_finite:
+            continue  # already named above (an .inf beyond a bound would be named twice)
         # report the most specific failure of anyOf/oneOf branches
         if error.context:
             best = min(error.context, key=lambda e: len(e.message))
@@ -80,6 +88,20 @@ def config_errors(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[
         else:
             lines.append(_describe(error))
     return lines
+
+
+def _non_finite_values(value: Any, path: tuple = ()) -> dict[str, str]:
+    """Key -> YAML spelling (``.nan``, ``.inf``, ``-.inf``) of every non-finite float in ``value``, nested
+    mappings and lists included (a list item is named ``key.<index>``)."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return {_key(path): ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")}
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    found: dict[str, str] = {}
+    for name, item in items:
+        found.update(_non_finite_values(item, (*path, name)))
+    return found
 
 
 MOVED_KEYS = {

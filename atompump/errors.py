@@ -6,7 +6,8 @@ as one of these, with a message that names the offending key, file or shot and s
 
 from __future__ import annotations
 
-__all__ = ["AtompumpError", "ConfigError", "InputDataError", "BadShotsError", "FitNotPossibleError", "GapClosedError"]
+__all__ = ["AtompumpError", "ConfigError", "InputDataError", "BadShotsError", "FitNotPossibleError", "GapClosedError",
+           "StorageError"]
 
 
 class AtompumpError(Exception):
@@ -59,3 +60,10 @@ class FitNotPossibleError(AtompumpError, ValueError):
 
 class GapClosedError(AtompumpError, ArithmeticError):
     """A band gap closes on the pump loop, so the band's Chern number is undefined."""
+
+
+class StorageError(AtompumpError, OSError):
+    """Outputs cannot be written: a full disk, a read-only file system or a folder the user may not write in.
+
+    The message (:func:`atompump._logging.storage_error_message`) names the folder or file and what to do.
+    """

@@ -142,3 +142,26 @@ def test_keys_of_earlier_versions_are_refused_with_their_new_place(schema):
                                 "theory share the section 'pump'")
     assert lines[1].strip().startswith("config key 'theory.cycle_period_ms' has moved to pump.period_ms")
     assert "('bogus' was unexpected)" in lines[2] and len(lines) == 3
+
+
+def test_nan_and_inf_are_refused_naming_the_key(schema, default_config):
+    """YAML .nan passes JSON Schema's range checks (NaN compares false); every non-finite number is refused, with
+    its key, before any job (issue 15, item 7): before, pixel_size_um: .nan rejected every shot and lambda_l_nm: .nan
+    ended in a traceback in the theory."""
+    config = copy.deepcopy(default_config)
+    config["imaging"]["pixel_size_um"] = float("nan")
+    config["lattice"]["lambda_l_nm"] = float("nan")
+    config["simulation"]["cycles"] = [0, 1, float("inf")]
+    config["fit"]["n_bootstrap"] = float("-inf")  # an integer key: also named once (not also as a wrong type)
+    with pytest.raises(ConfigError) as info:
+        check_config(config, schema)
+    lines = str(info.value).splitlines()[1:]
+    assert lines == [f"  config key '{key}': {text} is not a finite number; give a number (YAML .nan and .inf are "
+                     "never valid)" for key, text in [("fit.n_bootstrap", "-.inf"), ("imaging.pixel_size_um", ".nan"),
+                                                      ("lattice.lambda_l_nm", ".nan"), ("simulation.cycles.2", ".inf")]]
+    # read from YAML as a user writes it; a finite value beside it is still checked as before
+    config = copy.deepcopy(default_config)
+    config["imaging"].update(yaml.safe_load("pixel_size_um: .nan\npump_axis: z"))
+    with pytest.raises(ConfigError, match=r"'imaging.pixel_size_um': \.nan is not a finite number(.|\n)*"
+                                          r"'imaging.pump_axis': 'z' is not allowed"):
+        check_config(config, schema)

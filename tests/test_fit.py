@@ -17,6 +17,7 @@ from atompump.fit import (
 )
 
 DL = 0.767
+SEED_CALM = 0  # synthetic(default_rng(0), err=0.02): reduced chi-square below 1
 
 
 def synthetic(rng, *, nu=0.97, x0=12.0, repeats=10, err=0.05, jitter=0.0, cycles=(0.0, 1.0, 2.0, 3.0),
@@ -60,6 +61,59 @@ def test_extra_scatter_scales_errors_and_keeps_pulls_calibrated():
     assert all(f.errors_scaled for f in fits)
     stats = pull_statistics(np.array([(f.nu - 0.97) / f.nu_err for f in fits]))
     assert 0.88 < stats["std"] < 1.12
+
+
+def test_excess_scatter_keeps_pulls_calibrated_when_per_shot_errors_differ():
+    # the default run's situation: a 0.3 um jitter dominates per-shot errors that differ 2.5x between shots
+    rng = np.random.default_rng(12)
+    pulls, birge, excess = [], [], []
+    for _ in range(150):
+        data = synthetic(rng, repeats=10, err=1e-9, jitter=0.3, cycles=(0.0, 1.0, 2.0, 3.0, 4.0))
+        err = rng.choice([0.004, 0.01], size=data.x_um.size)
+        data = PumpData.from_arrays(data.cycle, data.direction, data.x_um + rng.normal(0, err), err)
+        fit = fit_model(data, "linear", dl_um=DL)
+        pulls.append((fit.nu - 0.97) / fit.nu_err)
+        design = np.vstack([np.ones(err.size), data.direction * DL * data.cycle]).T / err[:, None]
+        nu_wls = np.linalg.lstsq(design, data.x_um / err, rcond=None)[0][1]  # the weights 1/e_i^2 alone
+        birge.append((nu_wls - 0.97) / (fit.nu_err_per_shot_errors * np.sqrt(fit.reduced_chi2)))
+        excess.append(fit.excess_scatter_um)
+    # the scatter is estimated (REML), the pulls are standard normal (150 runs: std +- 0.06)
+    assert np.median(excess) == pytest.approx(0.3, rel=0.05)
+    assert 0.85 < pull_statistics(np.array(pulls))["std"] < 1.15
+    # the Birge ratio keeps the weights 1/e_i^2: its errors are too small by sqrt(<w^2>) / <w> = 1.235 here
+    # (w = 1/e^2 equally often 1/0.004^2 and 1/0.01^2, while every shot scatters by the same jitter)
+    w = np.array([1 / 0.004**2, 1 / 0.01**2])
+    assert np.sqrt(np.mean(w**2)) / np.mean(w) == pytest.approx(1.235, abs=1e-3)
+    assert pull_statistics(np.array(birge))["std"] == pytest.approx(1.235, abs=0.1)
+
+
+def test_the_excess_scatter_is_the_birge_ratio_for_equal_errors_and_zero_when_the_errors_explain_the_scatter():
+    # with equal per-shot errors the REML variance is sum r^2 / (n - p): the Birge ratio exactly
+    equal = synthetic(np.random.default_rng(14), repeats=6, err=0.02, jitter=0.2)
+    same = fit_model(equal, "linear", dl_um=DL)
+    assert same.excess_scatter_um**2 + 0.02**2 == pytest.approx(np.sum(same.residuals_um**2) / same.dof, rel=1e-6)
+    assert same.nu_err == pytest.approx(same.nu_err_per_shot_errors * np.sqrt(same.reduced_chi2), rel=1e-6)
+    np.testing.assert_allclose(same.sigma_um, np.hypot(0.02, same.excess_scatter_um), rtol=1e-12)
+    # no excess scatter when the per-shot errors explain the scatter (reduced chi-square <= 1): errors unchanged
+    calm = fit_model(synthetic(np.random.default_rng(SEED_CALM), err=0.02), "linear", dl_um=DL)
+    assert calm.reduced_chi2 < 1 and calm.excess_scatter_um == 0.0 and not calm.errors_scaled
+    assert calm.nu_err == calm.nu_err_per_shot_errors
+
+
+def test_one_outlying_shot_with_a_large_error_does_not_inflate_the_scatter_of_all():
+    # a live run's situation on real frames: 21 shots with errors 0.02-0.1 um under a 0.3 um jitter, and one faint
+    # shot 12 um off with a 2.7 um error (4.5 of its sigmas): REML keeps s near 0.3 um; the moment estimate that
+    # sets the refit's reduced chi-square to 1 would give about 0.85 um and triple every error
+    rng = np.random.default_rng(16)
+    n = 22
+    cycle, direction = rng.integers(0, 5, n).astype(float), rng.choice([1.0, -1.0], n)
+    err = np.r_[2.7, rng.uniform(0.02, 0.1, n - 1)]
+    x = 141.0 + rng.normal(0, 0.3, n) + rng.normal(0, err)
+    x[0] = 153.5
+    fit = fit_model(PumpData.from_arrays(cycle, direction, x, err), "linear", dl_um=DL)
+    assert fit.excess_scatter_um == pytest.approx(0.3, rel=0.3)
+    clean = fit_model(PumpData.from_arrays(cycle[1:], direction[1:], x[1:], err[1:]), "linear", dl_um=DL)
+    assert fit.nu_err == pytest.approx(clean.nu_err, rel=0.1)
 
 
 def test_drift_model_removes_the_bias_of_a_slow_drift():

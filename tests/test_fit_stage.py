@@ -63,9 +63,10 @@ def test_auto_model_picks_the_efficiency_model_for_curved_data(tmp_path):
 
 
 def test_scatter_above_the_errors_scales_them_and_the_report_says_so(tmp_path):
-    """Per-shot errors half the true scatter: reduced chi^2 ~ 4, errors scaled by its square root (Birge), the
-    efficiency error is nu_err / |C|, the correlations of the fitted parameters are reported, and the report's
-    summary box carries the note."""
+    """Per-shot errors half the true scatter: reduced chi^2 ~ 4; an excess scatter sqrt(0.04^2 - 0.02^2) is added
+    to every error (with equal per-shot errors that is the Birge ratio exactly), the efficiency error is
+    nu_err / |C|, the correlations of the fitted parameters are reported, and the report's summary box carries the
+    note."""
     from atompump.stages.report import _notes
 
     rng = np.random.default_rng(5)
@@ -85,5 +86,7 @@ def test_scatter_above_the_errors_scales_them_and_the_report_says_so(tmp_path):
     assert s["deviation_sigma"] == pytest.approx((s["nu"] + 1.0) / s["nu_err"])
     # both directions and cycles balanced: x0 and nu are uncorrelated
     assert list(s["correlations"]) == ["nu/x0"] and abs(s["correlations"]["nu/x0"]) < 0.05
-    note = f"(reduced chi^2 = {s['reduced_chi2']:.2f}): the quoted errors are scaled by sqrt(reduced chi^2)."
+    assert s["headline"]["excess_scatter_um"] == pytest.approx(np.sqrt(0.04**2 - 0.02**2), rel=0.15)
+    note = (f"(reduced chi^2 = {s['reduced_chi2']:.2f}): a shot-to-shot scatter of "
+            f"{s['headline']['excess_scatter_um']:.3f} um (position jitter) is added in quadrature")
     assert any(note in text for text in _notes(s))

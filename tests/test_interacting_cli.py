@@ -26,6 +26,8 @@ def test_hofstadter_bosons_and_fractional_pump_tables(capsys):
     out = run_json(capsys, "hofstadter-bosons", "--n-theta", "4")
     assert out["band_groups"] == [[1, 2]] and out["chern_numbers"] == [-1] and out["filling"] == 0.5
     assert out["sigma_xy_per_state"] == -0.5 and out["min_gaps"][0] is None and out["min_gaps"][1] > 0.25
+    # Laughlin's flux insertion: back after 2 quanta, -1/2 of a particle along x per quantum
+    assert out["flux_quanta_to_return"] == 2 and out["charge_per_flux_quantum"] == pytest.approx(-0.5)
     assert main(["theory", "fractional-pump", "--n-sites", "9", "--n-particles", "1", "--manifold", "1"]) == 0
     assert "total_chern_number" in capsys.readouterr().out
 

@@ -8,6 +8,7 @@ from atompump.theory.hofstadter import HofstadterParams, hofstadter_topology
 from atompump.theory.interacting.fractional import (
     HofstadterBosons,
     SuperlatticeBosons,
+    flux_insertion_return,
     fractional_pump,
     hofstadter_chern,
 )
@@ -53,6 +54,34 @@ def test_hofstadter_bosons_at_half_filling_share_one_chern_number():
     assert result.charge_per_state == -0.5
     # the single ground state alone is not a well-defined many-body state: its gap is zero
     assert hofstadter_chern(bosons, m=1, n_theta=3).min_gap < 1e-9
+
+
+def test_laughlin_flux_insertion_needs_two_quanta_at_half_filling():
+    # Laughlin on the lattice: one flux quantum threaded uniformly through the y cycle shifts the total y momentum by
+    # 2 pi N / Ly = pi, which is the other ground state; after two quanta the state is back, having moved -1/2 of a
+    # particle along x per quantum (sigma_xy = -1/2 per state, the sign of the lowest band)
+    bosons = HofstadterBosons(Lx=4, Ly=4, p=1, q=4, n_particles=2)
+    quanta, charge, overlaps = flux_insertion_return(bosons, m=2, max_quanta=4)
+    assert quanta == 2 and charge == pytest.approx(-0.5, abs=1e-9)
+    assert overlaps == pytest.approx([0.0, 1.0, 0.0, 1.0], abs=1e-9)
+    # the gauge that closes each quantum: exp(2 pi i Y / Ly) H(2 pi) exp(-2 pi i Y / Ly) = H(0)
+    g = bosons.large_gauge()
+    closed = (g[:, None] * bosons.flux_hamiltonian(2 * np.pi).toarray()) * g.conj()[None, :]
+    assert np.abs(closed - bosons.flux_hamiltonian(0.0).toarray()).max() < 1e-12
+    # the uniform flux conserves the y translation at every theta_y
+    ty = bosons.y_translation()
+    h = bosons.flux_hamiltonian(0.7)
+    assert abs(h @ ty - ty @ h).max() < 1e-12
+
+
+def test_flux_insertion_of_a_filled_band_moves_its_chern_number_per_quantum():
+    # free fermions filling the lowest band of flux 1/4 (4 states on the 4 x 4 torus): a unique ground state that
+    # returns after one quantum having moved C = -1 particle along x (the TKNN number)
+    fermions = HofstadterBosons(Lx=4, Ly=4, p=1, q=4, n_particles=4, particles="fermions")
+    ty, h = fermions.y_translation(), fermions.flux_hamiltonian(0.3)
+    assert abs(h @ ty - ty @ h).max() < 1e-12  # with the fermionic reordering signs (without them: 2 J)
+    quanta, charge, _ = flux_insertion_return(fermions, m=1, max_quanta=2)
+    assert quanta == 1 and charge == pytest.approx(hofstadter_topology(HofstadterParams(p=1, q=4)).chern_numbers[0])
 
 
 def test_torus_needs_an_integer_flux():

@@ -260,6 +260,15 @@ def test_lint_is_clean(repo_root, tmp_path):
     assert "Lints for" not in proc.stdout + proc.stderr
 
 
+def test_snakefmt_is_clean(repo_root):
+    """`snakefmt --check` on the Snakefiles and rule files, as the Snakemake workflow catalog runs it (from the
+    checkout, so with pyproject.toml's [tool.snakefmt]: the project's line length, directives in their order)."""
+    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow/"], cwd=repo_root,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr + "\n(run `snakefmt Snakefile workflow/` to fix)"
+    assert re.search(r"All \d+ file\(s\) would be left unchanged", proc.stderr), proc.stderr
+
+
 def test_snakemake_report_has_the_figures(repo_root, tiny_run):
     cfg = tiny_run.parent / "run.yaml"
     proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d", str(tiny_run),
@@ -387,7 +396,7 @@ def _jobs(log: str) -> dict[str, list[list[str]]]:
 
 def test_killed_run_resumes_redoing_only_unfinished_jobs_to_the_same_bytes(repo_root, tiny_run, tmp_path):
     """SIGKILL the whole run (Snakemake and its jobs) once the first batch is reduced, then resume as the README
-    says (--unlock, then --rerun-incomplete): finished jobs are kept, only unfinished ones run again, and the results
+    says (--unlock, then the same command): finished jobs are kept, only unfinished ones run again, and the results
     equal those of the uninterrupted run byte for byte, with no temporary file left behind."""
     workdir = tmp_path / "run"
     workdir.mkdir()
@@ -415,7 +424,7 @@ def test_killed_run_resumes_redoing_only_unfinished_jobs_to_the_same_bytes(repo_
     locked = subprocess.run([*base, "--cores", "2", "--rerun-incomplete", target], capture_output=True, text=True)
     assert locked.returncode != 0 and "--unlock" in locked.stderr  # the killed run's lock stays until --unlock
     assert subprocess.run([*base, "--unlock"], capture_output=True).returncode == 0
-    resumed = subprocess.run([*base, "--cores", "2", "--rerun-incomplete", target], capture_output=True, text=True)
+    resumed = subprocess.run([*base, "--cores", "2", target], capture_output=True, text=True)  # profiles/default
     assert resumed.returncode == 0, resumed.stderr[-4000:]
 
     rerun = _jobs(resumed.stdout + resumed.stderr)
@@ -432,6 +441,40 @@ def test_killed_run_resumes_redoing_only_unfinished_jobs_to_the_same_bytes(repo_
         there = sorted(str(p.relative_to(tiny_run)) for p in (tiny_run / folder).rglob("*") if p.is_file())
         assert here == there, folder  # no temporary file of a killed job is left
         for name in here:
+            assert (workdir / name).read_bytes() == (tiny_run / name).read_bytes(), name
+
+
+def test_run_stopped_with_ctrl_c_resumes_with_the_plain_command(repo_root, tiny_run, tmp_path):
+    """Ctrl-C (SIGINT to Snakemake and its jobs, as a terminal sends it) while the simulation writes its frames:
+    Snakemake marks the running job's outputs incomplete; the workflow profile beside the Snakefile
+    (profiles/default: rerun-incomplete) lets the README's plain command resume, to the uninterrupted run's bytes."""
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(yaml.safe_dump(TINY))
+    base = [sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d", str(workdir),
+            "--configfile", str(cfg), "--cores", "2", "results/reduce/shots.nc"]
+    with (tmp_path / "stopped.log").open("w") as log:
+        proc = subprocess.Popen(base, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 300
+        while not list((workdir / "results/simulated/frames").glob("*.tif")):
+            assert proc.poll() is None, (tmp_path / "stopped.log").read_text()[-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) != 0
+    assert not (workdir / ".snakemake/locks").exists() or not list((workdir / ".snakemake/locks").iterdir())
+    # without the profile, Snakemake refuses the plain command (what the README had to explain before)
+    bare = subprocess.run([*base, "--workflow-profile", "none", "-n"], capture_output=True, text=True)
+    assert bare.returncode != 0 and "--rerun-incomplete" in bare.stdout + bare.stderr
+    resumed = subprocess.run(base, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert "Using workflow specific profile" in resumed.stderr
+    names = sorted(str(p.relative_to(tiny_run)) for p in (tiny_run / "results/simulated").rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(workdir)) for p in (workdir / "results/simulated").rglob("*")
+                           if p.is_file())  # no temporary file of the stopped job is left
+    for name in [*names, "results/reduce/shots.nc"]:
+        if not name.endswith(".snakemake_timestamp"):
             assert (workdir / name).read_bytes() == (tiny_run / name).read_bytes(), name
 
 

@@ -47,7 +47,7 @@ from atompump.com.bounds import cramer_rao_bound
 from atompump.com.noise import NoiseModel, response_variance
 
 __all__ = ["PreparedTemplate", "Template", "TemplateFit", "aligned_image", "build_template", "choose_smoothing",
-           "cloud_model", "prepare_template", "register", "template_reference"]
+           "cloud_model", "prepare_template", "register", "template_reference", "translated"]
 
 SMOOTHING_WIDTHS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 """Candidate RMS widths (pixels) of the template's smoothing, narrowest first."""
@@ -216,6 +216,53 @@ def prepare_template(image: np.ndarray, *, smoothing_px: float, x_ref: float, y_
                             int(n_shots))
 
 
+def translated(coefficients: np.ndarray, *, rows: tuple[int, int], columns: tuple[int, int], s: float,
+               t: float) -> np.ndarray:
+    """The cubic spline with ``coefficients`` at the pixels of a window, translated by ``(s, t)`` pixels.
+
+    Returns ``T(x - s, y - t)`` for ``y`` in ``range(*rows)`` and ``x`` in ``range(*columns)`` (shape
+    ``(rows[1] - rows[0], columns[1] - columns[0])``), the numbers of ``scipy.ndimage.map_coordinates(coefficients,
+    ..., order=3, prefilter=False, mode="constant", cval=0)``: taps beyond the array mirrored (``np.pad``'s
+    ``reflect``), samples outside ``[0, n - 1]`` zero. A translation samples every pixel at the same fractional
+    offset, so the cubic B-spline's four weights per axis are the same for all pixels and the 4 x 4 sum factorises
+    into two passes over four shifted slices: 8 multiply-adds per pixel instead of a general interpolation (about
+    6x faster on a 250 x 250 window), equal to it to rounding (tests/test_com.py).
+    """
+    r0, r1 = rows
+    c0, c1 = columns
+    n_rows, n_cols = coefficients.shape
+    ny, nx = int(np.floor(-t)), int(np.floor(-s))
+    h, w = r1 - r0, c1 - c0
+    if r0 + ny - 1 >= 0 and c0 + nx - 1 >= 0 and r1 + ny + 2 <= n_rows and c1 + nx + 2 <= n_cols:
+        block = coefficients[r0 + ny - 1:r1 + ny + 2, c0 + nx - 1:c1 + nx + 2]
+        inside = None
+    else:
+        block = coefficients[np.ix_(_mirrored(np.arange(r0 + ny - 1, r1 + ny + 2), n_rows),
+                                    _mirrored(np.arange(c0 + nx - 1, c1 + nx + 2), n_cols))]
+        y, x = np.arange(r0, r1) - t, np.arange(c0, c1) - s
+        inside = ((y >= 0) & (y <= n_rows - 1))[:, None] & ((x >= 0) & (x <= n_cols - 1))[None, :]
+    wy, wx = _bspline3_weights(-t - ny), _bspline3_weights(-s - nx)
+    along_y = wy[0] * block[0:h] + wy[1] * block[1:h + 1] + wy[2] * block[2:h + 2] + wy[3] * block[3:h + 3]
+    out = (wx[0] * along_y[:, 0:w] + wx[1] * along_y[:, 1:w + 1] + wx[2] * along_y[:, 2:w + 2]
+           + wx[3] * along_y[:, 3:w + 3])
+    return out if inside is None else np.where(inside, out, 0.0)
+
+
+def _mirrored(index: np.ndarray, n: int) -> np.ndarray:
+    """Indices reflected into ``0..n-1`` about the end samples (``np.pad(..., mode="reflect")``)."""
+    if n == 1:
+        return np.zeros_like(index)
+    period = 2 * (n - 1)
+    m = np.mod(index, period)
+    return np.where(m > n - 1, period - m, m)
+
+
+def _bspline3_weights(f: float) -> tuple[float, float, float, float]:
+    """Cubic B-spline weights of the taps at -1, 0, 1, 2 for a sample at fractional offset ``0 <= f < 1``."""
+    g = 1.0 - f
+    return g**3 / 6.0, (3.0 * f**3 - 6.0 * f**2 + 4.0) / 6.0, (3.0 * g**3 - 6.0 * g**2 + 4.0) / 6.0, f**3 / 6.0
+
+
 def register(od: np.ndarray, valid: np.ndarray, template: PreparedTemplate, *, pixel_size_um: float,
              rows: tuple[int, int], columns: tuple[int, int], noise: NoiseModel, start: tuple[float, float],
              max_iterations: int = 30) -> TemplateFit:
@@ -240,20 +287,15 @@ def register(od: np.ndarray, valid: np.ndarray, template: PreparedTemplate, *, p
     -------
     TemplateFit
     """
-    from scipy import ndimage
-
     r0, r1 = rows
     c0, c1 = columns
-    yy, xx = np.mgrid[r0:r1, c0:c1].astype(float)
     use = valid[r0:r1, c0:c1]
     data = np.where(use, od[r0:r1, c0:c1], 0.0).ravel()
     variance = noise.pixel_variances()[r0:r1, c0:c1].ravel()
     w = np.where(use.ravel(), 1.0 / variance, 0.0)
 
     def at(s: float, t: float) -> np.ndarray:
-        coords = np.array([(yy - t).ravel(), (xx - s).ravel()])
-        return ndimage.map_coordinates(template.coefficients, coords, order=3, prefilter=False, mode="constant",
-                                       cval=0.0)
+        return translated(template.coefficients, rows=rows, columns=columns, s=s, t=t).ravel()
 
     def evaluate(s: float, t: float):
         """The model and its derivatives (forward differences of the same spline, step 1e-3 pixel: enough to step)."""
@@ -305,7 +347,7 @@ def register(od: np.ndarray, valid: np.ndarray, template: PreparedTemplate, *, p
         return TemplateFit(np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, False,
                            "template registration failed: the template does not constrain the shift")
     gradient = np.zeros_like(od)
-    gradient[r0:r1, c0:c1] = response.reshape(yy.shape)
+    gradient[r0:r1, c0:c1] = response.reshape(use.shape)
     inflate = 1.0 + 1.0 / max(template.n_shots, 1)
     var = response_variance(gradient, noise) * inflate
     white = noise.white_variance * float((gradient**2 * noise.factor).sum()) * inflate

@@ -1,9 +1,17 @@
 """Fits of the displacement per pump cycle, their errors, and comparisons between models.
 
-Every fit is weighted with the per-shot uncertainties. The reduced chi-square checks them against the scatter:
-when it exceeds 1 the parameter errors are multiplied by ``sqrt(reduced_chi2)`` (``errors_scaled``), when it is
-below 1 they are left as they are (never shrunk). A bootstrap over shots gives a second, model-independent
-opinion on the error of ``nu``.
+Every fit is weighted with the per-shot uncertainties e_i. The reduced chi-square checks them against the scatter.
+When it exceeds 1, the points scatter more than their errors allow: in a pump run that is mostly the shot-to-shot
+jitter of the cloud's position (the trap, the lattice beams), the same for every shot and unrelated to e_i. The fit
+then adds one excess scatter s in quadrature to every shot, ``sigma_i^2 = e_i^2 + s^2``, with s the restricted
+maximum-likelihood (REML) estimate (:func:`excess_scatter_fit`), and quotes the parameter errors of the refit with
+these errors (``errors_scaled``, ``excess_scatter_um``). Multiplying all errors by ``sqrt(reduced_chi2)`` instead
+(the Birge ratio) keeps the weights 1/e_i^2: when s dominates but the e_i differ between shots, those weights are
+wrong and the Birge-scaled errors too small (1.7x on the 22 real shots of banik-ring-dev, whose per-shot errors
+range from 0.02 to 0.3 um under a 0.3 um jitter). With equal e_i both are the same. When the reduced chi-square is
+below 1 the errors are left as they are (never shrunk). The information criteria use the Gaussian likelihood of
+the total errors, with s counted as a parameter. A bootstrap over shots gives a second, model-independent opinion
+on the error of ``nu``.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ __all__ = [
     "reference_differences",
     "direction_differences",
     "bootstrap_nu",
+    "excess_scatter_fit",
     "direction_consistency",
     "compare_models",
     "pull_statistics",
@@ -104,15 +113,22 @@ class FitReport:
     correlations : dict[str, float]
         Correlation coefficients of varied parameter pairs, keyed 'a/b'.
     chi2, reduced_chi2 : float
+        Of the residuals against the per-shot errors alone (a check of those errors).
     dof, n_points : int
     aic, bic : float
-        Akaike and Bayesian information criteria from lmfit (computed from chi2, so comparable between models
-        fitted to the same points).
+        Akaike and Bayesian information criteria from the Gaussian likelihood of the residuals with the total
+        errors ``sigma_um`` (the excess scatter counted as a parameter), comparable between models fitted to the
+        same points.
     errors_scaled : bool
+        True when the scatter exceeds the per-shot errors and the fit added ``excess_scatter_um`` to them.
     residuals_um, model_um, sigma_um : ndarray
-        Per point (in the order of the input data).
+        Per point (in the order of the input data); ``sigma_um`` is the total error ``sqrt(e_i^2 + s^2)``.
     extra : dict
         Model-specific numbers (e.g. the efficiency ``beta``).
+    excess_scatter_um : float
+        The scatter s added in quadrature to every point's error (0 when the reduced chi-square is <= 1), um.
+    nu_err_per_shot_errors : float
+        The error of ``nu`` from the per-shot errors alone (the weights 1/e_i^2, no excess scatter).
     """
 
     model: str
@@ -131,37 +147,113 @@ class FitReport:
     model_um: np.ndarray
     sigma_um: np.ndarray
     extra: dict = field(default_factory=dict)
+    excess_scatter_um: float = 0.0
+    nu_err_per_shot_errors: float = math.nan
 
     def summary(self) -> dict:
         """Plain-Python numbers for JSON."""
         return {"model": self.model, "nu": self.nu, "nu_err": self.nu_err, "chi2": self.chi2,
                 "reduced_chi2": self.reduced_chi2, "dof": self.dof, "n_points": self.n_points, "aic": self.aic,
-                "bic": self.bic, "errors_scaled": self.errors_scaled,
+                "bic": self.bic, "errors_scaled": self.errors_scaled, "excess_scatter_um": self.excess_scatter_um,
+                "nu_err_per_shot_errors": self.nu_err_per_shot_errors,
                 "params": {k: {"value": v, "error": e} for k, (v, e) in self.params.items()},
                 "correlations": dict(self.correlations), **self.extra}
 
 
-def _report(name: str, result: lmfit.model.ModelResult, n: int, *, nu: float, nu_err_raw: float,
-            extra: dict | None = None) -> FitReport:
-    dof = max(n - result.nvarys, 1)
-    chi2 = float(np.sum(result.residual**2))
-    redchi = chi2 / dof
-    scale = math.sqrt(redchi) if redchi > 1.0 else 1.0
-    params, correlations = {}, {}
-    for pname, par in result.params.items():
+def excess_scatter_fit(fit_with, err: np.ndarray, *, n_free: int):
+    """Fit with the per-shot errors ``err``, and again with an excess scatter when the scatter exceeds them.
+
+    ``fit_with(sigma)`` fits the points with the errors ``sigma`` (shape like ``err``) and returns an lmfit
+    ``ModelResult``. The excess variance ``t = s^2 >= 0`` maximises the restricted (REML) likelihood of the points
+    with the variances ``err_i^2 + t`` (Patterson & Thompson, Biometrika 58, 545 (1971); Viechtbauer, J. Educ.
+    Behav. Stat. 30, 261 (2005) for this random-effects form),
+    ``-2 ln L_R = sum_i [r_i^2 / (err_i^2 + t) + ln(err_i^2 + t)] + ln det(J^T W J)``, with the model linearised
+    about the fit with ``err`` (exact for the linear models; J its Jacobian, W the inverse variances, r the
+    residuals of the weighted fit). With equal ``err`` this is the Birge ratio exactly; unlike the moment estimate
+    that sets the refit's reduced chi-square to 1 (Paule-Mandel), one outlying shot with a large error does not
+    inflate s for every shot. s is 0 when the fit with ``err`` alone has a reduced chi-square <= 1.
+
+    Returns
+    -------
+    first : ModelResult
+        The fit with ``err`` alone.
+    final : ModelResult
+        The fit with the total errors ``sqrt(err^2 + s^2)`` (``first`` when s = 0).
+    s : float
+        The excess scatter, in the unit of the points.
+    """
+    err = np.asarray(err, float)
+    first = fit_with(err)
+    if not first.success or float(np.sum(first.residual**2)) <= max(err.size - n_free, 1):
+        return first, first, 0.0
+    t = _reml_excess_variance(np.asarray(first.data - first.best_fit, float), _jacobian(first), err**2)
+    if t <= 0.0:
+        return first, first, 0.0
+    return first, fit_with(np.sqrt(err**2 + t)), math.sqrt(t)
+
+
+def _jacobian(result: lmfit.model.ModelResult) -> np.ndarray:
+    """d(model)/d(parameter) at the fit, shape (n, varied parameters): central differences of ``model.eval``."""
+    columns = []
+    for name, par in result.params.items():
         if not par.vary:
             continue
-        err = float(par.stderr) if par.stderr is not None else math.nan
-        params[pname] = (float(par.value), err * scale)
+        h = 1e-6 * max(abs(par.value), 1.0)
+        values = []
+        for step in (h, -h):
+            moved = result.params.copy()
+            moved[name].set(value=par.value + step)
+            values.append((moved[name].value, result.model.eval(moved, **result.userkws)))
+        (up, f_up), (down, f_down) = values
+        columns.append((np.asarray(f_up, float) - np.asarray(f_down, float)) / (up - down))
+    return np.column_stack(columns)
+
+
+def _reml_excess_variance(residual: np.ndarray, jacobian: np.ndarray, variance: np.ndarray) -> float:
+    """The excess variance t >= 0 that minimises the restricted -2 ln L (see :func:`excess_scatter_fit`)."""
+    from scipy.optimize import minimize_scalar
+
+    def objective(t: float) -> float:
+        w = 1.0 / (variance + t)
+        normal = (jacobian * w[:, None]).T @ jacobian
+        r = residual - jacobian @ np.linalg.solve(normal, (jacobian * w[:, None]).T @ residual)
+        return float(np.sum(w * r * r) + np.sum(np.log(variance + t)) + np.linalg.slogdet(normal)[1])
+
+    scale = float(np.sum(residual**2)) / max(residual.size - jacobian.shape[1], 1) + float(np.max(variance))
+    grid = scale * np.logspace(-10.0, 1.0, 89)
+    values = [objective(t) for t in grid]
+    k = int(np.argmin(values))
+    lo, hi = np.log(grid[max(k - 1, 0)]), np.log(grid[min(k + 1, grid.size - 1)])
+    best = minimize_scalar(lambda u: objective(math.exp(u)), bounds=(lo, hi), method="bounded",
+                           options={"xatol": 1e-10})
+    t = math.exp(best.x)
+    return t if objective(t) < objective(0.0) else 0.0
+
+
+def _report(name: str, first: lmfit.model.ModelResult, final: lmfit.model.ModelResult, n: int, *, nu: float,
+            nu_err: float, nu_err_first: float, excess: float, extra: dict | None = None) -> FitReport:
+    """The FitReport of a fit with the per-shot errors (``first``) and with the total errors (``final``)."""
+    dof = max(n - final.nvarys, 1)
+    chi2 = float(np.sum(first.residual**2))
+    redchi = chi2 / dof
+    params, correlations = {}, {}
+    for pname, par in final.params.items():
+        if not par.vary:
+            continue
+        params[pname] = (float(par.value), float(par.stderr) if par.stderr is not None else math.nan)
         for other, value in (par.correl or {}).items():
             key = "/".join(sorted((pname, other)))
             correlations[key] = float(value)
-    sigma = 1.0 / np.asarray(result.weights)
-    return FitReport(model=name, nu=float(nu), nu_err=float(nu_err_raw) * scale, params=params,
+    sigma = 1.0 / np.asarray(final.weights)
+    residuals = np.asarray(final.data - final.best_fit)
+    minus_two_log_l = float(np.sum((residuals / sigma) ** 2) + np.sum(np.log(2 * np.pi * sigma**2)))
+    k = final.nvarys + 1  # the excess scatter is estimated too (also when it comes out 0)
+    return FitReport(model=name, nu=float(nu), nu_err=float(nu_err), params=params,
                      correlations=dict(sorted(correlations.items())), chi2=chi2, reduced_chi2=redchi, dof=dof,
-                     n_points=n, aic=float(result.aic), bic=float(result.bic), errors_scaled=bool(redchi > 1.0),
-                     residuals_um=np.asarray(result.data - result.best_fit), model_um=np.asarray(result.best_fit),
-                     sigma_um=sigma, extra=extra or {})
+                     n_points=n, aic=minus_two_log_l + 2 * k, bic=minus_two_log_l + k * math.log(n),
+                     errors_scaled=bool(excess > 0), residuals_um=residuals, model_um=np.asarray(final.best_fit),
+                     sigma_um=sigma, extra=extra or {}, excess_scatter_um=float(excess),
+                     nu_err_per_shot_errors=float(nu_err_first))
 
 
 def model_problem(data: PumpData, name: str) -> str:
@@ -241,40 +333,50 @@ def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, 
         params["chern_upper"].set(value=chern_upper, vary=False)
         params["step_width"].set(value=step_width, vary=False)
         params["beta"].set(value=0.98 if slope * chern_lower >= 0 else 0.5)
-    result = model.fit(pumped.x_um, params, weights=1.0 / pumped.x_err_um, scale_covar=False, **indep)
+    first, result, excess = excess_scatter_fit(
+        lambda sigma: model.fit(pumped.x_um, params, weights=1.0 / sigma, scale_covar=False, **indep),
+        pumped.x_err_um, n_free=sum(1 for q in params.values() if q.vary))
     if not result.success:
         raise ValueError(f"the {name} fit did not converge: {result.message}")
     extra: dict = {}
+    if name == "linear_drift":
+        extra["drift_um_per_shot"] = float(result.params["drift"].value)
+    if name == "efficiency":
+        c_max = float(np.max(pumped.cycle))
+        extra["beta"] = float(result.params["beta"].value)
+        extra["nu_definition"] = f"mean displacement per cycle over 0..{c_max:g} cycles"
+    kwargs = dict(chern_lower=chern_lower, chern_upper=chern_upper, step_width=step_width)
+    nu, nu_err = _nu_of(name, result, pumped, kwargs)
+    nu_err_first = _nu_of(name, first, pumped, kwargs)[1]
+    if nu_err is None or not np.isfinite(nu_err):
+        raise ValueError(f"the {name} fit gave no error estimate (singular covariance)")
+    report = _report(name, first, result, n, nu=nu, nu_err=nu_err,
+                     nu_err_first=math.nan if nu_err_first is None else nu_err_first, excess=excess, extra=extra)
+    if name == "efficiency":
+        report.extra["beta_err"] = report.params["beta"][1]
+    return report
+
+
+def _nu_of(name: str, result, pumped: PumpData, kwargs: dict) -> tuple[float, float | None]:
+    """``nu`` and its error (None: singular covariance) from a fit of model ``name`` (see :func:`fit_model`)."""
     p = result.params
     if name in ("linear", "linear_drift"):
-        nu, nu_err = p["nu"].value, p["nu"].stderr
-        if name == "linear_drift":
-            extra["drift_um_per_shot"] = float(p["drift"].value)
-    elif name == "per_direction":
+        return p["nu"].value, p["nu"].stderr
+    if name == "per_direction":
         cov = result.covar
         names = result.var_names
         i, j = names.index("nu_plus"), names.index("nu_minus")
         nu = 0.5 * (p["nu_plus"].value + p["nu_minus"].value)
         # no covariance (singular: a direction without pumped cycles, e.g. early in a live run): no error estimate
-        nu_err = None if cov is None else 0.5 * math.sqrt(max(cov[i, i] + cov[j, j] + 2 * cov[i, j], 0.0))
-    else:  # efficiency
-        c_max = float(np.max(pumped.cycle))
-        beta, beta_err = p["beta"].value, p["beta"].stderr or 0.0
-        kwargs = dict(chern_lower=chern_lower, chern_upper=chern_upper, step_width=step_width)
-        nu = float(efficiency_displacement(np.array([c_max]), beta, **kwargs)[0]) / c_max
-        h = 1e-6
-        lo, hi = max(beta - h, 0.0), min(beta + h, 1.0)
-        derivative = (efficiency_displacement(np.array([c_max]), hi, **kwargs)[0]
-                      - efficiency_displacement(np.array([c_max]), lo, **kwargs)[0]) / (hi - lo) / c_max
-        nu_err = abs(derivative) * beta_err
-        extra["beta"] = float(beta)
-        extra["nu_definition"] = f"mean displacement per cycle over 0..{c_max:g} cycles"
-    if nu_err is None or not np.isfinite(nu_err):
-        raise ValueError(f"the {name} fit gave no error estimate (singular covariance)")
-    report = _report(name, result, n, nu=nu, nu_err_raw=nu_err, extra=extra)
-    if name == "efficiency":
-        report.extra["beta_err"] = report.params["beta"][1]
-    return report
+        return nu, None if cov is None else 0.5 * math.sqrt(max(cov[i, i] + cov[j, j] + 2 * cov[i, j], 0.0))
+    c_max = float(np.max(pumped.cycle))  # efficiency
+    beta, beta_err = p["beta"].value, p["beta"].stderr or 0.0
+    nu = float(efficiency_displacement(np.array([c_max]), beta, **kwargs)[0]) / c_max
+    h = 1e-6
+    lo, hi = max(beta - h, 0.0), min(beta + h, 1.0)
+    derivative = (efficiency_displacement(np.array([c_max]), hi, **kwargs)[0]
+                  - efficiency_displacement(np.array([c_max]), lo, **kwargs)[0]) / (hi - lo) / c_max
+    return nu, abs(derivative) * beta_err
 
 
 def _pair_nearest(first: np.ndarray, second: np.ndarray, key: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -400,9 +502,12 @@ def fit_differential(cycle, factor, dx_um, dx_err_um, *, dl_um: float, name: str
     lever = factor * dl_um * cycle
     guess = float(np.sum(lever * dx_um) / np.sum(lever**2))
     params = model.make_params(nu=np.clip(guess, -9.0, 9.0))
-    result = model.fit(dx_um, params, cycle=cycle, factor=factor, dl=dl_um, weights=1.0 / dx_err_um,
-                       scale_covar=False)
-    return _report(name, result, dx_um.size, nu=result.params["nu"].value, nu_err_raw=result.params["nu"].stderr)
+    # the excess scatter of a difference of two shots is that of two shots: s^2 per difference includes both
+    first, result, excess = excess_scatter_fit(
+        lambda sigma: model.fit(dx_um, params, cycle=cycle, factor=factor, dl=dl_um, weights=1.0 / sigma,
+                                scale_covar=False), dx_err_um, n_free=1)
+    return _report(name, first, result, dx_um.size, nu=result.params["nu"].value,
+                   nu_err=result.params["nu"].stderr, nu_err_first=first.params["nu"].stderr, excess=excess)
 
 
 def _weighted_linear_nu(cycle, direction, x, err, dl_um):
@@ -415,13 +520,16 @@ def _weighted_linear_nu(cycle, direction, x, err, dl_um):
     return (sw * sxy - sx * sy) / det if det > 0 else np.nan
 
 
-def bootstrap_nu(data: PumpData, *, dl_um: float, n_resamples: int = 1000, seed: int = 0) -> dict:
+def bootstrap_nu(data: PumpData, *, dl_um: float, n_resamples: int = 1000, seed: int = 0,
+                 excess_scatter_um: float = 0.0) -> dict:
     """Bootstrap over pumped shots of the linear model's ``nu`` (resampling shots with replacement).
 
+    Each resample is fitted with the weights of the linear fit: ``1 / (e_i^2 + excess_scatter_um^2)``.
     Returns ``{"nu_std": ..., "nu_mean": ..., "n_resamples": ..., "seed": ...}``; the standard deviation is a
     model-independent second opinion on ``nu_err``.
     """
     pumped = data.pumped
+    total_err = np.sqrt(pumped.x_err_um**2 + float(excess_scatter_um) ** 2)
     n = pumped.x_um.size
     if n < 3:
         raise ValueError("the bootstrap needs at least 3 pumped shots")
@@ -430,8 +538,8 @@ def bootstrap_nu(data: PumpData, *, dl_um: float, n_resamples: int = 1000, seed:
     values = []
     for start in range(0, n_resamples, block):
         idx = rng.integers(0, n, size=(min(block, n_resamples - start), n))
-        values += [_weighted_linear_nu(pumped.cycle[i], pumped.direction[i], pumped.x_um[i], pumped.x_err_um[i],
-                                       dl_um) for i in idx]
+        values += [_weighted_linear_nu(pumped.cycle[i], pumped.direction[i], pumped.x_um[i], total_err[i], dl_um)
+                   for i in idx]
     values = np.array(values)
     values = values[np.isfinite(values)]
     return {"nu_std": float(np.std(values, ddof=1)), "nu_mean": float(np.mean(values)),

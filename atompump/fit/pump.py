@@ -140,7 +140,9 @@ def analyse_pump(data: PumpData, *, dl_um: float, chern_numbers: list[int] | tup
     boot = None
     if n_bootstrap > 0:
         try:
-            boot = bootstrap_nu(data, dl_um=dl_um, n_resamples=n_bootstrap, seed=seed)
+            linear = alternatives.get("linear")
+            boot = bootstrap_nu(data, dl_um=dl_um, n_resamples=n_bootstrap, seed=seed,
+                                excess_scatter_um=linear.excess_scatter_um if linear is not None else 0.0)
         except ValueError as exc:
             skipped["bootstrap"] = str(exc)
     consistency = direction_consistency(alternatives["per_direction"]) if "per_direction" in alternatives else None

@@ -19,9 +19,15 @@ PACKAGES = ("atompump", "numpy", "scipy", "xarray", "h5netcdf", "h5py", "lmfit",
 
 
 def package_versions(packages: Iterable[str] = PACKAGES) -> dict[str, str]:
-    """Installed versions of ``packages`` ('not installed' where missing)."""
+    """Installed versions of ``packages`` ('not installed' where missing); for ``atompump`` the version of the
+    library running (:data:`atompump.__version__`: from the git tags, via setuptools-scm at install time)."""
+    from atompump import __version__
+
     out = {}
     for name in packages:
+        if name == "atompump":
+            out[name] = __version__  # not another installed copy's version
+            continue
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -30,9 +36,10 @@ def package_versions(packages: Iterable[str] = PACKAGES) -> dict[str, str]:
 
 
 def git_revision(path: str | os.PathLike) -> str:
-    """``git describe --always --dirty --abbrev=12`` of the checkout containing ``path``, or 'unknown'."""
+    """``git describe --tags --always --dirty --abbrev=12`` of the checkout containing ``path`` (e.g.
+    ``v0.1.0-3-g0123456789ab-dirty``: the last version tag, the commits since and the commit), or 'unknown'."""
     try:
-        proc = subprocess.run(["git", "-C", str(path), "describe", "--always", "--dirty", "--abbrev=12"],
+        proc = subprocess.run(["git", "-C", str(path), "describe", "--tags", "--always", "--dirty", "--abbrev=12"],
                               capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"

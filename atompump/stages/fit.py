@@ -196,12 +196,11 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         rows = rows[~data.reference]
         model_um[rows] = per_shot.model_um
         residual[rows] = per_shot.residuals_um
-        scale = math.sqrt(per_shot.reduced_chi2) if per_shot.errors_scaled else 1.0
-        pull[rows] = per_shot.residuals_um / (per_shot.sigma_um * scale)
+        pull[rows] = per_shot.residuals_um / per_shot.sigma_um  # sigma: the per-shot error with the excess scatter
     fit_ds = xr.Dataset(
         {"x_model_um": ("shot", model_um, {"units": "um", "long_name": "fitted centre of mass"}),
          "residual_um": ("shot", residual, {"units": "um", "long_name": "data minus fit"}),
-         "pull": ("shot", pull, {"units": "1", "long_name": "residual over its (scaled) error"}),
+         "pull": ("shot", pull, {"units": "1", "long_name": "residual over its total error (per-shot and excess scatter)"}),
          "x_centre_um": blind["centres"]},
         coords={"shot": com.shot.values},
         attrs={"model": per_shot.model if per_shot is not None else "", "nu": head.nu, "nu_err": head.nu_err,
@@ -305,7 +304,7 @@ def _no_fit_outputs(com: xr.Dataset, theory: dict, data: PumpData, out_summary: 
     fit_ds = xr.Dataset(
         {"x_model_um": ("shot", nan, {"units": "um", "long_name": "fitted centre of mass (none: no fit possible)"}),
          "residual_um": ("shot", nan.copy(), {"units": "um", "long_name": "data minus fit"}),
-         "pull": ("shot", nan.copy(), {"units": "1", "long_name": "residual over its (scaled) error"}),
+         "pull": ("shot", nan.copy(), {"units": "1", "long_name": "residual over its total error (per-shot and excess scatter)"}),
          "x_centre_um": blind["centres"]},
         coords={"shot": com.shot.values},
         attrs={"model": "", "nu": np.nan, "nu_err": np.nan, "dl_um": dl_um, "fit_possible": 0,

@@ -13,16 +13,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from atompump.config import planned_cycles
 from atompump.stages.com import com_batch_stage, gather_com_stage, template_stage
 from atompump.stages.fit import fit_stage
 from atompump.stages.reduce import check_reduce_stage, fringe_basis_stage, reduce_batch_stage, shots_stage
-from atompump.stages.theory import theory_stage
+from atompump.stages.theory import prediction_stage, theory_stage
 
 __all__ = ["run_analysis"]
 
 
 def run_analysis(config: Mapping[str, Any], out_dir: str | os.PathLike, *, manifest: str | os.PathLike | None = None,
-                 theory_json: str | os.PathLike | None = None) -> dict:
+                 theory_json: str | os.PathLike | None = None,
+                 prediction_json: str | os.PathLike | None = None) -> dict:
     """Reduce, locate and fit a run; returns the fit summary (also written to ``out_dir/summary.json``).
 
     Parameters
@@ -35,6 +37,9 @@ def run_analysis(config: Mapping[str, Any], out_dir: str | os.PathLike, *, manif
         The run's manifest (default: ``config['data']``'s manifest or shots glob).
     theory_json : path, optional
         An existing theory.json; default: computed from ``config['lattice']`` and ``config['theory']``.
+    prediction_json : path, optional
+        An existing prediction.json (the full prediction, from which ``nu_theory`` is formed); default: computed
+        with the theory (as the workflow's ``prediction`` rule), or none when ``theory_json`` is given.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -56,5 +61,9 @@ def run_analysis(config: Mapping[str, Any], out_dir: str | os.PathLike, *, manif
         theory_json = out / "theory.json"
         theory_stage(theory_json, out / "bands.nc", out / "wannier.nc", lattice=config["lattice"],
                      theory=config["theory"], atom=config["atom"], pump=config["pump"])
+        prediction_json = out / "prediction.json"
+        prediction_stage(prediction_json, theory=config["theory"], pump=config["pump"],
+                         numerics=config["simulation"]["pump"], tight_binding=config["simulation"]["tight_binding"],
+                         lattice=config["lattice"], atom=config["atom"], cycles=planned_cycles(config))
     return fit_stage(out / "com.nc", theory_json, out / "summary.json", out / "fit.nc", fit=config.get("fit"),
-                     on_bad_shot=config["data"]["on_bad_shot"])
+                     on_bad_shot=config["data"]["on_bad_shot"], prediction_json=prediction_json)

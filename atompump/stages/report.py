@@ -371,8 +371,10 @@ def _notes(s: dict) -> list[str]:
     if not s.get("fit_possible", True):
         return notes + [s.get("fit_message") or "No fit was possible."]
     if s.get("errors_scaled"):
-        notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s['reduced_chi2']:.2f}): the quoted "
-                     "errors are scaled by sqrt(reduced chi^2).")
+        excess = (s.get("headline") or {}).get("excess_scatter_um", float("nan"))
+        notes.append(f"The scatter exceeds the per-shot errors (reduced chi^2 = {s['reduced_chi2']:.2f}): a "
+                     f"shot-to-shot scatter of {excess:.3f} um (position jitter) is added in quadrature to every "
+                     "shot's error, and the quoted errors are those of that fit.")
     boot = s.get("bootstrap")
     if boot and s["nu_err"] > 0 and not 0.7 < boot["nu_std"] / s["nu_err"] < 1.4:
         notes.append(f"The bootstrap error of nu ({boot['nu_std']:.4f}) differs from the fit error "

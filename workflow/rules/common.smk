@@ -7,12 +7,27 @@ from snakemake.utils import validate
 
 # The workflow uses the library of its own checkout, installed or not (the adapters do the same through
 # workflow/scripts/_checkout.py).
-sys.path.insert(0, workflow.basedir)
+sys.path.insert(0, ATOMPUMP_ROOT)
 
 from atompump.config import check_config, load_schema, planned_cycles, planned_shot_count
+from atompump._logging import MIN_FREE_MB, output_folder_error, storage_error_message
+from atompump.errors import InputDataError, StorageError
 from atompump.report.provenance import git_revision
 
-_SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+_SCHEMA = os.path.join(ATOMPUMP_ROOT, "workflow", "schemas", "config.schema.yaml")
+
+# outputs can be written here: not a read-only or unwritable folder (one line, before any job); not a full disk
+# (checked when jobs are about to run: a dry run, --unlock or --delete-all-output work on a full disk)
+_FOLDER_ERROR = output_folder_error(os.getcwd())
+if _FOLDER_ERROR is not None:
+    raise StorageError(storage_error_message(_FOLDER_ERROR, before_run=True))
+
+
+onstart:
+    _full = output_folder_error(os.getcwd(), min_free_mb=MIN_FREE_MB)
+    if _full is not None:
+        raise StorageError(storage_error_message(_full, before_run=True))
+
 
 # every problem at once, naming the key and the allowed values; then fill in defaults
 check_config(config, load_schema(_SCHEMA))
@@ -22,8 +37,13 @@ SIMULATED = config["data"]["source"] == "simulated"
 INJECTED = config["data"]["source"] == "injected"  # a known cloud injected into the lab's run (rules/inject.smk)
 GENERATED_RUN = "results/simulated" if SIMULATED else "results/injected" if INJECTED else None
 N_SHOTS = planned_shot_count(config)
+if N_SHOTS == 0:  # a manifest with a header but no rows: refused here, before any job (and before BATCHES[0])
+    raise InputDataError(
+        f"manifest {config['data'].get('manifest')} has a header but no shots: add one row per shot "
+        "(see config/README.md, 'Analysing a measured run') or point data.manifest at the run's manifest"
+    )
 PLANNED_CYCLES = planned_cycles(config)  # the run's pump cycles, for the theory's prediction (None: not known yet)
-GIT_REVISION = git_revision(workflow.basedir)
+GIT_REVISION = git_revision(ATOMPUMP_ROOT)
 BATCHES = [f"{i:04d}" for i in range(math.ceil(N_SHOTS / config["data"]["batch_size"]))]
 
 

@@ -72,10 +72,11 @@ def _fractional_pump(args: argparse.Namespace) -> dict:
 
 
 def _hofstadter_bosons(args: argparse.Namespace) -> dict:
-    from atompump.theory.interacting.fractional import HofstadterBosons, hofstadter_chern
+    from atompump.theory.interacting.fractional import HofstadterBosons, flux_insertion_return, hofstadter_chern
 
     system = HofstadterBosons(Lx=args.Lx, Ly=args.Ly, p=args.p, q=args.q, n_particles=args.n_particles, U=args.U)
     r = hofstadter_chern(system, m=args.manifold, n_theta=args.n_theta)
+    quanta, hall, _ = flux_insertion_return(system, m=args.manifold, max_quanta=2 * args.manifold)
     return {
         "model": "hofstadter-bosons",
         "parameters": {"Lx": args.Lx, "Ly": args.Ly, "p": args.p, "q": args.q, "n_particles": args.n_particles,
@@ -90,7 +91,10 @@ def _hofstadter_bosons(args: argparse.Namespace) -> dict:
         "sigma_xy_per_state": r.charge_per_state,
         "max_splitting": r.max_splitting,
         "hilbert_dimension": r.dimension,
-        "extras": ["filling", "total_chern_number", "sigma_xy_per_state", "max_splitting", "hilbert_dimension"],
+        "flux_quanta_to_return": quanta,
+        "charge_per_flux_quantum": hall if quanta else None,  # None: no return within 2 x manifold quanta
+        "extras": ["filling", "total_chern_number", "sigma_xy_per_state", "max_splitting", "hilbert_dimension",
+                   "flux_quanta_to_return", "charge_per_flux_quantum"],
         "convention": "atompump.theory.hofstadter's gauge and sign (twists theta_x, theta_y); sigma_xy in e^2/h",
     }
 

@@ -28,10 +28,17 @@ theta_x, theta_y on the bonds that close the torus. At filling ``nu = N / N_phi 
 flux quanta) with hard-core bosons the ground state is two-fold quasi-degenerate and the manifold's Chern number
 over (theta_x, theta_y) has magnitude 1, so ``sigma_xy = C / 2`` per state (Hafezi et al.); its sign is that of
 the lowest single-particle band in :mod:`atompump.theory.hofstadter`'s convention (checked with free fermions
-filling that band). Laughlin's flux insertion (:func:`flux_insertion_return`) should take one ground state into
-the other per flux quantum and back after two; on the 4 x 4 and 4 x 6 tori the parallel transport implemented here
-instead returns after 4 quanta with -1/4 per quantum (unresolved, see docs/theory.md; the same transport in the
-1D chain gives the expected 2 cycles and C/2 per cycle, which the tests check).
+filling that band). Laughlin's flux insertion (:func:`flux_insertion_return`) takes one ground state into the
+other per flux quantum and back after two, moving -1/2 of a particle along x per quantum. The flux is threaded as a
+uniform vector potential (every y bond carries ``exp(-i theta_y / Ly)``), so that the y translation ``T_y`` is
+conserved by the adiabatic evolution, and each quantum ends with the large gauge transformation
+``exp(2 pi i Y / Ly)`` (Y = sum of the particles' y coordinates) that maps ``H(theta_y = 2 pi)`` back onto
+``H(0)``: it raises the total momentum by ``2 pi N / Ly``. The ground states are the ``T_y`` eigenstates of the
+manifold; at ``N / Ly = 1/2`` one quantum shifts their momentum by pi, which is the other ground state (Laughlin
+on the lattice). Threading the flux through the closing bond alone (the gauge of :meth:`HofstadterBosons.hamiltonian`)
+would put the whole EMF on one row of bonds: the y translation is then not conserved during the insertion and
+the holonomy of the exactly degenerate manifold mixes the two states, so a state does not come back after two
+quanta (it is the same loop but a different adiabatic path through the degenerate manifold).
 """
 
 from __future__ import annotations
@@ -76,14 +83,19 @@ class SuperlatticeBosons:
 
 
 def transport_cycles(hamiltonian_along, positions: np.ndarray, length: float, *, m: int, max_cycles: int = 4,
-                     steps: int = 48, return_overlap: float = 0.9) -> tuple[int, float, list[float]]:
+                     steps: int = 48, return_overlap: float = 0.9, closing: np.ndarray | None = None,
+                     symmetry=None) -> tuple[int, float, list[float]]:
     """Cycles after which a state of the m-fold ground manifold, carried adiabatically around a loop, returns.
 
     The loop is ``hamiltonian_along(s)``, ``s`` from 0 to 2 pi (the pump phase at fixed twist, or one flux quantum
     threaded as a twist). The state starts as the manifold state of definite Resta polarisation (the eigenvector
     of the m x m matrix ``Psi^+ exp(2 pi i X / L) Psi`` with the largest modulus, the analogue of one density-wave
-    or Laughlin ground state), is parallel-transported (projected on the manifold at each step, normalised) and its
-    polarisation ``arg <psi|exp(2 pi i X / L)|psi> / 2 pi`` followed continuously.
+    or Laughlin ground state), or, with ``symmetry``, as an eigenstate of that operator in the manifold (a quantum
+    number the loop conserves, e.g. the y translation during a uniform flux insertion), is parallel-transported
+    (projected on the manifold at each step, normalised) and its polarisation
+    ``arg <psi|exp(2 pi i X / L)|psi> / 2 pi`` followed continuously. ``closing`` (diagonal in the Fock basis,
+    shape (dimension,)) multiplies the state at the end of each loop when ``hamiltonian_along(2 pi)`` equals
+    ``hamiltonian_along(0)`` only up to that gauge transformation: ``closing H(2 pi) closing^+ = H(0)``.
 
     Returns
     -------
@@ -97,21 +109,28 @@ def transport_cycles(hamiltonian_along, positions: np.ndarray, length: float, *,
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
-        return _transport(hamiltonian_along, positions, length, m, max_cycles, steps, return_overlap)
+        return _transport(hamiltonian_along, positions, length, m, max_cycles, steps, return_overlap, closing,
+                          symmetry)
 
 
-def _transport(hamiltonian_along, positions, length, m, max_cycles, steps, return_overlap):
+def _transport(hamiltonian_along, positions, length, m, max_cycles, steps, return_overlap, closing, symmetry):
     phase = np.exp(2j * np.pi * np.asarray(positions, float) / length)
     _, v = lowest_states(hamiltonian_along(0.0), m)
-    z = v.conj().T @ (phase[:, None] * v)
-    w, u = np.linalg.eig(z)
-    psi0 = psi = v @ u[:, int(np.argmax(np.abs(w)))]
+    if symmetry is None:
+        w, u = np.linalg.eig(v.conj().T @ (phase[:, None] * v))
+        start = int(np.argmax(np.abs(w)))
+    else:
+        w, u = np.linalg.eig(v.conj().T @ (symmetry @ v))
+        start = int(np.argmin(np.abs(np.angle(w))))  # the state of the symmetry's eigenvalue closest to +1
+    psi0 = psi = v @ u[:, start]
     psi0 = psi = psi / np.linalg.norm(psi)
     angle = np.angle(np.vdot(psi, phase * psi))
     total, overlaps, back, charge = 0.0, [], 0, float("nan")
     ss = 2 * np.pi * np.arange(1, steps + 1) / steps
     for cycle in range(1, max_cycles + 1):
         for s in ss:
+            if closing is not None and s == ss[-1]:
+                psi = closing * psi  # back to the gauge of H(0): the loop is closed
             _, v = lowest_states(hamiltonian_along(s % (2 * np.pi)), m)
             psi = v @ (v.conj().T @ psi)
             psi /= np.linalg.norm(psi)
@@ -192,6 +211,51 @@ class HofstadterBosons:
         return self.terms.matrix(hops, np.zeros(self.Lx * self.Ly), self.U)
 
 
+    def flux_hamiltonian(self, theta_y: float):
+        """``H`` with the flux ``theta_y`` threaded uniformly: every y bond carries ``exp(-i theta_y / Ly)``.
+
+        Gauge-equivalent to :meth:`hamiltonian` ``(0, theta_y)`` at fixed ``theta_y``, but commuting with the y
+        translation for every ``theta_y`` (the EMF of a changing flux is uniform, not on one row of bonds).
+        """
+        hops = np.empty(len(self._kind), complex)
+        for b, (kind, mx, ny) in enumerate(self._kind):
+            hops[b] = -self.J if kind == "x" else (-self.J * np.exp(-2j * np.pi * self.alpha * mx)
+                                                    * np.exp(-1j * theta_y / self.Ly))
+        return self.terms.matrix(hops, np.zeros(self.Lx * self.Ly), self.U)
+
+    def coordinate(self, axis: str) -> np.ndarray:
+        """Sum of the particles' x (``axis="x"``) or y coordinates per Fock state, sites; shape (dimension,)."""
+        cells = np.arange(self.Lx * self.Ly)
+        return self.terms.density @ (cells % self.Lx if axis == "x" else cells // self.Lx).astype(float)
+
+    def large_gauge(self) -> np.ndarray:
+        """``exp(2 pi i Y / Ly)`` per Fock state: maps :meth:`flux_hamiltonian` ``(2 pi)`` onto ``(0)``."""
+        return np.exp(2j * np.pi * self.coordinate("y") / self.Ly)
+
+    def y_translation(self):
+        """The y translation by one site, ``(m, n) -> (m, n + 1)``, as a sparse matrix on the Fock basis.
+
+        For fermions each state carries the sign of the permutation that restores the site order of its occupied
+        modes (the modes are ordered by site index ``m + Lx n``).
+        """
+        import scipy.sparse as sparse
+
+        occupations = np.asarray(self.space.occupations)
+        cells = np.arange(self.Lx * self.Ly)
+        target = cells % self.Lx + self.Lx * ((cells // self.Lx + 1) % self.Ly)
+        moved = np.empty_like(occupations)
+        moved[:, target] = occupations
+        index = {tuple(o): k for k, o in enumerate(occupations)}
+        rows = np.array([index[tuple(o)] for o in moved])
+        signs = np.ones(len(rows))
+        if self.space.fermions:
+            for k, o in enumerate(occupations):
+                new = target[np.flatnonzero(o)]  # the occupied modes' new sites, in the old creation order
+                signs[k] = (-1.0) ** int(np.sum(np.triu(new[:, None] > new[None, :])))  # (-1)^inversions
+        dim = occupations.shape[0]
+        return sparse.csr_matrix((signs, (rows, np.arange(dim))), shape=(dim, dim))
+
+
 def hofstadter_chern(system: HofstadterBosons, *, m: int, n_theta: int = 6) -> TorusResult:
     """Chern number of the m lowest states over (theta_x, theta_y) (theta_y in the role of the pump phase)."""
     return torus_chern(system.hamiltonian, n_theta=n_theta, n_phi=n_theta, m=m)
@@ -201,14 +265,13 @@ def flux_insertion_return(system: HofstadterBosons, *, m: int = 2, max_quanta: i
                           steps: int = 24) -> tuple[int, float, list[float]]:
     """Laughlin's flux insertion: flux quanta (theta_y -> theta_y + 2 pi each) after which a ground state returns.
 
-    Caution: measured on 4 x 4 and 4 x 6 tori at nu = 1/2 this gives 4 quanta and -1/4 per quantum, not the 2 and
-    -1/2 of the Laughlin argument; not understood yet, so not used by the tests or the CLI.
-
-    :func:`transport_cycles` along theta_y (theta_x = 0) with the polarisation along x (the Hall response to the
-    flux through the y cycle, the pump direction of :func:`hofstadter_chern`): returns the quanta needed, the
-    charge carried along x per quantum (sigma_xy of one state) and the overlaps with the start after
-    1..max_quanta quanta.
+    :func:`transport_cycles` along the uniform flux ``theta_y`` (:meth:`HofstadterBosons.flux_hamiltonian`,
+    each quantum closed by :meth:`HofstadterBosons.large_gauge`), starting from the ground state of y momentum
+    closest to 0 (an eigenstate of :meth:`HofstadterBosons.y_translation` in the manifold), with the
+    polarisation along x (the Hall response to the flux through the y cycle, the pump direction of
+    :func:`hofstadter_chern`). Returns the quanta needed, the charge carried along x per quantum (sigma_xy of one
+    state: -1/2 at nu = 1/2 in this sign convention) and the overlaps with the start after 1..max_quanta quanta.
     """
-    columns = system.terms.density @ np.tile(np.arange(system.Lx, dtype=float), system.Ly)
-    return transport_cycles(lambda t: system.hamiltonian(0.0, t), columns, system.Lx, m=m, max_cycles=max_quanta,
-                            steps=steps)
+    return transport_cycles(system.flux_hamiltonian, system.coordinate("x"), system.Lx, m=m,
+                            max_cycles=max_quanta, steps=steps, closing=system.large_gauge(),
+                            symmetry=system.y_translation())
