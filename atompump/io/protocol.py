@@ -205,9 +205,10 @@ def lever_arm_problem(cycle: Iterable[float], direction: Iterable[int], referenc
 def check_manifest_protocol(path: str | os.PathLike) -> int:
     """Refuse a manifest whose protocol cannot give a measurement, before any job runs; return its number of rows.
 
-    Reads the CSV once (no image file is opened or looked up). Refused: a manifest without rows, a row whose ``cycle``
-    is negative (cycles completed cannot be; the first such line is named), and a run whose pumped shots all sit at
-    one value of ``direction * cycle`` (:func:`lever_arm_problem`). Other bad cells are left to the row checks of
+    Reads the CSV once (no image file is opened or looked up). Refused: a row whose ``cycle`` is negative (cycles
+    completed cannot be; the first such line is named), and a run whose pumped shots all sit at one value of
+    ``direction * cycle`` (:func:`lever_arm_problem`). A manifest without rows gives 0 (the workflow refuses it
+    while it plans the jobs: ``workflow/rules/common.smk``). Other bad cells are left to the row checks of
     :func:`atompump.io.manifest.iter_manifest` (they make bad shots, listed with the run's other bad shots).
 
     Raises
@@ -234,8 +235,6 @@ def check_manifest_protocol(path: str | os.PathLike) -> int:
             cycles.append(protocol["cycle"])
             directions.append(protocol["direction"])
             references.append(protocol["reference"])
-    if n == 0:
-        raise InputDataError(f"manifest {path} has a header but no shots; add one row per shot and rerun")
     if negative:
         more = f" (and {len(negative) - 1} more rows)" if len(negative) > 1 else ""
         raise InputDataError(f"manifest {path} line {negative[0][0]}{more}: cycle {negative[0][1]!r} is negative; "
