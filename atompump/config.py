@@ -169,7 +169,7 @@ def _measured_source_problems(data: Mapping[str, Any], *, source: str = "measure
     if manifest and not Path(str(manifest)).is_file():
         return [f"config key 'data.manifest': {str(manifest)!r} does not exist ({where})"]
     if shots:
-        from atompump.io.shots import find_labscript_shots
+        from atompump.io.labscript import find_labscript_shots
 
         if not find_labscript_shots(str(shots)):
             return [f"config key 'data.shots': no file matches {str(shots)!r} ({where})"]

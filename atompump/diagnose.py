@@ -39,6 +39,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from atompump.reasons import Reason, RejectCause
+
 __all__ = ["DIP_RATIO", "MIN_MEDIAN_OD", "frames_problem", "od_sign_problem", "own_probe_block_od"]
 
 MIN_MEDIAN_OD = -0.3
@@ -51,7 +53,7 @@ _NO_ATOMS_LIGHT = 0.9  # fraction of the lit pixels without light in the atoms f
 
 
 def frames_problem(atoms: np.ndarray, probe: np.ndarray, dark: np.ndarray, *, min_probe_counts: float,
-                   saturation_counts: float | None, sources: Mapping[str, str]) -> str:
+                   saturation_counts: float | None, sources: Mapping[str, str]) -> Reason:
     """Why the raw frames of a shot cannot give an optical density (empty when they can); see the module docstring.
 
     Parameters
@@ -68,29 +70,31 @@ def frames_problem(atoms: np.ndarray, probe: np.ndarray, dark: np.ndarray, *, mi
         if saturation_counts is not None:
             saturated = np.count_nonzero(frame >= saturation_counts) / size
             if saturated >= _MOSTLY:
-                return (f"camera saturated in the {name} frame: {saturated:.0%} of the region of interest at or above "
-                        f"imaging.saturation_counts = {saturation_counts:g} ({sources[name]}); lower the probe "
-                        "intensity or the exposure time, or raise imaging.saturation_counts if the camera's limit is "
-                        "higher")
+                return Reason(f"camera saturated in the {name} frame: {saturated:.0%} of the region of interest at "
+                              f"or above imaging.saturation_counts = {saturation_counts:g} ({sources[name]}); lower "
+                              "the probe intensity or the exposure time, or raise imaging.saturation_counts if the "
+                              "camera's limit is higher",
+                              RejectCause.ATOMS_SATURATED if name == "atoms" else RejectCause.PROBE_SATURATED)
     lit = probe - dark >= min_probe_counts
     n_lit = np.count_nonzero(lit)
     unlit = 1.0 - n_lit / size
     if unlit >= _MOSTLY:
         excess = float(np.median(dark - probe))
         if excess > min_probe_counts:
-            return (f"dark frame brighter than the probe frame: {unlit:.0%} of the region of interest has no probe "
-                    f"light and the dark frame is {excess:.0f} counts brighter than the probe frame (median) "
-                    f"({sources['dark']}, {sources['probe']}); the probe and dark frames look swapped: check the "
-                    "manifest columns probe and dark (or data.frames)")
-        return (f"no probe light: only {1.0 - unlit:.1%} of the region of interest has probe light above "
-                f"{min_probe_counts:g} counts ({sources['probe']}); check the probe beam or imaging.min_probe_counts")
+            return Reason(f"dark frame brighter than the probe frame: {unlit:.0%} of the region of interest has no "
+                          f"probe light and the dark frame is {excess:.0f} counts brighter than the probe frame "
+                          f"(median) ({sources['dark']}, {sources['probe']}); the probe and dark frames look swapped: "
+                          "check the manifest columns probe and dark (or data.frames)", RejectCause.DARK_BRIGHTER)
+        return Reason(f"no probe light: only {1.0 - unlit:.1%} of the region of interest has probe light above "
+                      f"{min_probe_counts:g} counts ({sources['probe']}); check the probe beam or "
+                      "imaging.min_probe_counts", RejectCause.NO_PROBE_LIGHT)
     dark_atoms = np.count_nonzero((atoms - dark < min_probe_counts) & lit) / max(n_lit, 1)
     if dark_atoms >= _NO_ATOMS_LIGHT:
-        return (f"no light in the atoms frame: {dark_atoms:.0%} of the region of interest has less than "
-                f"{min_probe_counts:g} counts above the dark frame although the probe frame has light "
-                f"({sources['atoms']}); the probe was off or blocked during the atoms exposure, or the camera missed "
-                "it: check the probe's trigger and timing")
-    return ""
+        return Reason(f"no light in the atoms frame: {dark_atoms:.0%} of the region of interest has less than "
+                      f"{min_probe_counts:g} counts above the dark frame although the probe frame has light "
+                      f"({sources['atoms']}); the probe was off or blocked during the atoms exposure, or the camera "
+                      "missed it: check the probe's trigger and timing", RejectCause.NO_ATOMS_LIGHT)
+    return Reason()
 
 
 def own_probe_block_od(atoms: np.ndarray, probe: np.ndarray, dark: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -113,7 +117,7 @@ def own_probe_block_od(atoms: np.ndarray, probe: np.ndarray, dark: np.ndarray, v
 
 
 def od_sign_problem(od: np.ndarray, valid: np.ndarray | None = None, *, sources: Mapping[str, str],
-                    od_input: bool = False, check_median: bool = True, block: int = _BLOCK) -> str:
+                    od_input: bool = False, check_median: bool = True, block: int = _BLOCK) -> Reason:
     """Why an optical density is not an absorption image (empty when it is); see the module docstring.
 
     Parameters
@@ -140,18 +144,20 @@ def od_sign_problem(od: np.ndarray, valid: np.ndarray | None = None, *, sources:
     image = np.where(use, od, np.nan) if block == 1 else _block_mean_image(np.where(use, od, 0.0), use, block)
     blocks = image[np.isfinite(image)]
     if blocks.size < 16:
-        return ""
+        return Reason()
     where = sources["od"] if od_input else f"{sources['atoms']}, {sources['probe']}"
     low, median, high = _quantiles(blocks, (0.0005, 0.5, 0.9995))
     if check_median and median < MIN_MEDIAN_OD:
         if od_input:
-            return (f"negative optical density: the median OD over the region of interest is {median:.3g} "
-                    f"({where}); an OD is ln(I_in / I_out), positive where atoms absorb and near 0 elsewhere: check "
-                    "the sign convention and the background subtraction with which the file was written")
-        return (f"atoms frame brighter than the probe frame: the median OD over the region of interest is "
-                f"{median:.3g}, {np.expm1(-median):.0%} more light with atoms than without ({where}); check that the "
-                "atoms and probe frames are not swapped (manifest columns atoms and probe, or data.frames) and that "
-                "the probe exposure had its full light (pulse length, shutter, timing)")
+            return Reason(f"negative optical density: the median OD over the region of interest is {median:.3g} "
+                          f"({where}); an OD is ln(I_in / I_out), positive where atoms absorb and near 0 elsewhere: "
+                          "check the sign convention and the background subtraction with which the file was written",
+                          RejectCause.NEGATIVE_OD)
+        return Reason(f"atoms frame brighter than the probe frame: the median OD over the region of interest is "
+                      f"{median:.3g}, {np.expm1(-median):.0%} more light with atoms than without ({where}); check "
+                      "that the atoms and probe frames are not swapped (manifest columns atoms and probe, or "
+                      "data.frames) and that the probe exposure had its full light (pulse length, shutter, timing)",
+                      RejectCause.ATOMS_BRIGHTER)
     edge = np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
     edge = edge[np.isfinite(edge)]
     if edge.size < 8:
@@ -163,10 +169,10 @@ def od_sign_problem(od: np.ndarray, valid: np.ndarray | None = None, *, sources:
         advice = ("check the sign convention with which the file was written (OD = ln(I_in / I_out), positive where "
                   "atoms absorb)" if od_input else "the atoms and probe frames look swapped: check the manifest "
                                                    "columns atoms and probe (or data.frames)")
-        return (f"negative optical density (a dip, not a cloud): the strongest structure of the region of interest "
-                f"lies {depth:.3g} below the background OD at its edge against {height:.3g} above it ({where}); "
-                f"{advice}")
-    return ""
+        return Reason(f"negative optical density (a dip, not a cloud): the strongest structure of the region of "
+                      f"interest lies {depth:.3g} below the background OD at its edge against {height:.3g} above it "
+                      f"({where}); {advice}", RejectCause.NEGATIVE_OD)
+    return Reason()
 
 
 def _quantiles(values: np.ndarray, fractions: tuple[float, ...]) -> list[float]:

@@ -19,7 +19,15 @@ class ConfigError(AtompumpError, ValueError):
 
 
 class InputDataError(AtompumpError, ValueError):
-    """An input file cannot be used (unreadable, truncated, wrong shape or dtype, ...)."""
+    """An input file cannot be used (unreadable, truncated, wrong shape or dtype, ...).
+
+    ``cause``: the :class:`atompump.reasons.RejectCause` of a shot rejected for it (given where the cause is
+    found; a message that is a :class:`atompump.reasons.Reason` gives its own); None when not given.
+    """
+
+    def __init__(self, *args: object, cause: object = None) -> None:
+        super().__init__(*args)
+        self.cause = cause or (getattr(args[0], "cause", None) if args else None)
 
 
 class BadShotsError(InputDataError):

@@ -6,7 +6,8 @@ import pytest
 from atompump.com import centre_of_mass, cramer_rao_bound, fit_profile, numerical_jacobian
 from atompump.reduce import optical_density, photon_noise_od_variance
 from atompump.simulate.imaging import camera_counts, gaussian_column_density, transmitted_intensity
-from atompump.stages.com import reject_atom_number_outliers
+from atompump.reasons import RejectCause
+from atompump.stages.com import atom_number_outliers
 
 
 def noisy_od(rng, *, centre, n_atoms=3000, probe=3000.0, shape=(64, 128), sigma=(6.0, 6.0), pixel=1.0):
@@ -196,11 +197,10 @@ def test_atom_number_outliers_are_rejected_with_their_reason():
     n[[10, 50]] = [1500, 4200]
     used = np.ones(200, bool)
     used[50] = False  # already rejected: keeps its own reason
-    reasons = reject_atom_number_outliers(n, used, [""] * 50 + ["other"] + [""] * 149, max_mads=5.0)
-    flagged = [i for i, r in enumerate(reasons) if "outlier" in r]
-    assert flagged == [10]
+    reasons = atom_number_outliers(n, used, max_mads=5.0)
+    assert list(reasons) == [10]  # shot 50 was rejected already: it keeps its own reason
     assert "atom number 1500 is an outlier: -14.7 robust standard deviations" in reasons[10] and "com.atom_number_outlier_mads = 5" in reasons[10]
-    assert reasons[50] == "other"
-    assert reject_atom_number_outliers(n, used, [""] * 200, max_mads=None) == [""] * 200
+    assert reasons[10].cause == RejectCause.ATOM_NUMBER_OUTLIER
+    assert atom_number_outliers(n, used, max_mads=None) == {}
     # the MAD of a few shots is too uncertain for a 5-sigma cut: no cut below 20 used shots
-    assert reject_atom_number_outliers(n[:19], used[:19], [""] * 19, max_mads=5.0) == [""] * 19
+    assert atom_number_outliers(n[:19], used[:19], max_mads=5.0) == {}

@@ -11,16 +11,8 @@ from atompump.errors import InputDataError
 from atompump.io import read_frame
 from atompump.io.formats import detect_format, open_image
 from atompump.io.manifest import scan_manifest, write_manifest
-from atompump.io.shots import (
-    check_shots,
-    count_run_shots,
-    read_shot,
-    run_input_files,
-    run_shots,
-    scan_labscript_shots,
-    shots_from_table,
-    shots_table,
-)
+from atompump.io.runtable import shots_from_table, shots_table
+from atompump.io.shots import check_shots, count_run_shots, read_shot, run_input_files, run_shots
 
 
 def triplet(shape=(12, 16), dtype=np.uint16, seed=0):
@@ -168,7 +160,7 @@ def test_labscript_3d_dataset_with_page_indices_and_missing_global(tmp_path):
     write_labscript_shot(tmp_path / "b.h5", triplet(seed=2), {"n_cycles": 2.0}, stack=True)
     data = {"shots": str(tmp_path / "*.h5"),
             "frames": {"orientation": "side", "label": "absorption", "atoms": 0, "probe": 1, "dark": 2}}
-    records = scan_labscript_shots(data["shots"], frames=data["frames"])
+    records = run_shots({"shots": data["shots"], "frames": data["frames"]})
     np.testing.assert_array_equal(read_shot(records[0]).dark, triplet(seed=1)[2])
     assert records[0].direction == 1 and not records[0].problem
     assert "global 'cycle' (data.globals.cycle) is missing" in records[1].problem
@@ -229,7 +221,7 @@ def test_truncated_files_of_every_container_format(tmp_path):
 def test_labscript_image_group_is_found_without_orientation_and_label(tmp_path):
     atoms, probe, dark = triplet()
     write_labscript_shot(tmp_path / "one.h5", [atoms, probe, dark], {"cycle": 2.0, "direction": -1})
-    record = scan_labscript_shots(str(tmp_path / "one.h5"))[0]  # no data.frames at all
+    record = run_shots({"shots": str(tmp_path / "one.h5")})[0]  # no data.frames at all
     assert record.cycle == 2.0 and record.direction == -1 and record.problem == ""
     np.testing.assert_array_equal(read_shot(record).probe, probe)
     with h5py.File(tmp_path / "one.h5", "a") as h5:  # a second camera: which one is ambiguous
@@ -237,7 +229,7 @@ def test_labscript_image_group_is_found_without_orientation_and_label(tmp_path):
     with pytest.raises(InputDataError, match=r"holds several image groups \(/images/side/absorption, "
                                              r"/images/top/absorption\); set data.frames.orientation"):
         read_shot(record)
-    only_top = scan_labscript_shots(str(tmp_path / "one.h5"), frames={"orientation": "top"})[0]
+    only_top = run_shots({"shots": str(tmp_path / "one.h5"), "frames": {"orientation": "top"}})[0]
     with pytest.raises(InputDataError, match="frame 'probe' does not exist; the file holds 1 frame"):
         read_shot(only_top)
 

@@ -119,8 +119,8 @@ def test_uncompressed_writer_reads_back_like_xarrays(tmp_path):
         coords={"shot": ("shot", np.array(["s0", "s1"], dtype=object)), "cycle": ("shot", [0.0, 1.5], {"units": "1"}),
                 "y": ("y", np.arange(3)), "x": ("x", np.arange(4) + 5)},
         attrs={"roi": [1, 4, 5, 9], "batch": 3})
-    write_dataset_uncompressed(ds, tmp_path / "fast.nc")
-    write_dataset(ds, tmp_path / "xarray.nc", compress=False)
+    write_dataset_uncompressed(ds, tmp_path / "fast.nc", title="t")
+    write_dataset(ds, tmp_path / "xarray.nc", compress=False, title="t")
     xr.testing.assert_identical(read_dataset(tmp_path / "fast.nc"), read_dataset(tmp_path / "xarray.nc"))
 
 
@@ -140,3 +140,50 @@ def test_order_and_sequence_cycles_columns(tmp_path):
     records = read_manifest(tmp_path / "m.csv")
     assert [r.order for r in records] == [2, 1, 0] and [r.sequence_cycles for r in records] == [0.5, 1.5, 2.5]
     assert all(r.metadata == {} for r in records)
+
+
+def test_every_writer_encodes_alike_with_cf_attributes(tmp_path):
+    """The three netCDF writers share one encoding: the same Dataset reads back the same from each, with the CF
+    attributes (Conventions, title, ancillary_variables linking each value to its errors, UDUNITS units with the
+    package's own units named in long_name)."""
+    import xarray as xr
+
+    from atompump.io.netcdf import (
+        CONVENTIONS,
+        image_coordinates,
+        write_dataset_blocks,
+        write_dataset_uncompressed,
+    )
+    from atompump.reasons import Reason, RejectCause
+
+    n = 3
+    ds = xr.Dataset(
+        {"x_fit_um": ("shot", [1.0, 2.0, 3.0], {"units": "um", "long_name": "centre"}),
+         "x_fit_err_um": ("shot", [0.1, 0.2, 0.3], {"units": "um"}),
+         "x_fit_white_err_um": ("shot", [0.05, 0.1, 0.1], {"units": "um"}),
+         "gap": ("shot", [0.11, 0.2, 0.3], {"units": "Er,s", "long_name": "direct gap"}),
+         "used": ("shot", [True, False, True]),
+         # a Reason (a str carrying its cause) among plain strings is stored as its text
+         "reject_reason": ("shot", np.array(["", Reason("no cloud signal", RejectCause.NO_CLOUD), ""], dtype=object),
+                           {"note": ""})},
+        coords={"shot": ("shot", np.array(["a", "b", "c"], dtype=object)), "cycle": ("shot", [0.0, 1.0, 2.0])},
+        attrs={"estimator": "fit", "title": "read back from another file"})
+    write_dataset(ds, tmp_path / "x.nc", title="a table")
+    write_dataset_uncompressed(ds, tmp_path / "u.nc", title="a table")
+    write_dataset_blocks(tmp_path / "b.nc", ds.isel(shot=slice(0, 0)),
+                         [{k: ds[k].values[:2] for k in ds.variables}, {k: ds[k].values[2:] for k in ds.variables}],
+                         size=n, title="a table")
+    read = [read_dataset(tmp_path / name) for name in ("x.nc", "u.nc", "b.nc")]
+    for other in read[1:]:
+        xr.testing.assert_identical(read[0], other)
+    out = read[0]
+    assert out.attrs == {"Conventions": CONVENTIONS, "title": "a table", "estimator": "fit"}
+    assert out.x_fit_um.attrs["ancillary_variables"] == "x_fit_err_um x_fit_white_err_um"
+    assert "ancillary_variables" not in out.x_fit_err_um.attrs and "note" not in out.reject_reason.attrs
+    assert out.gap.attrs == {"units": "1", "long_name": "direct gap (in units of Er,s, the recoil energy h^2 / "
+                                                        "(2 m lambda^2) of the short lattice)"}
+    assert out.used.dtype == bool and ds.gap.attrs["units"] == "Er,s"  # the caller's Dataset is left alone
+    coords = image_coordinates(range(10, 13), range(4, 6), pixel_size_um=0.5)
+    np.testing.assert_allclose(coords["x_um"][1], [2.0, 2.5])
+    np.testing.assert_allclose(coords["y_um"][1], [5.0, 5.5, 6.0])
+    assert coords["x_um"][0] == "x" and coords["x_um"][2]["units"] == "um"

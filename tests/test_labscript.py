@@ -21,14 +21,8 @@ from labscript_files import (
 
 from atompump.errors import InputDataError
 from atompump.io import read_dataset
-from atompump.io.shots import (
-    check_shots,
-    global_variable,
-    read_shot,
-    run_shots,
-    scan_labscript_shots,
-    write_shots_table,
-)
+from atompump.io.runtable import global_variable, write_shots_table
+from atompump.io.shots import check_shots, read_shot, run_shots
 
 SEQUENCE_GLOBALS = {  # runmanager's globals file: (expression, units, expansion) per global, by group
     "pump": {"cycle": ("[0, 1, 2, 3]", "", "outer"), "direction": ("1", "", ""), "T_cycle": ("2.5", "ms", "")},
@@ -95,13 +89,13 @@ def test_order_repeats_globals_and_units_as_labscript_writes_them(tmp_path):
 def test_default_frametype_is_one_3d_dataset_read_by_page(tmp_path):
     folder = labscript_run(tmp_path / "run", repeats=())
     # the README's orientation/label settings: the exposures are the pages of /images/side/absorption/frame
-    record = scan_labscript_shots(str(folder / "*_2.h5"), frames={"orientation": "side", "label": "absorption"})[0]
+    record = run_shots({"shots": str(folder / "*_2.h5"), "frames": {"orientation": "side", "label": "absorption"}})[0]
     frames = read_shot(record)  # default names atoms, probe, dark = pages 0, 1, 2
     for got, want in zip((frames.atoms, frames.probe, frames.dark), triplet(2)):
         np.testing.assert_array_equal(got, want)
-    swapped = scan_labscript_shots(str(folder / "*_2.h5"), frames={"atoms": 0, "probe": 2, "dark": 1})[0]
+    swapped = run_shots({"shots": str(folder / "*_2.h5"), "frames": {"atoms": 0, "probe": 2, "dark": 1}})[0]
     np.testing.assert_array_equal(read_shot(swapped).probe, triplet(2)[2])  # no orientation: the one camera
-    named = scan_labscript_shots(str(folder / "*_2.h5"), frames={"atoms": "with_atoms"})[0]
+    named = run_shots({"shots": str(folder / "*_2.h5"), "frames": {"atoms": "with_atoms"}})[0]
     with pytest.raises(InputDataError, match=r"frame 'with_atoms' does not exist; the file holds 3 unnamed frame\(s\): "
                                              r"the pages 0..2 of the 3D dataset /images/side/absorption/frame.*"
                                              r"name the pages by index, e.g. data.frames: \{atoms: 0, probe: 1, "
@@ -109,7 +103,7 @@ def test_default_frametype_is_one_3d_dataset_read_by_page(tmp_path):
         read_shot(named)
     # a camera with one frametype per exposure: three 2D datasets, read by name
     other = labscript_run(tmp_path / "named", exposures=NAMED_FRAMETYPES, repeats=())
-    record = scan_labscript_shots(str(other / "*_1.h5"))[0]
+    record = run_shots({"shots": str(other / "*_1.h5")})[0]
     np.testing.assert_array_equal(read_shot(record).dark, triplet(1)[2])
 
 
@@ -146,7 +140,7 @@ def test_a_locked_shot_file_is_waited_for_then_read(tmp_path, monkeypatch):
 def test_a_file_still_being_written_is_waited_for_and_an_old_broken_one_is_not(tmp_path):
     import threading
 
-    from atompump.io.shots import open_when_ready
+    from atompump.io.formats import open_when_ready
 
     folder = labscript_run(tmp_path / "run", repeats=())
     whole = (folder / "20261203T101500_pump_0.h5").read_bytes()

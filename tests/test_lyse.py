@@ -25,7 +25,8 @@ from atompump.config import cross_section_um2, species
 from atompump.errors import InputDataError
 from atompump.io.checksums import hdf5_content_sha256, input_sha256
 from atompump.io.netcdf import write_dataset
-from atompump.io.shots import scan_labscript_shots, write_shots_table
+from atompump.io.runtable import write_shots_table
+from atompump.io.shots import run_shots
 from atompump.lyse import GROUP, analyse_shot, load_config, multi_shot_routine, nu_so_far, single_shot_routine
 from atompump.lyse.export import LEFTOVER_SUFFIX, export_results
 
@@ -149,7 +150,7 @@ def finished_run(workdir, n=8, shape=(128, 128)):
     """A finished workflow run over labscript shot files: results/reduce/shots.nc, com/com.nc, fit/summary.json
     (the files export-lyse reads), made directly."""
     truth = pump_run(workdir / "shots", n=n, shape=shape)
-    records = scan_labscript_shots("shots/*.h5")
+    records = run_shots({"shots": "shots/*.h5"})
     write_shots_table(records, workdir / "results/reduce/shots.nc", batch_size=100)
     shots = np.array([r.shot for r in records], dtype=object)
     x = np.array([truth[f"{s}.h5"] for s in shots]) + 0.01
@@ -157,7 +158,8 @@ def finished_run(workdir, n=8, shape=(128, 128)):
     com = xr.Dataset(
         {"x_com_um": ("shot", x, {"units": "um"}), "x_com_err_um": ("shot", np.full(n, 0.05), {"units": "um"}),
          "atom_number": ("shot", np.full(n, 1234.0)), "used": ("shot", used),
-         "reject_reason": ("shot", np.array(["" if u else "no cloud signal" for u in used], dtype=object))},
+         "reject_reason": ("shot", np.array(["" if u else "no cloud signal" for u in used], dtype=object)),
+         "reject_cause": ("shot", np.array(["" if u else "no_cloud" for u in used], dtype=object))},
         coords={"shot": ("shot", shots), "cycle": ("shot", np.array([r.cycle for r in records])),
                 "direction": ("shot", np.array([r.direction for r in records], dtype=np.int8))},
         attrs={"estimator": "fit"})

@@ -31,6 +31,9 @@ REJECTED = {
 }
 
 
+CAUSES = {**dict.fromkeys(range(2, 8), "cloud_cut"), 8: "few_atoms", 9: "few_atoms", 10: "atoms_saturated"}
+
+
 @pytest.fixture
 def few_shots(tmp_path):
     """11 shots, 2 used (cycles 0 and 1), 9 rejected for three causes."""
@@ -40,7 +43,8 @@ def few_shots(tmp_path):
     cycle = np.array([i % 4 for i in range(n)], dtype=float)
     com = xr.Dataset(
         {"x_com_um": ("shot", 20 + DL * cycle, {"units": "um"}), "x_com_err_um": ("shot", np.full(n, 0.02)),
-         "atom_number": ("shot", np.full(n, 3000.0)), "used": ("shot", used), "reject_reason": ("shot", reasons)},
+         "atom_number": ("shot", np.full(n, 3000.0)), "used": ("shot", used), "reject_reason": ("shot", reasons),
+         "reject_cause": ("shot", np.array([CAUSES.get(i, "") for i in range(n)], dtype=object))},
         coords={"shot": [f"s{i:02d}" for i in range(n)], "cycle": ("shot", cycle),
                 "direction": ("shot", np.ones(n, int)), "reference": ("shot", np.zeros(n, bool))},
         attrs={"input": "frames"})
@@ -57,10 +61,10 @@ def run_fit(folder, **kwargs):
 EXPECTED_LINES = [
     "no fit possible (fit.model: linear): need at least 3 used pumped shots for the linear model, got 2.",
     "2 of 11 shots passed the quality cuts (2 pumped, 0 constant-phi reference); 9 rejected, by cause:",
-    "  6 x cloud cut by the frame edge: s02, s03, s04, s05, s06 and 1 more (shot s02: cloud cut by the left edge of the camera "
+    "  6 x cloud cut by the frame edge (cloud_cut): s02, s03, s04, s05, s06 and 1 more (shot s02: cloud cut by the left edge of the camera "
     "frame)",
-    "  2 x below com.min_atom_number: s08, s09 (shot s08: atom number 12 below com.min_atom_number = 100)",
-    "  1 x camera saturated in the atoms frame: s10 (shot s10: camera saturated in the atoms frame: 100% of the "
+    "  2 x atom number below com.min_atom_number (few_atoms): s08, s09 (shot s08: atom number 12 below com.min_atom_number = 100)",
+    "  1 x camera saturated in the atoms frame (atoms_saturated): s10 (shot s10: camera saturated in the atoms frame: 100% of the "
     "region of interest at or above imaging.saturation_counts = 65535 (atoms frame run/s10_atoms.tif); lower the "
     "probe intensity)",
 ]
@@ -106,8 +110,7 @@ def test_reject_writes_a_summary_that_says_no_fit_was_possible(few_shots):
                 "reduced_chi2", "x0_um", "efficiency"):
         assert summary[key] is None, key
     assert (summary["n_shots"], summary["n_used"], summary["n_rejected"]) == (11, 2, 9)
-    assert summary["rejected_by_cause"] == {"cloud cut by the frame edge": 6, "below com.min_atom_number": 2,
-                                            "camera saturated in the atoms frame": 1}
+    assert summary["rejected_by_cause"] == {"cloud_cut": 6, "few_atoms": 2, "atoms_saturated": 1}
     assert summary["dl_um"] == DL and summary["nu_theory"] == 1.0 and summary["input"] == "frames"
     fit = read_dataset(few_shots / "fit.nc")
     assert fit.sizes["shot"] == 11 and np.isnan(fit.x_model_um.values).all() and fit.attrs["fit_possible"] == 0
@@ -143,7 +146,7 @@ def test_the_report_without_a_fit_lists_every_rejected_shot(few_shots):
     assert "No fit was possible: 2 of 11 shots passed the quality cuts, too few for the linear fit." in html
     assert escape(EXPECTED_LINES[0]) in html and "Rejected shots (9)" in html
     for i, reason in REJECTED.items():
-        assert f"<td>s{i:02d}</td><td>{escape(reason)}</td>" in html
+        assert f"<td>s{i:02d}</td><td>{CAUSES[i]}</td><td>{escape(reason)}</td>" in html
     assert "Models fitted to the same shots" not in html
 
 

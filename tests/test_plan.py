@@ -44,6 +44,7 @@ def _pilot_com(*, reject_every: int = 10) -> xr.Dataset:
     return xr.Dataset(
         {"x_com_um": ("shot", x), "x_com_err_um": ("shot", np.full(n, SIGMA)), "used": ("shot", used),
          "reject_reason": ("shot", np.where(used, "", "no cloud signal").astype(object)),
+         "reject_cause": ("shot", np.where(used, "", "no_cloud").astype(object)),
          "atom_number": ("shot", np.full(n, 3000.0))},
         coords={"shot": [s["shot"] for s in shots], "cycle": ("shot", cycle), "direction": ("shot", direction),
                 "order": ("shot", [s["order"] for s in shots]), "reference": ("shot", [s["reference"] for s in shots]),

@@ -1,6 +1,6 @@
 """Reasons name the true cause of a bad shot (issue 11, item 7): a saturated camera, swapped or unlit frames, an atoms
 frame brighter than the probe, a negative OD; never an algorithm's trouble downstream. The report's count by cause
-(``_cause``) follows the reason texts, and good real frames raise none of them."""
+follows the code of each reason's cause (``reject_cause``), and good real frames raise none of them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from atompump.io import read_dataset, write_manifest
 from atompump.io.formats import open_image
 from atompump.reduce import optical_density
 from atompump.stages import fringe_basis_stage, reduce_batch_stage, shots_stage
-from atompump.stages.com import _cause
+from atompump.reasons import Reason
 
 SHAPE = (136, 136)
 IMAGING = {"pixel_size_um": 1.0, "pump_axis": "x", "alpha": 1.0, "isat_counts": None, "min_probe_counts": 50,
@@ -76,7 +76,7 @@ CASES = {
                                r"\[atoms\]\); the probe was off or blocked during the atoms exposure",
            "no light in the atoms frame"),
     "s5": ("all-zero atoms frame", r"^the atoms frame .*s5\.npz \[atoms\] is all zero: the camera recorded nothing",
-           "all zero"),
+           "all-zero frame"),
     "s6": ("probe and dark swapped", r"^dark frame brighter than the probe frame: 100% of the region of interest has "
                                      r"no probe light and the dark frame is \d+ counts brighter than the probe frame "
                                      r"\(median\) .*; the probe and dark frames look swapped",
@@ -114,7 +114,8 @@ def reduced(folder, *, fringe_removal: bool, roi: list[int] | None = None):
     fringe_basis_stage(out / "shots.nc", out / "basis.nc", imaging=imaging)
     reduce_batch_stage(out / "shots.nc", out / "basis.nc", out / "batch.nc", batch=0, imaging=imaging)
     batch = read_dataset(out / "batch.nc")
-    return {str(s): str(r) for s, r in zip(batch.shot.values, batch.reject_reason.values)}
+    return {str(s): Reason(str(r), str(c)) for s, r, c in zip(batch.shot.values, batch.reject_reason.values,
+                                                             batch.reject_cause.values)}
 
 
 @pytest.mark.parametrize("fringe_removal", [False, True])
@@ -130,7 +131,7 @@ def test_every_bad_shot_is_rejected_for_its_true_cause(broken_run, fringe_remova
             assert reasons[shot] == "", reasons[shot]
             continue
         assert re.search(pattern, reasons[shot]), (kind, reasons[shot])
-        assert _cause(reasons[shot]) == cause, (kind, reasons[shot])
+        assert reasons[shot].cause.label == cause, (kind, reasons[shot])
     assert all(reasons[f"s{i}"] == "" for i in (0, 9, 10, 11, 12, 13))
 
 
@@ -199,7 +200,8 @@ def test_report_counts_the_new_causes(broken_run):
     from atompump.stages.com import com_report_rows
 
     reasons = reduced(broken_run, fringe_removal=False)
-    com = xr.Dataset({"reject_reason": ("shot", np.array(list(reasons.values()), dtype=object))},
+    com = xr.Dataset({"reject_reason": ("shot", np.array(list(reasons.values()), dtype=object)),
+                      "reject_cause": ("shot", np.array([r.code for r in reasons.values()], dtype=object))},
                      coords={"shot": list(reasons)})
     rows = {name: count for name, count, _ in com_report_rows(com)}
     for _, _, cause in CASES.values():

@@ -45,6 +45,7 @@ def test_report_lists_every_rejected_shot_with_its_reason_and_counts_them_by_cau
     import xarray as xr
 
     from atompump.io.netcdf import write_dataset
+    from atompump.reasons import Reason, RejectCause
     from atompump.stages.com import atom_number_outliers
     from atompump.stages.fit import fit_stage
     from atompump.stages.report import report_stage
@@ -57,16 +58,18 @@ def test_report_lists_every_rejected_shot_with_its_reason_and_counts_them_by_cau
     atoms = rng.normal(3000, 60, n)
     atoms[7] = 900.0
     used = np.ones(n, bool)
-    reasons = [""] * n
-    reasons[3] = "profile fit failed: fewer than 8 columns with data"
-    reasons[12] = "62.0% of the cloud is masked: no probe light or a saturated camera there (com.max_masked_fraction = 30%)"
+    reasons = [Reason()] * n
+    reasons[3] = Reason("profile fit failed: fewer than 8 columns with data", RejectCause.FIT_FAILED)
+    reasons[12] = Reason("62.0% of the cloud is masked: no probe light or a saturated camera there "
+                         "(com.max_masked_fraction = 30%)", RejectCause.CLOUD_MASKED)
     used[[3, 12]] = False
     outliers = atom_number_outliers(atoms, used, max_mads=5.0)
     assert list(outliers) == [7] and "is an outlier" in outliers[7]
     reasons[7], used[7] = outliers[7], False
     com = xr.Dataset(
         {"x_com_um": ("shot", x, {"units": "um"}), "x_com_err_um": ("shot", np.full(n, 0.02), {"units": "um"}),
-         "atom_number": ("shot", atoms), "used": ("shot", used), "reject_reason": ("shot", np.array(reasons, object))},
+         "atom_number": ("shot", atoms), "used": ("shot", used), "reject_reason": ("shot", np.array(reasons, object)),
+         "reject_cause": ("shot", np.array([r.code for r in reasons], object))},
         coords={"shot": [f"s{i:03d}" for i in range(n)], "cycle": ("shot", cycle), "direction": ("shot", direction),
                 "reference": ("shot", np.zeros(n, bool))})
     write_dataset(com, tmp_path / "com.nc")
@@ -87,6 +90,6 @@ def test_report_lists_every_rejected_shot_with_its_reason_and_counts_them_by_cau
                         figures_dir=figures, provenance_path=tmp_path / "provenance.json")
     assert "Rejected shots (3)" in html
     for i in (3, 7, 12):
-        assert f"<td>s{i:03d}</td><td>{escape(reasons[i])}</td>" in html
-    for cause in ("rejected: profile fit failed", "rejected: is an outlier", "rejected: cloud masked (no probe light or a saturated camera)"):
+        assert f"<td>s{i:03d}</td><td>{reasons[i].code}</td><td>{escape(reasons[i])}</td>" in html
+    for cause in ("rejected: profile fit failed", "rejected: atom-number outlier", "rejected: cloud masked (no probe light or a saturated camera)"):
         assert cause in html, cause

@@ -22,7 +22,7 @@ from atompump.io import read_dataset
 from atompump.io.atomic import remove_partial_files
 from atompump.io.netcdf import read_variables, write_dataset, write_dataset_blocks
 from atompump.stages import gather_com_stage, run_analysis, simulate_stage
-from atompump.stages.com import choose_estimator, reject_atom_number_outliers
+from atompump.stages.com import atom_number_outliers, choose_estimator
 
 log = logging.getLogger("atompump.test_scale")
 
@@ -118,6 +118,7 @@ def _com_batch(shots: list[str], atom_number: np.ndarray, rng, *, reasons: list[
             "atom_number": ("shot", atom_number, {"units": "1"}),
             "used": ("shot", np.array([not r for r in reasons]), {"long_name": "used"}),
             "reject_reason": ("shot", np.array(reasons, dtype=object), {"long_name": "why"}),
+            "reject_cause": ("shot", np.array(["fit_failed" if r else "" for r in reasons], dtype=object)),
         },
         coords={"shot": ("shot", np.array(shots, dtype=object)),
                 "cycle": ("shot", np.arange(n, dtype=float) % 4, {"units": "1"}),
@@ -145,9 +146,13 @@ def test_gather_streams_batches_into_the_same_table_with_the_run_level_cut(tmp_p
     assert summary["n_shots"] == 50 and summary["n_outliers"] == 2 and summary["n_used"] == 47
     # the same table as concatenating every batch in memory and applying the cut
     expected = xr.concat(parts, dim="shot")
-    cut = reject_atom_number_outliers(expected.atom_number.values, expected.used.values,
-                                      list(expected.reject_reason.values), max_mads=5.0)
-    expected["reject_reason"] = ("shot", np.array(cut, dtype=object), expected.reject_reason.attrs)
+    cut = list(expected.reject_reason.values)
+    causes = list(expected.reject_cause.values)
+    for i, reason in atom_number_outliers(expected.atom_number.values, expected.used.values, max_mads=5.0).items():
+        cut[i], causes[i] = reason, reason.code
+    assert [causes[7], causes[33]] == ["atom_number_outlier"] * 2
+    expected["reject_reason"] = ("shot", np.array([str(r) for r in cut], dtype=object), expected.reject_reason.attrs)
+    expected["reject_cause"] = ("shot", np.array(causes, dtype=object))
     expected["used"] = ("shot", np.array([not r for r in cut]), expected.used.attrs)
     used = expected.used.values
     crb, fit_err = expected.crb_um.values[used], expected.x_fit_err_um.values[used]
@@ -163,7 +168,9 @@ def test_gather_streams_batches_into_the_same_table_with_the_run_level_cut(tmp_p
                           estimator_reason=why, estimator_consistency=json.dumps(consistency, sort_keys=True))
     expected["x_com_um"].attrs["long_name"] = "centre of mass along the pump axis (fit)"
     com = read_dataset(tmp_path / "com.nc")
-    xr.testing.assert_identical(com, expected.load())
+    # the same encoding and CF attributes as the one-piece writer gives the whole table
+    write_dataset(expected, tmp_path / "expected.nc", title="atompump centre of mass of every shot of the run")
+    xr.testing.assert_identical(com, read_dataset(tmp_path / "expected.nc"))
     assert com.efficiency_fit == pytest.approx(0.81) and com.efficiency_moment == pytest.approx(0.36)
     assert com.estimator == "fit" and "set in the config" in com.estimator_reason
     assert "atom number 1200 is an outlier" in str(com.reject_reason.values[7])

@@ -158,7 +158,7 @@ def test_tiff_run_manifest_records_order_references_and_repeats(tb_run):
 def test_hdf5_run_follows_the_labscript_layout(tmp_path):
     import h5py
 
-    from atompump.simulate.formats import read_hdf5_shot
+    from atompump.io.shots import read_shot, run_shots
 
     params = SimulationParams(cycles=(0.0, 1.0), repeats=1, references=True, image_shape=(24, 40), format="hdf5",
                               cloud_sigma_um=(3.0, 3.0))
@@ -172,10 +172,15 @@ def test_hdf5_run_follows_the_labscript_layout(tmp_path):
             assert sorted(f["images/side/absorption"]) == ["atoms", "dark", "probe"]
             assert f["images/side/absorption/atoms"].dtype == np.uint16
             assert f.attrs["run number"] == shot["order"]
-        frames, globals_ = read_hdf5_shot(path)
-        assert frames["atoms"].shape == (24, 40)
-        assert globals_["cycle"] == shot["cycle"] and globals_["direction"] == shot["direction"]
-        assert bool(globals_["reference"]) == shot["reference"] and globals_["order"] == shot["order"]
+    # read as the workflow reads a folder of labscript shot files: the globals become each shot's protocol
+    records = run_shots({"shots": str(tmp_path / "frames" / "*.h5"),
+                         "frames": {"orientation": "side", "label": "absorption"}})
+    assert [r.shot for r in records] == [s["shot"] for s in truth["shots"]]
+    for record, shot in zip(records, truth["shots"]):
+        assert record.problem == "" and read_shot(record).atoms.shape == (24, 40)
+        assert (record.cycle, record.direction, record.reference, record.order, record.repeat,
+                record.sequence_cycles) == (shot["cycle"], shot["direction"], shot["reference"], shot["order"],
+                                            shot["repeat"], shot["sequence_cycles"])
     again = tmp_path / "again"
     simulate_run(again, params)
     assert (tmp_path / "frames/s00001.h5").read_bytes() == (again / "frames/s00001.h5").read_bytes()

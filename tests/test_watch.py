@@ -47,7 +47,8 @@ def _products(n: int = 12, *, rejected: dict[int, str] | None = None, nu: float 
     com = xr.Dataset(
         {"x_com_um": ("shot", x), "x_com_err_um": ("shot", np.full(n, 0.05)),
          "atom_number": ("shot", rng.normal(3000, 100, n)), "width_um": ("shot", rng.normal(4.0, 0.05, n)),
-         "used": ("shot", reasons == ""), "reject_reason": ("shot", reasons)},
+         "used": ("shot", reasons == ""), "reject_reason": ("shot", reasons),
+         "reject_cause": ("shot", np.where(reasons == "", "", "no_cloud").astype(object))},
         coords={"shot": ("shot", np.array([f"s{i:03d}" for i in range(n)], dtype=object)),
                 "cycle": ("shot", cycle), "direction": ("shot", direction), "order": ("shot", np.arange(n)),
                 "reference": ("shot", np.zeros(n, bool))},

@@ -145,6 +145,56 @@ def test_a_changed_key_reruns_only_the_jobs_that_read_it(repo_root, tiny_run, tm
         "fringe_basis", "reduce_batch", "check_reduce", "template", "com_batch", "figures_before_fit"}
 
 
+# units UDUNITS parses (checked with cf_units when it is installed, else against this conservative list)
+UDUNITS = {"1", "um", "1/um", "rad", "counts", "um2", "Hz", "kHz", "MHz", "ms", "s", "nm", "nK"}
+
+
+def _udunits(unit: str) -> bool:
+    try:
+        import cf_units
+    except ImportError:
+        return unit in UDUNITS
+    try:
+        cf_units.Unit(unit)
+    except ValueError:
+        return False
+    return True
+
+
+def test_netcdf_outputs_follow_cf_conventions(tiny_run):
+    """Every netCDF file of a run: Conventions and a title; units UDUNITS can parse (recoil energies and the lattice
+    period named in long_name instead); each value linked to its errors; images with x_um / y_um coordinates."""
+    import h5py
+
+    files = sorted((tiny_run / "results").rglob("*.nc"))
+    assert {f.name for f in files} >= {"com.nc", "template.nc", "fit.nc", "bands.nc", "wannier.nc", "shots.nc",
+                                       "fringe_basis.nc", "batch-0000.nc", "dynamics.nc"}
+    titles = set()
+    for path in files:
+        with h5py.File(path, "r") as f:
+            attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+            assert attrs["Conventions"] == "CF-1.10", path
+            titles.add(attrs["title"])
+            for name, var in f.items():
+                unit = var.attrs.get("units")
+                if unit is not None:
+                    unit = unit.decode() if isinstance(unit, bytes) else str(unit)
+                    assert _udunits(unit), (path.name, name, unit)
+    assert len(titles) >= 8  # every kind of file says what it holds
+    com = read_dataset(tiny_run / "results/com/com.nc")
+    assert com.x_com_um.attrs["ancillary_variables"] == "x_com_err_um"
+    assert com.x_moment_um.attrs["ancillary_variables"] == "x_moment_err_um x_moment_white_err_um"
+    assert com.attrs["title"] == "atompump centre of mass of every shot of the run"
+    wannier = read_dataset(tiny_run / "results/theory/wannier.nc")
+    assert wannier.J1.attrs["units"] == "1" and "in units of Er,s, the recoil energy" in wannier.J1.attrs["long_name"]
+    batch = read_dataset(tiny_run / "results/reduce/batch-0000.nc")
+    assert batch.od.dims == ("shot", "y", "x") and batch.x_um.attrs["units"] == "um"
+    np.testing.assert_allclose(batch.x_um.values, batch.x.values * batch.attrs["pixel_size_um"])
+    np.testing.assert_allclose(batch.y_um.values, batch.y.values * batch.attrs["pixel_size_um"])
+    basis = read_dataset(tiny_run / "results/reduce/fringe_basis.nc")
+    assert basis.mean_od.dims == ("y", "x") and "x_um" in basis.coords and "y_um" in basis.coords
+
+
 def test_measured_data_path_with_relative_manifest(repo_root, tiny_run, tmp_path):
     # The simulated run, moved elsewhere, analysed as lab data: same numbers.
     shutil.copytree(tiny_run / "results/simulated", tmp_path / "lab" / "run1")
@@ -331,7 +381,10 @@ def test_labscript_folder_end_to_end_with_bad_shots_in_every_batch(repo_root, ti
     assert np.isnan(com.cycle.sel(shot="s00002"))  # its globals could not be read either
     assert np.all(com.crb_um.values[used] > 0) and np.all(com.x_moment_err_um.values[used] > com.crb_um.values[used])
     html = (lab / "results/report/report.html").read_text()
-    assert "rejected: NaN" in html and "Cramer-Rao" in html
+    assert "rejected: NaN or infinite pixels" in html and "Cramer-Rao" in html
+    causes = {str(s): str(c) for s, c in zip(com.shot.values, com.reject_cause.values) if c}
+    assert causes == {"s00002": "unreadable", "s00010": "non_finite", "s00017": "unreadable",
+                      "s00021": "unsupported_frame", "s00005@shots/s00005.h5": "shot_id"}
     # every other global reaches com.nc as a per-shot coordinate with its units; the order is the run time's
     fine = com.shot.values != "s00002"  # unreadable: no globals, no run time
     assert com["global_T_cycle"].attrs["units"] == "ms" and np.all(com["global_T_cycle"].values[fine] == 2.5)

@@ -29,6 +29,7 @@ import numpy as np
 from atompump.com._common import fractional_window, moment, prepare
 from atompump.com.noise import NoiseModel, measure_noise, response_variance
 from atompump.com.support import CloudSupport, cloud_span, find_cloud
+from atompump.reasons import Reason, RejectCause
 
 __all__ = ["CentreOfMass", "CloudWindow", "centre_of_mass", "cloud_window"]
 
@@ -50,7 +51,7 @@ class CentreOfMass:
     od_noise : float
         Total OD noise of an atom-free pixel (standard deviation).
     reject_reason : str
-        Empty when the estimate is usable, else the physical reason why not.
+        Empty when the estimate is usable, else the physical reason why not (a :class:`~atompump.reasons.Reason`).
     rows : tuple of int
         The transverse window [start, stop) in pixels.
     background : float
@@ -257,10 +258,10 @@ def _moment_in_window(od, valid, factor, support: CloudSupport, window: CloudWin
     masked_fraction = float(1.0 - valid[span].mean()) if span.any() else 0.0
     reason = support.reject_reason
     if not reason and masked_fraction > max_masked_fraction:
-        reason = (f"{masked_fraction:.1%} of the cloud is masked: no probe light or a saturated camera there "
-                  f"(com.max_masked_fraction = {max_masked_fraction:.0%})")
+        reason = Reason(f"{masked_fraction:.1%} of the cloud is masked: no probe light or a saturated camera there "
+                        f"(com.max_masked_fraction = {max_masked_fraction:.0%})", RejectCause.CLOUD_MASKED)
     if not reason and not np.isfinite(var):
-        reason = "no atom-free pixels around the cloud to measure the noise"
+        reason = Reason("no atom-free pixels around the cloud to measure the noise", RejectCause.NO_ATOM_FREE_PIXELS)
     return CentreOfMass(
         x_um=float(centre), x_err_um=float(np.sqrt(var)) if var > 0 else float("nan"), integrated_od=total,
         window_um=(lo * pix, hi * pix), masked_fraction=masked_fraction,

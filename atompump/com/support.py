@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from atompump.reasons import Reason, RejectCause
+
 __all__ = ["CloudSupport", "cloud_span", "find_cloud"]
 
 _SIDES = ("top", "bottom", "left", "right")
@@ -63,7 +65,8 @@ class CloudSupport:
     source : str
         ``"shot"`` (found in this image) or ``"run"`` (a faint shot measured over the run's cloud region).
     reject_reason : str
-        Empty, or the physical reason why the shot cannot be measured.
+        Empty, or the physical reason why the shot cannot be measured (a :class:`~atompump.reasons.Reason`, with
+        its cause).
     """
 
     region: np.ndarray
@@ -150,7 +153,8 @@ def find_cloud(od: np.ndarray, valid: np.ndarray, *, smoothing_px: float = 2.0, 
     empty = np.zeros_like(valid)
     if valid.sum() < 16:
         return CloudSupport(empty, empty, empty, (0, 0), (0, 0), (np.nan, np.nan), np.nan, np.nan, np.nan,
-                            reject_reason="no valid pixels (no probe light over the image)")
+                            reject_reason=Reason("no valid pixels (no probe light over the image)",
+                                                 RejectCause.NO_PROBE_LIGHT))
     smooth, inside, gain = _smoothed(od, valid, smoothing_px)
     relative = _relative_noise(od, smooth, valid, smoothing_px) * gain
     outside = inside if expected is None else inside & ~np.asarray(expected, bool)
@@ -198,8 +202,9 @@ def find_cloud(od: np.ndarray, valid: np.ndarray, *, smoothing_px: float = 2.0, 
     atom_free = valid & outside
     if not detected:
         return CloudSupport(empty, empty, atom_free, (0, 0), (0, 0), (np.nan, np.nan), peak, noise, background,
-                            reject_reason=f"no cloud signal: smoothed peak OD {peak:.3g} above the background, noise "
-                                          f"{noise:.3g} (detection needs {min_snr:g} times the noise)")
+                            reject_reason=Reason(f"no cloud signal: smoothed peak OD {peak:.3g} above the background, "
+                                                 f"noise {noise:.3g} (detection needs {min_snr:g} times the noise)",
+                                                 RejectCause.NO_CLOUD))
     rows, cols = _bbox(region)
     weights = np.where(region, np.clip(smooth - background, 0.0, None), 0.0)
     yy, xx = np.indices(od.shape)
@@ -207,14 +212,14 @@ def find_cloud(od: np.ndarray, valid: np.ndarray, *, smoothing_px: float = 2.0, 
     centre = ((float((yy * weights).sum() / total), float((xx * weights).sum() / total)) if total > 0
               else ((rows[0] + rows[1] - 1) / 2, (cols[0] + cols[1] - 1) / 2))
     touches = (rows[0] == 0, rows[1] == ny, cols[0] == 0, cols[1] == nx)
-    reason = ""
+    reason = Reason()
     cut = [side for side, t, edge in zip(_SIDES, touches, frame_edges) if t and edge]
     beyond = [side for side, t, edge in zip(_SIDES, touches, frame_edges) if t and not edge]
     if cut:
-        reason = f"cloud cut by the {' and '.join(cut)} edge of the camera frame"
+        reason = Reason(f"cloud cut by the {' and '.join(cut)} edge of the camera frame", RejectCause.CLOUD_CUT)
     elif beyond:
-        reason = (f"cloud extends beyond the {' and '.join(beyond)} edge of the region of interest; widen "
-                  "imaging.roi")
+        reason = Reason(f"cloud extends beyond the {' and '.join(beyond)} edge of the region of interest; widen "
+                        "imaging.roi", RejectCause.CLOUD_BEYOND_ROI)
     return CloudSupport(region, extent, atom_free, rows, cols, centre, peak, noise, background, source, reason)
 
 

@@ -6,9 +6,15 @@ Reading a run
   one frame at a time (:func:`open_image`, :func:`read_frame`).
 * :mod:`atompump.io.manifest` reads a CSV manifest (``shot, atoms, probe, dark, cycle[, direction, reference,
   repeat]``, or ``file`` instead of the three frame columns for one multi-frame file per shot).
+* :mod:`atompump.io.protocol` defines a shot's protocol (cycle, direction, reference, repeat, order,
+  sequence_cycles) once: how it is parsed from a manifest row or labscript globals, stored per shot, and checked
+  for the run (a negative cycle, or pumped shots all at one cycle, is refused before any job).
+* :mod:`atompump.io.labscript` finds the shots of a folder of labscript HDF5 shot files and reads their globals.
 * :mod:`atompump.io.shots` finds the shots of a run (a manifest, or a glob of labscript HDF5 shot files), checks
   them from their headers, and reads the three frames of one shot (:func:`read_shot`), so that a run of any length
   streams through a fixed amount of memory.
+* :mod:`atompump.io.runtable` writes and reads the run table (one row per shot, no pixels) that every batch reads.
+* :mod:`atompump.io.netcdf` writes and reads the netCDF files between stages: one encoding, CF conventions.
 
 labscript shot files (the layout this package defines for the simulator and the lab)::
 
@@ -20,14 +26,14 @@ labscript shot files (the layout this package defines for the simulator and the 
 
 one file per shot, shot id = file name without extension; acquisition order from the root attributes (``run time``,
 ``sequence_index``, ``run number``, ``run repeat``); every global carried as ``global_<name>``; see
-:mod:`atompump.io.shots` and ``config/README.md``. :mod:`atompump.io.checksums` hashes a shot file's content outside
+:mod:`atompump.io.labscript` and ``config/README.md``. :mod:`atompump.io.checksums` hashes a shot file's content outside
 ``/results`` (where lyse saves results).
 """
 
 from atompump.io.atomic import atomic_path, write_json, write_text
 from atompump.io.formats import open_image
 from atompump.io.frames import read_frame, write_tiff_frame
-from atompump.io.manifest import ShotRecord, count_manifest_rows, read_manifest, scan_manifest, write_manifest
+from atompump.io.manifest import ShotRecord, read_manifest, scan_manifest, write_manifest
 from atompump.io.netcdf import read_dataset, write_dataset
 from atompump.io.shots import check_shots, read_shot, run_shots
 
@@ -35,7 +41,6 @@ __all__ = [
     "ShotRecord",
     "atomic_path",
     "check_shots",
-    "count_manifest_rows",
     "open_image",
     "read_dataset",
     "read_frame",

@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -48,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from atompump.errors import InputDataError
+from atompump.reasons import RejectCause
 
 __all__ = [
     "FORMATS",
@@ -57,8 +59,10 @@ __all__ = [
     "check_dtype",
     "detect_format",
     "hdf5_value",
+    "is_busy",
     "is_lock_error",
     "open_image",
+    "open_when_ready",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,7 +72,7 @@ FrameKey = int | str | None
 
 class FileLockedError(InputDataError):
     """A file that another program holds open for writing (HDF5 file locking: BLACS saving a shot, a lyse routine
-    writing its results); worth waiting for (:func:`atompump.io.shots.open_when_ready`)."""
+    writing its results); worth waiting for (:func:`open_when_ready`)."""
 
 
 def is_lock_error(exc: OSError) -> bool:
@@ -94,7 +98,7 @@ def check_dtype(dtype: np.dtype, *, source: str) -> None:
     dtype = np.dtype(dtype)
     if dtype.kind not in "uif" or dtype.fields is not None:
         raise InputDataError(f"{source}: unexpected dtype {dtype}; expected integer or float camera counts "
-                             "(8/16/32-bit integers or float32/64)")
+                             "(8/16/32-bit integers or float32/64)", cause=RejectCause.UNSUPPORTED_FRAME)
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -110,7 +114,8 @@ def detect_format(path: str | os.PathLike) -> str:
         with open(path, "rb") as fh:
             head = fh.read(16)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise InputDataError(f"{path}: file does not exist; check the path in the manifest or data.shots") from None
+        raise InputDataError(f"{path}: file does not exist; check the path in the manifest or data.shots",
+                             cause=RejectCause.MISSING_FILE) from None
     if not head:
         raise InputDataError(f"{path}: the file is empty (0 bytes); the camera or the copy failed")
     for magic, fmt in _MAGIC:
@@ -194,9 +199,11 @@ class ImageFile:
         source = f"{self.path} frame {key!r}" if key is not None else str(self.path)
         check_dtype(dtype, source=source)
         if len(shape) != 2:
-            raise InputDataError(f"{source}: expected one 2D frame, found an array of shape {tuple(shape)}")
+            raise InputDataError(f"{source}: expected one 2D frame, found an array of shape {tuple(shape)}",
+                                 cause=RejectCause.UNSUPPORTED_FRAME)
         if 0 in shape:
-            raise InputDataError(f"{source}: the frame is empty (shape {tuple(shape)})")
+            raise InputDataError(f"{source}: the frame is empty (shape {tuple(shape)})",
+                                 cause=RejectCause.UNSUPPORTED_FRAME)
         return int(shape[0]), int(shape[1])
 
     def read(self, key: FrameKey) -> np.ndarray:
@@ -719,3 +726,46 @@ def open_image(path: str | os.PathLike, *, hdf5_group: str | None = None) -> Ima
     except Exception as exc:  # the libraries raise many types for corrupt files
         raise InputDataError(f"{path}: cannot read as {fmt.upper()} ({type(exc).__name__}: {exc}); the file may be "
                              "truncated or corrupt") from exc
+
+
+SETTLE_S = 1.0
+"""A file that cannot be read and changed less than this long ago is taken to be still being written."""
+POLL_S = 0.2
+"""How often a busy file is tried again, in seconds."""
+
+
+def is_busy(path: Path, exc: InputDataError) -> bool:
+    """Whether a file that failed to open is worth waiting for: locked by a writer, or changed just now."""
+    if isinstance(exc, FileLockedError):
+        return True
+    try:
+        return time.time() - os.stat(path).st_mtime < SETTLE_S
+    except OSError:
+        return False
+
+
+def open_when_ready(path: str | os.PathLike, group: str | None = None, *, wait_s: float = 0.0) -> ImageFile:
+    """:func:`open_image`, waiting up to ``wait_s`` seconds for a file that is locked by a
+    writer or still being written (changed less than :data:`SETTLE_S` ago), trying again every 0.2 s.
+
+    Raises
+    ------
+    InputDataError
+        The file cannot be read (after the wait, which the message then states).
+    """
+    path = Path(path)
+    start = time.monotonic()
+    slept = False
+    while True:
+        try:
+            return open_image(path, hdf5_group=group)
+        except InputDataError as exc:
+            waited = time.monotonic() - start
+            if wait_s <= 0 or waited >= wait_s or not is_busy(path, exc):
+                if slept:
+                    raise type(exc)(f"{exc} (after waiting {waited:.1f} s for it; data.file_wait_s = "
+                                    f"{wait_s:g})", cause=exc.cause) from exc
+                raise
+            time.sleep(min(POLL_S, wait_s - waited))
+            slept = True
+

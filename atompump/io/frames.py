@@ -13,6 +13,7 @@ import numpy as np
 
 from atompump.errors import InputDataError
 from atompump.io.formats import FrameKey, check_dtype, open_image
+from atompump.reasons import RejectCause
 
 __all__ = ["read_frame", "write_tiff_frame", "check_frame", "check_od_image", "MAX_PLAUSIBLE_OD"]
 
@@ -22,9 +23,11 @@ def _as_2d_float(array: np.ndarray, *, source: str, what: str) -> np.ndarray:
     array = np.asarray(array)
     check_dtype(array.dtype, source=source)
     if array.ndim != 2:
-        raise InputDataError(f"{source}: expected one 2D {what}, found an array of shape {array.shape}")
+        raise InputDataError(f"{source}: expected one 2D {what}, found an array of shape {array.shape}",
+                             cause=RejectCause.UNSUPPORTED_FRAME)
     if 0 in array.shape:
-        raise InputDataError(f"{source}: the {what} is empty (shape {array.shape})")
+        raise InputDataError(f"{source}: the {what} is empty (shape {array.shape})",
+                             cause=RejectCause.UNSUPPORTED_FRAME)
     return array.astype(np.float64)
 
 
@@ -39,7 +42,8 @@ def check_frame(array: np.ndarray, *, source: str) -> np.ndarray:
     out = _as_2d_float(array, source=source, what="frame")
     if not np.all(np.isfinite(out)):
         bad = int(np.size(out) - np.count_nonzero(np.isfinite(out)))
-        raise InputDataError(f"{source}: {bad} pixel(s) are NaN or infinite; the camera file is corrupt")
+        raise InputDataError(f"{source}: {bad} pixel(s) are NaN or infinite; the camera file is corrupt",
+                             cause=RejectCause.NON_FINITE)
     return out
 
 
@@ -64,16 +68,19 @@ def check_od_image(array: np.ndarray, *, source: str) -> np.ndarray:
     infinite = int(np.count_nonzero(np.isinf(out)))
     if infinite:
         raise InputDataError(f"{source}: {infinite} pixel(s) are infinite; an optical-density image holds finite "
-                             "values, and NaN where a pixel is masked (no measurable OD there): write NaN there")
+                             "values, and NaN where a pixel is masked (no measurable OD there): write NaN there",
+                             cause=RejectCause.NON_FINITE)
     finite = np.isfinite(out)
     if not finite.any():
         raise InputDataError(f"{source}: no finite pixel (every pixel is NaN, i.e. masked): the image holds no "
-                             "optical density; remove the shot or check how the file was written")
+                             "optical density; remove the shot or check how the file was written",
+                             cause=RejectCause.FEW_FINITE_OD)
     median = float(np.median(out[finite]))
     if median > MAX_PLAUSIBLE_OD:
         raise InputDataError(f"{source}: median value {median:.4g} is not an optical density (the background of an "
                              "OD image is near 0, a cloud a few at most): the file looks like camera counts; give "
-                             "the shot's atoms, probe and dark frames instead of an od column")
+                             "the shot's atoms, probe and dark frames instead of an od column",
+                             cause=RejectCause.NOT_OD)
     return out
 
 

@@ -13,13 +13,8 @@ Columns (header names, any order; extra columns are kept as metadata and otherwi
                of a file that holds several. The reduction is skipped for such a run (see
                :mod:`atompump.stages.reduce`). A run is OD images or camera frames, never both: a row that gives
                both, or whose kind differs from the run's first row, is a bad row naming its line
-``cycle``      pump cycles completed at imaging time (float)
-``direction``  +1 or -1 (pump direction; optional, default +1)
-``reference``  true/false: a constant-phi reference sequence (optional, default false)
-``repeat``     integer repeat index (optional)
-``order``      acquisition order, an integer >= 0 (optional; default: the row order)
-``sequence_cycles``  length of the sequence in pump cycles (optional; default: ``cycle``). A constant-phi
-               reference shot has ``cycle = 0`` and the ``sequence_cycles`` of the pumped shots it is compared with
+``cycle``, ``direction``, ``reference``, ``repeat``, ``order``, ``sequence_cycles``
+               the shot's protocol (:mod:`atompump.io.protocol`; only ``cycle`` is required)
 
 :func:`scan_manifest` checks every row and returns all shots, the bad ones with their ``problem`` (so that a run
 with ``data.on_bad_shot: reject`` can record them); :func:`read_manifest` raises
@@ -29,7 +24,6 @@ with ``data.on_bad_shot: reject`` can record them); :func:`read_manifest` raises
 from __future__ import annotations
 
 import csv
-import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,17 +31,16 @@ from pathlib import Path
 
 from atompump.errors import BadShotsError, InputDataError
 from atompump.io.formats import FrameKey
+from atompump.io.protocol import FIELDS, OPTIONAL, parse_protocol
+from atompump.reasons import Reason, RejectCause
 
-__all__ = ["ShotRecord", "iter_manifest", "read_manifest", "scan_manifest", "write_manifest", "count_manifest_rows",
-           "FRAME_NAMES", "INPUT_NAMES", "OD_NAME", "parse_bool"]
+__all__ = ["ShotRecord", "iter_manifest", "read_manifest", "scan_manifest", "write_manifest",
+           "FRAME_NAMES", "INPUT_NAMES", "OD_NAME"]
 
 FRAME_NAMES = ("atoms", "probe", "dark")
 OD_NAME = "od"
 """The input of a shot given as an optical-density image instead of camera frames."""
 INPUT_NAMES = (*FRAME_NAMES, OD_NAME)
-_OPTIONAL = ("direction", "reference", "repeat", "order", "sequence_cycles")
-_TRUE = {"1", "true", "yes", "y", "t"}
-_FALSE = {"0", "false", "no", "n", "f", ""}
 
 
 @dataclass(frozen=True)
@@ -81,7 +74,8 @@ class ShotRecord:
     hdf5_group : str or None
         Group of an HDF5 file holding the frames (labscript: ``/images/<orientation>/<label>``).
     problem : str
-        Why the shot cannot be analysed (empty for a good shot).
+        Why the shot cannot be analysed (empty for a good shot): a :class:`~atompump.reasons.Reason`, whose
+        ``cause`` is the code of the run table's ``problem_cause``.
     run_time : str or None
         When the shot was run (labscript: BLACS's ``run time`` attribute, local time, ISO 8601), if known.
     units : dict[str, str]
@@ -120,20 +114,6 @@ class ShotRecord:
     def input_names(self) -> tuple[str, ...]:
         """The inputs of the shot: ``("od",)`` or ``("atoms", "probe", "dark")``."""
         return (OD_NAME,) if self.is_od else FRAME_NAMES
-
-
-def parse_bool(text: object) -> bool:
-    """``true/false``, ``yes/no``, ``1/0`` (any case), or a bool/number, as a bool."""
-    if isinstance(text, (bool, int)) or (hasattr(text, "dtype") and getattr(text, "ndim", 1) == 0):
-        if float(text) in (0.0, 1.0):  # type: ignore[arg-type]
-            return bool(text)
-        raise ValueError(f"'{text}' is not a boolean (use true/false)")
-    low = str(text).strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise ValueError(f"'{text}' is not a boolean (use true/false)")
 
 
 def _read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
@@ -204,7 +184,7 @@ def iter_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
         raise InputDataError(
             f"manifest {path} lacks column(s) {', '.join(sorted(missing))}; found {', '.join(columns)}. "
             f"Required: shot, cycle, and atoms, probe, dark (one file per frame) or file (one multi-frame file per "
-            f"shot) or od (an optical-density image per shot); optional: {', '.join(_OPTIONAL)}"
+            f"shot) or od (an optical-density image per shot); optional: {', '.join(OPTIONAL)}"
         )
     if has_frames and has_file:
         raise InputDataError(f"manifest {path} has both a 'file' column and atoms/probe/dark columns; give either "
@@ -218,62 +198,23 @@ def iter_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
     seen: dict[str, int] = {}
     for line_no, row in enumerate(rows, start=2):
         shot = row.get("shot", "")
-        errors = []
+        errors: list[Reason] = []
         kind, kind_error = _row_kind(row, has_od=has_od, camera=camera, run_kind=run_kind)
         if kind_error:
-            errors.append(kind_error)
+            errors.append(Reason(kind_error, RejectCause.MIXED_INPUT))
         elif run_kind is None and (row.get(OD_NAME) or any(row.get(c) for c in camera)):
             run_kind = (kind, line_no)
         if not shot:
-            errors.append("empty shot id")
+            errors.append(Reason("empty shot id", RejectCause.SHOT_ID))
             shot = f"(line {line_no})"
         elif shot in seen:
-            errors.append(f"duplicate shot id (first on line {seen[shot]})")
+            errors.append(Reason(f"duplicate shot id (first on line {seen[shot]})", RejectCause.SHOT_ID))
             shot = f"{shot}@line{line_no}"
         else:
             seen[shot] = line_no
-        try:
-            cycle = float(row["cycle"])
-            if not math.isfinite(cycle):
-                raise ValueError
-        except ValueError:
-            errors.append(f"cycle '{row['cycle']}' is not a finite number")
-            cycle = math.nan
-        direction_text = row.get("direction", "") or "1"
-        try:
-            direction = int(float(direction_text))
-            if direction not in (1, -1) or float(direction_text) != direction:
-                raise ValueError
-        except ValueError:
-            errors.append(f"direction '{direction_text}' is not +1 or -1")
-            direction = 1
-        try:
-            reference = parse_bool(row.get("reference", ""))
-        except ValueError as exc:
-            errors.append(f"reference: {exc}")
-            reference = False
-        repeat_text = row.get("repeat", "")
-        try:
-            repeat = int(repeat_text) if repeat_text else None
-        except ValueError:
-            errors.append(f"repeat '{repeat_text}' is not an integer")
-            repeat = None
-        order_text = row.get("order", "")
-        try:
-            order = int(order_text) if order_text else None
-            if order is not None and order < 0:
-                raise ValueError
-        except ValueError:
-            errors.append(f"order '{order_text}' is not an integer >= 0")
-            order = None
-        sequence_text = row.get("sequence_cycles", "")
-        try:
-            sequence_cycles = float(sequence_text) if sequence_text else None
-            if sequence_cycles is not None and not (math.isfinite(sequence_cycles) and sequence_cycles >= 0):
-                raise ValueError
-        except ValueError:
-            errors.append(f"sequence_cycles '{sequence_text}' is not a finite number >= 0")
-            sequence_cycles = None
+        protocol, bad = parse_protocol({f: row.get(f) for f in FIELDS},
+                                       name_of=lambda f, v: f if v is None else f"{f} {v!r}")
+        errors += [Reason(text, RejectCause.PROTOCOL) for text in bad]
         if kind == OD_NAME:
             paths = {OD_NAME: _row_path(row, OD_NAME, base, errors)}
             frame_keys, group = ({} if od_key is None else {OD_NAME: od_key}), hdf5_group
@@ -282,11 +223,11 @@ def iter_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
             if has_file:
                 paths = {name: paths["file"] for name in FRAME_NAMES}
             frame_keys, group = (keys, hdf5_group) if has_file else ({}, None)
-        problem = f"manifest {path} line {line_no}: " + "; ".join(errors) if errors else ""
+        problem = Reason(f"manifest {path} line {line_no}: " + "; ".join(errors), errors[0].cause) if errors else ""
         extra = {k: v for k, v in row.items() if k not in {"shot", "cycle", "file", OD_NAME, *FRAME_NAMES,
-                                                             *_OPTIONAL}}
-        yield ShotRecord(shot, cycle, direction, paths, reference, repeat, extra, frame_keys=frame_keys,
-                         hdf5_group=group, problem=problem, order=order, sequence_cycles=sequence_cycles)
+                                                             *OPTIONAL}}
+        yield ShotRecord(shot, frames=paths, metadata=extra, frame_keys=frame_keys, hdf5_group=group, problem=problem,
+                         **protocol)
 
 
 def _row_kind(row: Mapping[str, str], *, has_od: bool, camera: tuple[str, ...],
@@ -310,16 +251,16 @@ def _row_kind(row: Mapping[str, str], *, has_od: bool, camera: tuple[str, ...],
     return kind, ""
 
 
-def _row_path(row: Mapping[str, str], name: str, base: Path, errors: list[str]) -> Path:
+def _row_path(row: Mapping[str, str], name: str, base: Path, errors: list[Reason]) -> Path:
     """The file named in column ``name`` of a row (relative to ``base`` unless absolute); a missing entry or file is
     added to ``errors``."""
     text = row.get(name, "")
     if not text:
-        errors.append(f"no {name} given")
+        errors.append(Reason(f"no {name} given", RejectCause.MISSING_FILE))
         return base
     file_path = Path(text) if os.path.isabs(text) else base / text
     if not file_path.is_file():
-        errors.append(f"{name} {file_path} does not exist")
+        errors.append(Reason(f"{name} {file_path} does not exist", RejectCause.MISSING_FILE))
     return file_path
 
 
@@ -340,15 +281,6 @@ def read_manifest(path: str | os.PathLike, *, frames: Mapping[str, FrameKey] | N
     if problems:
         raise BadShotsError(problems, hint="Fix these rows of the manifest (or remove them) and rerun.")
     return records
-
-
-def count_manifest_rows(path: str | os.PathLike) -> int:
-    """Number of data rows of a manifest (cheap; used to plan batches before the run)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputDataError(f"manifest {path} does not exist; set data.manifest to the CSV file of your run")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        return sum(1 for _ in csv.DictReader(fh))
 
 
 def write_manifest(path: str | os.PathLike, rows: list[dict[str, object]]) -> None:

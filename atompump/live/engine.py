@@ -43,9 +43,11 @@ import xarray as xr
 
 from atompump.config import config_section
 from atompump.errors import AtompumpError, InputDataError
+from atompump.io.labscript import find_labscript_shots
 from atompump.io.manifest import ShotRecord
 from atompump.io.netcdf import read_variables, write_dataset_uncompressed
-from atompump.io.shots import find_labscript_shots, iter_run_shots, write_shots_table
+from atompump.io.runtable import write_shots_table
+from atompump.io.shots import iter_run_shots
 from atompump.stages.com import com_batch_stage, gather_com_stage, template_stage
 from atompump.stages.fit import fit_stage
 from atompump.stages.reduce import check_reduce_stage, fringe_basis_stage, reduce_batch_stage

@@ -89,11 +89,9 @@ def _checked(config: Mapping[str, Any]) -> dict:
 
 
 def _record(path: Path, data: Mapping[str, Any]):
-    from atompump.io.shots import scan_labscript_shots
+    from atompump.io.shots import run_shots
 
-    records = scan_labscript_shots(glob.escape(str(path)), frames=data.get("frames"),
-                                   globals_names=data.get("globals"), wait_s=float(data.get("file_wait_s") or 0))
-    return records[0]
+    return run_shots({**data, "shots": glob.escape(str(path))})[0]
 
 
 def analyse_shot(path: str | os.PathLike, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -151,7 +149,7 @@ def analyse_shot(path: str | os.PathLike, config: Mapping[str, Any] | None = Non
     if not reason and not atom_number >= float(com["min_atom_number"]):
         reason = f"atom number {atom_number:.0f} below com.min_atom_number = {float(com['min_atom_number']):g}"
     out.update(x_com_um=located.x_um + shift, x_com_err_um=located.x_err_um, x_moment_um=moment.x_um + shift,
-               atom_number=float(atom_number), width_um=float(moment.width_um), reject_reason=reason,
+               atom_number=float(atom_number), width_um=float(moment.width_um), reject_reason=str(reason),
                used=not reason)
     return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in out.items()}
 

@@ -62,7 +62,7 @@ def render_report(
     headline: str,
     summary_rows: Sequence[tuple[str, object, str]],
     figures: Sequence[tuple[str | os.PathLike, str, str]],
-    rejected: Sequence[tuple[str, str]],
+    rejected: Sequence[tuple[str, str, str]],
     notes: Sequence[str] = (),
     tables: Sequence[tuple[str, Sequence[str], Sequence[Sequence[object]]]] = (),
     provenance: Mapping[str, object] | None = None,
@@ -76,7 +76,8 @@ def render_report(
         One sentence stating the result.
     summary_rows : sequence of (name, value, unit)
     figures : sequence of (png_path, title, caption)
-    rejected : sequence of (shot, reason)
+    rejected : sequence of (shot, cause, reason)
+        The cause is the code of :class:`atompump.reasons.RejectCause`.
     notes : sequence of str
         Warnings and remarks shown in the summary box (e.g. scaled errors).
     tables : sequence of (heading, header, rows)
@@ -105,7 +106,7 @@ def render_report(
         )
     parts.append(f"<h2>Rejected shots ({len(rejected)})</h2>")
     if rejected:
-        parts.append(_table(list(rejected), ["shot", "reason"]))
+        parts.append(_table(list(rejected), ["shot", "cause", "reason"]))
     else:
         parts.append("<p>None: every shot passed the quality cuts.</p>")
     if provenance:

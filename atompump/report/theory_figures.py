@@ -38,7 +38,7 @@ def band_structure_figure(bands: xr.Dataset, phases=(0.0, 0.5, 1.0, 1.5)) -> Fig
         ax.set_title(f"phi = {float(sel.phi) / np.pi:.2f} pi")
         ax.set_xlabel("k (pi / dl)")
     first = np.atleast_1d(axes)[0]
-    first.set_ylabel(f"energy ({bands.energy.attrs.get('units', '')})")
+    first.set_ylabel("energy (Er,s)")  # bands.nc: units "1", the recoil energy Er,s named in long_name (CF)
     first.legend(loc="best", framealpha=0.9)
     return fig
 

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from atompump.errors import ConfigError
+from atompump.io.protocol import FIELDS
 
 __all__ = ["ORDERS", "design_shots", "shot_count"]
 
@@ -66,5 +67,4 @@ def design_shots(*, cycles: Sequence[float], directions: Sequence[int], repeats:
     for i, entry in enumerate(entries):
         entry["shot"] = f"s{i:05d}"
         entry["order"] = i
-    return [{k: e[k] for k in ("shot", "order", "cycle", "direction", "reference", "repeat", "sequence_cycles")}
-            for e in entries]
+    return [{k: e[k] for k in ("shot", *FIELDS)} for e in entries]

@@ -34,11 +34,12 @@ from atompump.errors import ConfigError
 from atompump.io.atomic import atomic_path
 from atompump.io.frames import write_tiff_frame
 from atompump.io.manifest import write_manifest
+from atompump.io.protocol import FIELDS
 
-__all__ = ["FORMATS", "RunWriter", "read_hdf5_shot"]
+__all__ = ["FORMATS", "RunWriter"]
 
 FORMATS = ("tiff", "hdf5")
-_GLOBALS = ("cycle", "direction", "reference", "repeat", "order", "sequence_cycles")
+_GLOBALS = FIELDS  # the shot protocol, as manifest columns and as labscript globals
 
 
 class RunWriter:
@@ -102,15 +103,3 @@ class RunWriter:
         path = self.out_dir / "manifest.csv"
         write_manifest(path, self.rows)
         return path
-
-
-def read_hdf5_shot(path: str | os.PathLike, *, orientation: str = "side", label: str = "absorption"
-                   ) -> tuple[dict[str, np.ndarray], dict[str, object]]:
-    """Frames and globals of one shot file written by :class:`RunWriter` (for tests of the layout)."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        group = f[f"images/{orientation}/{label}"]
-        frames = {name: group[name][()] for name in ("atoms", "probe", "dark")}
-        globals_ = {k: (v.item() if hasattr(v, "item") else v) for k, v in f["globals"].attrs.items()}
-    return frames, globals_

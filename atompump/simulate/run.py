@@ -448,7 +448,7 @@ def _simulate_run(out_dir: Path, params: SimulationParams) -> dict:
         dyn = _rigid_dynamics(params)
     else:
         dyn = pump_dynamics(params.dynamics, cycles=tuple(params.cycles), directions=tuple(params.directions))
-    write_dataset(dyn, out_dir / "dynamics.nc")
+    write_dataset(dyn, out_dir / "dynamics.nc", title="atompump simulation: the atoms' pump dynamics")
 
     # noiseless centre of mass (um, relative to t = 0) and the cloud's line profile per setting
     x_um = dyn.x_um.values

@@ -50,12 +50,13 @@ from atompump.com.template import Template, cloud_model
 from atompump.config import cross_section_um2, species
 from atompump.errors import InputDataError
 from atompump.io.netcdf import read_dataset, read_variables, write_dataset, write_dataset_blocks
+from atompump.reasons import Reason, RejectCause, cause_code
 from atompump.stages.reduce import read_run_cloud, sample_indices
 
 log = logging.getLogger(__name__)
 
 __all__ = ["atom_number_outliers", "choose_estimator", "com_batch_stage", "com_report_rows", "estimator_consistency",
-           "estimator_outliers", "estimator_table", "gather_com_stage", "read_template", "reject_atom_number_outliers",
+           "estimator_outliers", "estimator_table", "gather_com_stage", "estimator_failure", "read_template",
            "rejections_by_cause", "template_stage"]
 
 Config = Mapping[str, Any]
@@ -153,7 +154,7 @@ def template_stage(batch_paths: Sequence[str | os.PathLike], basis_path: str | o
     else:
         log.warning("template: only %d usable shots of %d sampled; the template estimator is not available",
                     n_used, len(picks))
-    write_dataset(xr.Dataset(data, attrs=attrs), out_path)
+    write_dataset(xr.Dataset(data, attrs=attrs), out_path, title="atompump the run's cloud template and pooled noise")
     return attrs
 
 
@@ -214,7 +215,10 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
     sigma = cross_section_um2(imaging, species({"atom": atom}))
     n = ds.sizes["shot"]
     out = {name: np.full(n, np.nan) for name in _PER_SHOT}
-    reasons = [str(r) for r in ds.reject_reason.values]
+    if "reject_cause" not in ds.variables:
+        raise InputDataError(f"{reduced}: has no reject_cause beside reject_reason (written by an older atompump); "
+                             "delete results/reduce and rerun")
+    reasons = [Reason(str(r), str(c)) for r, c in zip(ds.reject_reason.values, ds.reject_cause.values)]
     problems = {"fit": [""] * n, "template": [""] * n}
     factors = ds["variance_factor"].values if "variance_factor" in ds else None
     shots = [str(s) for s in ds.shot.values]
@@ -246,12 +250,13 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
             problems["fit"][i] = fit.reject_reason
             problems["template"][i] = ("no template for this run" if registered is None
                                        else registered.reject_reason)
-        reasons[i] = physical or ("" if estimator in ("auto", "moment") else problems[estimator][i])
+        reasons[i] = physical or estimator_failure(estimator, problems.get(estimator, [""] * n)[i])
     atom_number = out["integrated"] * pixel**2 / sigma
     min_atoms = float(com["min_atom_number"])
     for i in range(n):
         if not reasons[i] and not atom_number[i] >= min_atoms:
-            reasons[i] = f"atom number {atom_number[i]:.0f} below com.min_atom_number = {min_atoms:g}"
+            reasons[i] = Reason(f"atom number {atom_number[i]:.0f} below com.min_atom_number = {min_atoms:g}",
+                                RejectCause.FEW_ATOMS)
     chosen = "fit" if estimator == "auto" else estimator
     um = {"units": "um"}
 
@@ -282,9 +287,9 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
             "fit_reduced_chi2": variable("fit_reduced_chi2", "reduced chi^2 of the profile fit", {"units": "1"}),
             "template_reduced_chi2": variable("template_reduced_chi2", "reduced chi^2 of the template registration",
                                               {"units": "1"}),
-            "fit_problem": ("shot", np.array(problems["fit"], dtype=object),
+            "fit_problem": ("shot", np.array([str(p) for p in problems["fit"]], dtype=object),
                             {"long_name": "why the profile fit could not measure the shot (empty: it could)"}),
-            "template_problem": ("shot", np.array(problems["template"], dtype=object),
+            "template_problem": ("shot", np.array([str(p) for p in problems["template"]], dtype=object),
                                  {"long_name": "why the template could not measure the shot (empty: it could)"}),
             "atom_number": ("shot", atom_number, {"units": "1",
                                                   "long_name": "atom number from OD and the cross-section"}),
@@ -292,18 +297,33 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
                                                         "long_name": "masked fraction of the cloud"}),
             "width_um": variable("width", "RMS width of the cloud along the pump axis (first moment's window)"),
             "used": ("shot", np.array([not r for r in reasons]), {"long_name": "shot passed the quality cuts"}),
-            "reject_reason": ("shot", np.array(reasons, dtype=object), {"long_name": "why the shot was rejected"}),
+            "reject_reason": ("shot", np.array([str(r) for r in reasons], dtype=object),
+                              {"long_name": "why the shot was rejected"}),
+            "reject_cause": ("shot", np.array([cause_code(r) for r in reasons], dtype=object),
+                             {"long_name": "code of the reason's cause (atompump.reasons.RejectCause; empty: used)"}),
         },
         coords={name: ds.coords[name] for name in ds.coords if ds.coords[name].dims == ("shot",)},
         attrs={"pixel_size_um": pixel, "pump_axis": axis, "cross_section_um2": sigma, "estimator": chosen,
                "estimator_requested": estimator, "profile_model": model,
                "input": str(ds.attrs.get("input", "frames"))},
     )
-    write_dataset(result, out_path)
+    write_dataset(result, out_path, title="atompump centre of mass of each shot of one batch")
     return result
 
 
-def atom_number_outliers(atom_number: np.ndarray, used: np.ndarray, *, max_mads: float | None) -> dict[int, str]:
+_FAILED = {"fit": RejectCause.FIT_FAILED, "template": RejectCause.TEMPLATE_FAILED}
+
+
+def estimator_failure(estimator: str, problem: str) -> Reason:
+    """The reject reason of a shot that the fixed choice ``com.estimator`` (``fit`` or ``template``) could not
+    measure (``problem``, empty when it could): its cause :attr:`~atompump.reasons.RejectCause.FIT_FAILED` or
+    ``TEMPLATE_FAILED``. Empty for ``moment`` and ``auto`` (auto chooses an estimator that measured every shot)."""
+    cause = _FAILED.get(estimator)
+    return Reason(str(problem), cause) if cause is not None and str(problem) else Reason()
+
+
+def atom_number_outliers(atom_number: np.ndarray, used: np.ndarray, *, max_mads: float | None
+                         ) -> dict[int, Reason]:
     """Atom-number outliers among the used shots (robust z-score above ``max_mads``): index -> reason.
 
     The robust z-score is ``(N - median) / (1.4826 MAD)`` over the used shots; no cut with ``max_mads=None``, fewer
@@ -324,18 +344,10 @@ def atom_number_outliers(atom_number: np.ndarray, used: np.ndarray, *, max_mads:
     for i in np.flatnonzero(used):
         z = (atom_number[i] - median) / spread
         if abs(z) > max_mads:
-            out[int(i)] = (f"atom number {atom_number[i]:.0f} is an outlier: {z:+.1f} robust standard deviations "
-                           f"from the run's median {median:.0f} (com.atom_number_outlier_mads = {max_mads:g})")
+            out[int(i)] = Reason(f"atom number {atom_number[i]:.0f} is an outlier: {z:+.1f} robust standard "
+                                 f"deviations from the run's median {median:.0f} (com.atom_number_outlier_mads = "
+                                 f"{max_mads:g})", RejectCause.ATOM_NUMBER_OUTLIER)
     return out
-
-
-def reject_atom_number_outliers(atom_number: np.ndarray, used: np.ndarray, reasons: list[str], *,
-                                max_mads: float | None) -> list[str]:
-    """Reasons with atom-number outliers of the used shots added (:func:`atom_number_outliers`)."""
-    reasons = list(reasons)
-    for i, reason in atom_number_outliers(atom_number, used, max_mads=max_mads).items():
-        reasons[i] = reason
-    return reasons
 
 
 def _read_batch(path: str | os.PathLike, names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -544,8 +556,8 @@ def gather_com_stage(batch_paths: Sequence[str | os.PathLike], out_path: str | o
     chosen, why, consistency = choose_estimator(requested, first, used)
     # auto chose an estimator that measured every used shot; a fixed choice of the fit or the template rejects the
     # shots it could not measure (the batches rejected its failures already; the run-level screen adds its outliers)
-    failed = {int(i): f"{chosen} estimator: {first[f'{chosen}_problem'][i]}" for i in np.flatnonzero(used)
-              if chosen in ("fit", "template") and first[f"{chosen}_problem"][i]}
+    failed = {int(i): estimator_failure(chosen, f"{chosen} estimator: {first[f'{chosen}_problem'][i]}")
+              for i in np.flatnonzero(used) if chosen in _FAILED and first[f"{chosen}_problem"][i]}
     used[list(failed)] = False
     log.info("headline estimator: %s (%s)", chosen, why)
     attrs = {**template.attrs, "estimator": chosen, "estimator_reason": why,
@@ -565,7 +577,8 @@ def gather_com_stage(batch_paths: Sequence[str | os.PathLike], out_path: str | o
                 for i in [i for i in found if start <= i < start + size]:
                     block[f"{name}_problem"][i - start] = found[i]
             for i in [i for i in (*outliers, *failed) if start <= i < start + size]:
-                block["reject_reason"][i - start] = outliers.get(i) or failed[i]
+                reason = outliers.get(i) or failed[i]
+                block["reject_reason"][i - start], block["reject_cause"][i - start] = str(reason), reason.code
                 block["used"][i - start] = False
             start += size
             yield block
@@ -573,7 +586,8 @@ def gather_com_stage(batch_paths: Sequence[str | os.PathLike], out_path: str | o
 
     out = template.assign_attrs(attrs)
     out["x_com_um"].attrs["long_name"] = long_name
-    write_dataset_blocks(out_path, out, blocks(), size=int(sum(sizes)))
+    write_dataset_blocks(out_path, out, blocks(), size=int(sum(sizes)),
+                         title="atompump centre of mass of every shot of the run")
     log.info("gathered %d shots from %d batch files: %d used, %d atom-number outliers rejected", sum(sizes),
              len(batch_paths), int(used.sum()), len(outliers))
     return {"n_shots": int(sum(sizes)), "n_used": int(used.sum()), "n_outliers": len(outliers), **attrs}
@@ -617,46 +631,29 @@ def _efficiency_attrs(used: np.ndarray, columns: Mapping[str, np.ndarray]) -> di
     return attrs
 
 
-# causes of bad input named by the reduction (atompump.diagnose, atompump.io), checked before the generic markers
-_INPUT_CAUSES = ("camera saturated in the atoms frame", "camera saturated in the probe frame",
-                 "dark frame brighter than the probe frame", "atoms frame brighter than the probe frame",
-                 "no light in the atoms frame", "negative optical density", "no finite pixel", "are infinite",
-                 "has a finite OD", "is not an optical density", "both od and", "never a mix", "data.frames.od",
-                 "no probe light")  # last: other reasons may mention probe light in their advice
-
-
-_LOCATION_CAUSES = {" of the cloud is masked": "cloud masked (no probe light or a saturated camera)",
-                    "no cloud signal": "no cloud signal", "cloud cut by the": "cloud cut by the frame edge",
-                    "cloud extends beyond": "cloud beyond the region of interest",
-                    "fit estimator": "profile fit failed", "template estimator": "template registration failed"}
-
-
-def _cause(reason: str) -> str:
-    """A reason without its numbers, to count rejections by cause."""
-    for marker in (" of the cloud is masked", *_INPUT_CAUSES, " is an outlier", " below com.min_atom_number",
-                   "no cloud signal", "cloud cut by the", "cloud extends beyond", "fit estimator", "template estimator",
-                   "profile fit failed", "does not exist", "cannot read", "NaN", "all zero", "probe light",
-                   "different shapes", "differs from the run", "duplicate shot id", "unexpected dtype"):
-        if marker in reason:
-            return _LOCATION_CAUSES.get(marker, marker.strip())
-    return reason.split(":")[0][:60]
-
-
-def rejections_by_cause(shots: Sequence[object], reasons: Sequence[object]) -> list[tuple[str, list[str], list[str]]]:
-    """The rejected shots grouped by cause (:func:`_cause`), the most frequent cause first (ties by name).
+def rejections_by_cause(com: xr.Dataset) -> list[tuple[RejectCause, list[str], list[str]]]:
+    """The rejected shots of ``com.nc`` grouped by the code of their cause (``reject_cause``), the most frequent
+    cause first (ties by code).
 
     Returns
     -------
     list of (cause, shots, reasons)
-        The shots of each cause in run order, with their full reasons.
+        Each :class:`~atompump.reasons.RejectCause` (``.value`` the code, ``.label`` the text), its shots in run
+        order, and their full reasons.
     """
-    groups: dict[str, tuple[list[str], list[str]]] = {}
-    for shot, reason in zip(shots, reasons):
-        if str(reason):
-            members = groups.setdefault(_cause(str(reason)), ([], []))
+    reasons = com.reject_reason.values
+    if "reject_cause" not in com.variables:
+        if any(str(r) for r in reasons):
+            raise InputDataError("the centre-of-mass table has reject reasons without their causes (reject_cause): it "
+                                 "was written by an older atompump; delete results/com and rerun")
+        return []
+    groups: dict[RejectCause, tuple[list[str], list[str]]] = {}
+    for shot, cause, reason in zip(com.shot.values, com.reject_cause.values, reasons):
+        if str(cause):
+            members = groups.setdefault(RejectCause(str(cause)), ([], []))
             members[0].append(str(shot))
             members[1].append(str(reason))
-    return [(cause, *groups[cause]) for cause in sorted(groups, key=lambda c: (-len(groups[c][0]), c))]
+    return [(cause, *groups[cause]) for cause in sorted(groups, key=lambda c: (-len(groups[c][0]), c.value))]
 
 
 def com_report_rows(com: xr.Dataset) -> list[tuple[str, object, str]]:
@@ -686,9 +683,8 @@ def com_report_rows(com: xr.Dataset) -> list[tuple[str, object, str]]:
             rows.append((f"{name} minus first moment: drift per pump cycle",
                          f"{check['slope_um_per_cycle']:+.3g} +- {check['slope_err_um_per_cycle']:.2g} "
                          f"({check['slope_sigma']:+.1f} sigma)", "um"))
-    causes = Counter(_cause(str(r)) for r in com.reject_reason.values if str(r))
-    for cause, count in sorted(causes.items(), key=lambda kv: (-kv[1], kv[0])):
-        rows.append((f"rejected: {cause}", count, "shots"))
+    for cause, shots, _ in rejections_by_cause(com):
+        rows.append((f"rejected: {cause.label}", len(shots), "shots"))
     return rows
 
 

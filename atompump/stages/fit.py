@@ -206,7 +206,7 @@ def fit_stage(com_path: str | os.PathLike, theory_json: str | os.PathLike, out_s
         attrs={"model": per_shot.model if per_shot is not None else "", "nu": head.nu, "nu_err": head.nu_err,
                "dl_um": dl_um, "blinded": int(blind["keys"]["blinded"])},
     )
-    write_dataset(fit_ds, out_fit)
+    write_dataset(fit_ds, out_fit, title=FIT_TITLE)
     return _write_summary(summary, out_summary)
 
 
@@ -248,9 +248,9 @@ def _run_keys(com: xr.Dataset, *, fit_possible: bool, message: str) -> dict:
     (``frames`` or ``od``, from com.nc's attributes) and the rejections counted by cause."""
     from atompump.stages.com import rejections_by_cause
 
-    causes = rejections_by_cause(com.shot.values, com.reject_reason.values)
+    causes = rejections_by_cause(com)
     return {"fit_possible": fit_possible, "fit_message": message, "input": str(com.attrs.get("input", "frames")),
-            "rejected_by_cause": {cause: len(shots) for cause, shots, _ in causes}}
+            "rejected_by_cause": {cause.value: len(shots) for cause, shots, _ in causes}}
 
 
 def no_fit_message(com: xr.Dataset, *, problem: str, model: str, com_path: str | os.PathLike,
@@ -279,13 +279,10 @@ def no_fit_message(com: xr.Dataset, *, problem: str, model: str, com_path: str |
              f"{int(used.sum())} of {used.size} shots passed the quality cuts ({int((used & ~reference).sum())} "
              f"pumped, {int((used & reference).sum())} constant-phi reference); {int((~used).sum())} rejected, by "
              "cause:"]
-    for cause, shots, reasons in rejections_by_cause(com.shot.values, com.reject_reason.values):
+    for cause, shots, reasons in rejections_by_cause(com):
         named = ", ".join(shots[:_EXAMPLES]) + (f" and {len(shots) - _EXAMPLES} more" if len(shots) > _EXAMPLES
                                                   else "")
-        line = f"  {len(shots)} x {cause}: {named}"
-        if reasons[0] != cause:
-            line += f" (shot {shots[0]}: {reasons[0]})"
-        lines.append(line)
+        lines.append(f"  {len(shots)} x {cause.label} ({cause.value}): {named} (shot {shots[0]}: {reasons[0]})")
     where = (f"Where to look: {com_path} (one row per shot: used, reject_reason, x_com_um, atom_number), the "
              "logs of the reduce and com steps (logs/reduce/, logs/com/) and the report's table of rejected shots")
     if on_bad_shot == "reject":
@@ -340,11 +337,13 @@ def _no_fit_outputs(com: xr.Dataset, theory: dict, data: PumpData, out_summary: 
         attrs={"model": "", "nu": np.nan, "nu_err": np.nan, "dl_um": dl_um, "fit_possible": 0,
                "blinded": int(blind["keys"]["blinded"])},
     )
-    write_dataset(fit_ds, out_fit)
+    write_dataset(fit_ds, out_fit, title=FIT_TITLE)
     return _write_summary(summary, out_summary)
 
 
 # --- blind analysis (issue 14, item 5) -------------------------------------------------------------------------------
+
+FIT_TITLE = "atompump fit: fitted centre, residual and pull of each shot"
 
 BLIND_NOTE = ("BLINDED: nu and every number and figure that would reveal it (displacement per cycle, deviation from "
               "theory, efficiency, every model's and analysis' nu, the fitted curves, the centres in the pump figures) "

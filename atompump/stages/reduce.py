@@ -26,18 +26,18 @@ from atompump._logging import Progress
 from atompump.diagnose import frames_problem, od_sign_problem, own_probe_block_od
 from atompump.errors import BadShotsError, InputDataError
 from atompump.io.atomic import write_json
-from atompump.io.manifest import FRAME_NAMES, INPUT_NAMES, OD_NAME, ShotRecord
-from atompump.io.netcdf import read_variables, write_dataset, write_dataset_uncompressed
-from atompump.io.shots import (
+from atompump.io.manifest import FRAME_NAMES, OD_NAME, ShotRecord
+from atompump.io.netcdf import image_coordinates, read_variables, write_dataset, write_dataset_uncompressed
+from atompump.io.protocol import protocol_variables
+from atompump.io.runtable import (
+    TABLE_VARIABLES,
     carried_coordinates,
-    count_run_shots,
-    iter_run_shots,
-    protocol_variables,
-    read_od,
-    read_shot,
+    lever_arm_check,
     shots_from_table,
     write_shots_table,
 )
+from atompump.io.shots import count_run_shots, iter_run_shots, read_od, read_shot
+from atompump.reasons import Reason, RejectCause, cause_code, reason_of
 from atompump.reduce import (
     Box,
     FringeBasis,
@@ -62,7 +62,7 @@ def shots_stage(out_path: str | os.PathLike, *, data: Config, batch_size: int,
                 manifest: str | os.PathLike | None = None) -> dict:
     """The run table (``results/reduce/shots.nc``): every shot with its frames and header-level problems.
 
-    Streams: shots are checked and written in chunks (:func:`atompump.io.shots.write_shots_table`). Returns the
+    Streams: shots are checked and written in chunks (:func:`atompump.io.runtable.write_shots_table`). Returns the
     table's attributes (``frame_shape``, ``batch_size``) with ``n_shots`` and ``n_bad`` (header-level problems).
 
     Parameters
@@ -82,6 +82,7 @@ def shots_stage(out_path: str | os.PathLike, *, data: Config, batch_size: int,
         total = None  # reported by iter_run_shots below
     n, bad, shape = write_shots_table(iter_run_shots(data), out_path, batch_size=batch_size, total=total)
     log.info("%d shots, %d with problems found in the headers; frame shape %s", n, bad, shape)
+    lever_arm_check(out_path, source=data.get("manifest") or data.get("shots"))  # before any batch is reduced
     return {**read_variables(out_path, [])[1], "n_shots": int(n), "n_bad": int(bad)}
 
 
@@ -178,7 +179,7 @@ def _run_cloud(shots_path: str | os.PathLike, imaging: Config, shape: tuple[int,
 
 
 def _cloud_variables(roi: Box, atoms: np.ndarray | None, mean: np.ndarray,
-                     shape: tuple[int, int]) -> tuple[dict, dict]:
+                     shape: tuple[int, int], *, pixel_size_um: float) -> tuple[dict, dict]:
     """The run's cloud (extent and mean OD) over the ROI as Dataset variables, and the ROI's frame coordinates."""
     rows, cols = slice(roi[0], roi[1]), slice(roi[2], roi[3])
     cloud = {
@@ -187,9 +188,7 @@ def _cloud_variables(roi: Box, atoms: np.ndarray | None, mean: np.ndarray,
         "mean_od": (("y", "x"), mean[rows, cols].astype(np.float32),
                     {"units": "1", "long_name": "mean optical density of the sampled shots"}),
     }
-    coords = {"y": ("y", np.arange(roi[0], roi[1]), {"long_name": "frame row (pixel)"}),
-              "x": ("x", np.arange(roi[2], roi[3]), {"long_name": "frame column (pixel)"})}
-    return cloud, coords
+    return cloud, image_coordinates(range(roi[0], roi[1]), range(roi[2], roi[3]), pixel_size_um=pixel_size_um)
 
 
 def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLike, *, imaging: Config) -> xr.Dataset:
@@ -209,10 +208,10 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
     kwargs = _imaging_kwargs(imaging)
     roi, atoms, mean = _run_cloud(shots_path, imaging, shape)
     attrs = {"roi": list(roi), "frame_shape": list(shape), "fringe_removal": int(bool(imaging["fringe_removal"]))}
-    cloud, coords = _cloud_variables(roi, atoms, mean, shape)
+    cloud, coords = _cloud_variables(roi, atoms, mean, shape, pixel_size_um=float(imaging["pixel_size_um"]))
     if not imaging["fringe_removal"]:
         ds = xr.Dataset(cloud, coords=coords, attrs={**attrs, "n_components": 0})
-        write_dataset(ds, out_path)
+        write_dataset(ds, out_path, title="atompump region of interest, the run's cloud and fringe basis")
         return ds
     box = grow_box(roi, 1.0, shape)
     picks = _sampled_shots(shots_path, int(imaging["fringe_max_frames"]))
@@ -263,7 +262,7 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
                "threshold": basis.threshold, "reference_noise_ratio": basis.reference_noise_ratio,
                "criterion": "Gavish-Donoho optimal hard threshold, unknown noise"},
     )
-    write_dataset(ds, out_path)
+    write_dataset(ds, out_path, title="atompump region of interest, the run's cloud and fringe basis")
     return ds
 
 
@@ -315,7 +314,7 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
             try:
                 if rec.is_od:  # an OD image: no reduction (see _reduce_od_shot)
                     od[i], valid[i], factor[i] = _reduce_od_shot(rec, roi, min_valid_fraction=min_valid_fraction)
-                    reasons.append("")
+                    reasons.append(Reason())
                     continue
                 frames = read_shot(rec, region=region)
                 result = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi, origin=(region[0], region[2]),
@@ -328,27 +327,30 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
                     raise InputDataError(
                         f"only {fraction:.1%} of the region of interest has probe light above "
                         f"{kwargs['min_probe_counts']:g} counts ({frames.sources['probe']}); check the probe beam "
-                        "or imaging.min_probe_counts")
+                        "or imaging.min_probe_counts", cause=RejectCause.NO_PROBE_LIGHT)
                 _raise_frames_sign_problem(frames, roi, (region[0], region[2]), result,
                                            fringe_removed=basis is not None)
                 od[i], valid[i], factor[i] = result.od, result.valid, result.variance_factor
             except InputDataError as exc:
-                reason = str(exc)
+                reason = reason_of(exc)
         if reason:
             log.warning("bad shot %s: %s", rec.shot, reason)
         reasons.append(reason)
     kind = _run_input_kind(shots_path)
     coords = _shot_coords(records, kind)
     coords.update(carried_coordinates(shots_path, _batch_rows(shots_path, batch)))  # globals, run time: to com.nc
-    coords["y"] = ("y", np.arange(roi[0], roi[1]), {"long_name": "frame row (pixel)"})
-    coords["x"] = ("x", np.arange(roi[2], roi[3]), {"long_name": "frame column (pixel)"})
+    coords.update(image_coordinates(range(roi[0], roi[1]), range(roi[2], roi[3]),
+                                    pixel_size_um=float(imaging["pixel_size_um"])))
     ds = xr.Dataset(
         {
             "od": (("shot", "y", "x"), od, {"units": "1", "long_name": "optical density (NaN where masked)"}),
             "valid": (("shot", "y", "x"), valid, {"long_name": "pixel has probe light and no camera saturation"}),
             "variance_factor": (("shot", "y", "x"), factor,
                                 {"units": "1", "long_name": "OD variance relative to a pixel without atoms"}),
-            "reject_reason": ("shot", np.array(reasons, dtype=object), {"long_name": "why the shot is unusable"}),
+            "reject_reason": ("shot", np.array([str(r) for r in reasons], dtype=object),
+                              {"long_name": "why the shot is unusable"}),
+            "reject_cause": ("shot", np.array([cause_code(r) for r in reasons], dtype=object),
+                             {"long_name": "code of the reason's cause (atompump.reasons.RejectCause; empty: usable)"}),
             "bad_input": ("shot", np.array([bool(r) for r in reasons]),
                           {"long_name": "the shot's input is unreadable or unusable"}),
         },
@@ -360,13 +362,8 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
                "fringe_components": basis.n_components if basis is not None else 0, "input": kind},
     )
     # ODs are intermediate: stored uncompressed (noisy floats barely compress, and gzip would cost more than reading)
-    write_dataset_uncompressed(ds, out_path)
+    write_dataset_uncompressed(ds, out_path, title="atompump reduced batch: optical density of each shot")
     return ds
-
-
-_TABLE_VARIABLES = ("shot", "cycle", "direction", "reference", "repeat", "order", "sequence_cycles", "problem",
-                    "hdf5_group",
-                    *(f"{n}_{part}" for n in INPUT_NAMES for part in ("file", "key")))
 
 
 def _batch_rows(shots_path: str | os.PathLike, batch: int) -> slice:
@@ -384,7 +381,7 @@ def _batch_records(shots_path: str | os.PathLike, batch: int) -> list[ShotRecord
 
 
 def _table_rows(shots_path: str | os.PathLike, rows: slice | np.ndarray) -> list[ShotRecord]:
-    values, attrs = read_variables(shots_path, _TABLE_VARIABLES, rows=rows)
+    values, attrs = read_variables(shots_path, TABLE_VARIABLES, rows=rows)
     shot = values.pop("shot")
     part = xr.Dataset({k: ("shot", v) for k, v in values.items()}, coords={"shot": ("shot", shot)}, attrs=attrs)
     return shots_from_table(part)
@@ -528,7 +525,7 @@ def _reduce_od_shot(record: ShotRecord, roi: Box, *,
     if fraction < min_valid_fraction:
         raise InputDataError(f"only {fraction:.1%} of the region of interest has a finite OD in the {image.source} "
                              "(NaN pixels are masked); check the file, or set imaging.roi to the part of the image "
-                             "that holds the cloud")
+                             "that holds the cloud", cause=RejectCause.FEW_FINITE_OD)
     _raise_od_sign_problem(image.od, valid, {OD_NAME: image.source}, od_input=True)
     return image.od, valid, 1.0
 
@@ -542,10 +539,10 @@ def _od_roi_stage(shots_path: str | os.PathLike, out_path: str | os.PathLike, *,
         log.info("imaging.fringe_removal is ignored: the run's shots are optical-density images (manifest column od), "
                  "so there are no probe frames to build a fringe basis from; the OD is analysed as read")
     roi, atoms, mean = _run_cloud(shots_path, imaging, shape, od_input=True)
-    cloud, coords = _cloud_variables(roi, atoms, mean, shape)
+    cloud, coords = _cloud_variables(roi, atoms, mean, shape, pixel_size_um=float(imaging["pixel_size_um"]))
     ds = xr.Dataset(cloud, coords=coords, attrs={"roi": list(roi), "frame_shape": list(shape), "fringe_removal": 0,
                                                  "n_components": 0, "input": OD_NAME})
-    write_dataset(ds, out_path)
+    write_dataset(ds, out_path, title="atompump region of interest, the run's cloud and fringe basis")
     return ds
 
 

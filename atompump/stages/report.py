@@ -421,7 +421,7 @@ def write_pdf_report(path: str | os.PathLike, *, title: str, summary: RunSummary
             fig.suptitle(spec.title, fontsize=10) if name != "raw_frames" else None
             pdf.savefig(fig)
         tail = [f"Rejected shots: {len(rejected)}"]
-        tail += [f"  {shot}: {reason}"[:110] for shot, reason in rejected[:_MAX_PDF_REJECTED]]
+        tail += [f"  {shot} [{cause}]: {reason}"[:110] for shot, cause, reason in rejected[:_MAX_PDF_REJECTED]]
         if len(rejected) > _MAX_PDF_REJECTED:
             tail.append(f"  ... and {len(rejected) - _MAX_PDF_REJECTED} more (see the HTML report)")
         tail += ["", "Provenance:"]
@@ -546,8 +546,10 @@ def draw_trend_figures(*, com: xr.Dataset, summary: RunSummary, fit: xr.Dataset,
             for spec, axis in zip(trend_figures(trend_globals), axes)}
 
 
-def _rejected(com: xr.Dataset) -> list[tuple[str, str]]:
-    return [(str(shot), str(reason)) for shot, reason in zip(com.shot.values, com.reject_reason.values) if reason]
+def _rejected(com: xr.Dataset) -> list[tuple[str, str, str]]:
+    """The rejected shots: (shot, code of the cause, reason), in run order."""
+    return [(str(shot), str(cause), str(reason)) for shot, cause, reason
+            in zip(com.shot.values, com.reject_cause.values, com.reject_reason.values) if reason]
 
 
 def report_stage(out_html: str | os.PathLike, *, summary_path, com_path, figures_dir: str | os.PathLike,

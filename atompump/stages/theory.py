@@ -45,8 +45,9 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
         raise ConfigError(f"config keys {keys}: {exc}") from exc
     if interacting is not None:
         prediction.summary["interacting"] = interacting
-    write_dataset(prediction.bands, out_bands)
-    write_dataset(prediction.wannier, out_wannier)
+    write_dataset(prediction.bands, out_bands, title="atompump theory: Bloch bands, Berry curvature, quantum metric")
+    write_dataset(prediction.wannier, out_wannier,
+                  title="atompump theory: Wannier centres and functions, Rice-Mele couplings")
     write_json(out_json, prediction.summary)
     return prediction.summary
 
@@ -102,7 +103,7 @@ def superlattice_scan_stage(out_scan: str | os.PathLike, out_png: str | os.PathL
     vs, vl = report_grid(params.Vs_Er, params.Vl_Er)
     scan = superlattice_chern_scan(vs, vl, n_bands=int(theory["n_bands"]), lambda_l_nm=params.lambda_l_nm,
                                    mass_amu=params.mass_amu)
-    write_dataset(scan, out_scan)
+    write_dataset(scan, out_scan, title="atompump theory: Chern numbers over the superlattice depths")
     fig = superlattice_scan_figure(scan, lattice=(params.Vs_Er, params.Vl_Er))
     save_figure(fig, out_png)
     save_figure(fig, out_pdf)
