@@ -39,6 +39,7 @@ rule fringe_basis:
             "fringe_removal",
             "fringe_max_frames",
             "fringe_basis_size",
+            "pixel_size_um",
         ),
     threads: 1
     resources:
