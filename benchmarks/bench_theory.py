@@ -124,10 +124,9 @@ def rice_mele_ratio() -> None:
 def theory_rule() -> None:
     from atompump.stages.theory import theory_stage
 
-    config = {"lattice": {"lambda_l_nm": 1534.0, "Vs_Er": 10.0, "Vl_Er": 20.0},
-              "theory": {"n_bands": 3, "n_k": 24, "n_phi": 48, "n_max": 10},
-              "pump": {"period_ms": 400.0, "phi0": 0.0, "ramp_on_ms": 0.0, "loading": "long_lattice", "temperature_nK": 0.0,
-                       "statistics": "boltzmann", "filling": 1.0, "band_populations": [1.0]}}
+    from atompump.config import fill_defaults
+
+    config = fill_defaults({})  # the default config's lattice (Lohse), theory and pump sections
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         elapsed, _ = best_of(lambda: theory_stage(out / "t.json", out / "b.nc", out / "w.nc", lattice=config["lattice"],
