@@ -117,7 +117,7 @@ def cloud_window(support: CloudSupport, shape: tuple[int, int], *, margin: float
     return CloudWindow(rows, float(c), float(half), int(nx))
 
 
-def _failed(reason: str) -> CentreOfMass:
+def _failed(reason: Reason) -> CentreOfMass:
     return CentreOfMass(np.nan, np.nan, np.nan, (np.nan, np.nan), np.nan, np.nan, reason)
 
 
@@ -231,8 +231,8 @@ def _moment_in_window(od, valid, factor, support: CloudSupport, window: CloudWin
     weights = fractional_window(x, centre, half, pix)
     p = weights * profile
     if p.sum() <= 0:
-        return _failed("no cloud signal: the background-corrected OD in the cloud's window sums to "
-                       f"{p.sum():.3g} (not positive)")
+        return _failed(Reason("no cloud signal: the background-corrected OD in the cloud's window sums to "
+                              f"{p.sum():.3g} (not positive)", RejectCause.NO_CLOUD))
     if not converged:
         centre = moment(x, p)[0]
         weights = fractional_window(x, start, half, pix)
