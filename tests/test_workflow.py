@@ -480,9 +480,14 @@ def test_run_stopped_with_ctrl_c_resumes_with_the_plain_command(repo_root, tiny_
     workdir = tmp_path / "run"
     workdir.mkdir()
     cfg = tmp_path / "run.yaml"
-    cfg.write_text(yaml.safe_dump(TINY))
+    # 10x the tiny run's shots: the simulation lasts long enough to be stopped on a quiet machine too
+    config = {**TINY, "simulation": {**TINY["simulation"], "repeats": 30}}
+    cfg.write_text(yaml.safe_dump(config))
     base = [sys.executable, "-m", "snakemake", "-s", str(repo_root / "Snakefile"), "-d", str(workdir),
             "--configfile", str(cfg), "--cores", "2", "results/reduce/shots.nc"]
+    reference = tmp_path / "reference"  # the same run, not stopped
+    done = subprocess.run([*base[:6], str(reference), *base[7:]], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
     with (tmp_path / "stopped.log").open("w") as log:
         proc = subprocess.Popen(base, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 300
@@ -499,12 +504,13 @@ def test_run_stopped_with_ctrl_c_resumes_with_the_plain_command(repo_root, tiny_
     resumed = subprocess.run(base, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     assert "Using workflow specific profile" in resumed.stderr
-    names = sorted(str(p.relative_to(tiny_run)) for p in (tiny_run / "results/simulated").rglob("*") if p.is_file())
+    names = sorted(str(p.relative_to(reference)) for p in (reference / "results/simulated").rglob("*")
+                   if p.is_file())
     assert names == sorted(str(p.relative_to(workdir)) for p in (workdir / "results/simulated").rglob("*")
                            if p.is_file())  # no temporary file of the stopped job is left
     for name in [*names, "results/reduce/shots.nc"]:
         if not name.endswith(".snakemake_timestamp"):
-            assert (workdir / name).read_bytes() == (tiny_run / name).read_bytes(), name
+            assert (workdir / name).read_bytes() == (reference / name).read_bytes(), name
 
 
 def _dry_run_resources(repo_root: Path, tmp_path: Path, config: dict) -> dict[str, dict[str, int]]:
