@@ -489,7 +489,10 @@ def test_run_stopped_with_ctrl_c_resumes_with_the_plain_command(repo_root, tiny_
     done = subprocess.run([*base[:6], str(reference), *base[7:]], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     with (tmp_path / "stopped.log").open("w") as log:
-        proc = subprocess.Popen(base, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # Ctrl-C as a terminal delivers it: SIGINT handled by default, also when this test itself runs in a
+        # background job (a non-interactive shell starts those with SIGINT ignored, and children inherit that)
+        proc = subprocess.Popen(base, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 300
         while not list((workdir / "results/simulated/frames").glob("*.tif")):
             assert proc.poll() is None, (tmp_path / "stopped.log").read_text()[-3000:]
