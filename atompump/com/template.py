@@ -226,7 +226,7 @@ def translated(coefficients: np.ndarray, *, rows: tuple[int, int], columns: tupl
     ``reflect``), samples outside ``[0, n - 1]`` zero. A translation samples every pixel at the same fractional
     offset, so the cubic B-spline's four weights per axis are the same for all pixels and the 4 x 4 sum factorises
     into two passes over four shifted slices: 8 multiply-adds per pixel instead of a general interpolation (about
-    6x faster on a 250 x 250 window), equal to it to rounding (tests/test_com.py).
+    6x faster on a 250 x 250 window), equal to it to rounding (tests/test_template_translation.py).
     """
     r0, r1 = rows
     c0, c1 = columns

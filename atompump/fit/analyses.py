@@ -165,7 +165,7 @@ class FitReport:
                 "correlations": dict(self.correlations), **self.extra}
 
 
-def excess_scatter_fit(fit_with, err: np.ndarray, *, n_free: int):
+def excess_scatter_fit(fit_with, err: np.ndarray):
     """Fit with the per-shot errors ``err``, and again with an excess scatter when the scatter exceeds them.
 
     ``fit_with(sigma)`` fits the points with the errors ``sigma`` (shape like ``err``) and returns an lmfit
@@ -189,7 +189,7 @@ def excess_scatter_fit(fit_with, err: np.ndarray, *, n_free: int):
     """
     err = np.asarray(err, float)
     first = fit_with(err)
-    if not first.success or float(np.sum(first.residual**2)) <= max(err.size - n_free, 1):
+    if not first.success or float(np.sum(first.residual**2)) <= max(err.size - first.nvarys, 1):
         return first, first, 0.0
     t = _reml_excess_variance(np.asarray(first.data - first.best_fit, float), _jacobian(first), err**2)
     if t <= 0.0:
@@ -341,7 +341,7 @@ def fit_model(data: PumpData, name: str, *, dl_um: float, chern_lower: int = 1, 
         params["beta"].set(value=0.98 if slope * chern_lower >= 0 else 0.5)
     first, result, excess = excess_scatter_fit(
         lambda sigma: model.fit(pumped.x_um, params, weights=1.0 / sigma, scale_covar=False, **indep),
-        pumped.x_err_um, n_free=sum(1 for q in params.values() if q.vary))
+        pumped.x_err_um)
     if not result.success:
         raise ValueError(f"the {name} fit did not converge: {result.message}")
     extra: dict = {}
@@ -530,7 +530,7 @@ def fit_differential(cycle, factor, dx_um, dx_err_um, *, dl_um: float, name: str
     # the excess scatter of a difference of two shots is that of two shots: s^2 per difference includes both
     first, result, excess = excess_scatter_fit(
         lambda sigma: model.fit(dx_um, params, cycle=cycle, factor=factor, dl=dl_um, weights=1.0 / sigma,
-                                scale_covar=False), dx_err_um, n_free=1)
+                                scale_covar=False), dx_err_um)
     return _report(name, first, result, dx_um.size, nu=result.params["nu"].value,
                    nu_err=result.params["nu"].stderr, nu_err_first=first.params["nu"].stderr, excess=excess)
 

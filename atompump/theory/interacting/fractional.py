@@ -201,15 +201,9 @@ class HofstadterBosons:
         self.flux_quanta = p * Lx * Ly / q
 
     def hamiltonian(self, theta_x: float, theta_y: float):
-        hops = np.empty(len(self._kind), complex)
-        for b, (kind, mx, ny) in enumerate(self._kind):
-            if kind == "x":
-                hops[b] = -self.J * (np.exp(-1j * theta_x) if mx == self.Lx - 1 else 1.0)
-            else:
-                hops[b] = -self.J * np.exp(-2j * np.pi * self.alpha * mx) * (np.exp(-1j * theta_y)
-                                                                              if ny == self.Ly - 1 else 1.0)
-        return self.terms.matrix(hops, np.zeros(self.Lx * self.Ly), self.U)
-
+        """``H`` with the twists on the bonds that close the torus (x bonds of column Lx - 1, y bonds of row Ly - 1)."""
+        return self._matrix(lambda mx: theta_x if mx == self.Lx - 1 else 0.0,
+                            lambda ny: theta_y if ny == self.Ly - 1 else 0.0)
 
     def flux_hamiltonian(self, theta_y: float):
         """``H`` with the flux ``theta_y`` threaded uniformly: every y bond carries ``exp(-i theta_y / Ly)``.
@@ -217,10 +211,17 @@ class HofstadterBosons:
         Gauge-equivalent to :meth:`hamiltonian` ``(0, theta_y)`` at fixed ``theta_y``, but commuting with the y
         translation for every ``theta_y`` (the EMF of a changing flux is uniform, not on one row of bonds).
         """
+        return self._matrix(lambda mx: 0.0, lambda ny: theta_y / self.Ly)
+
+    def _matrix(self, x_phase, y_phase):
+        """``H`` with the phase ``exp(-i x_phase(m))`` on the x bond leaving column m and ``exp(-i y_phase(n))``
+        (times the Landau-gauge ``exp(-i 2 pi alpha m)``) on the y bond leaving row n."""
         hops = np.empty(len(self._kind), complex)
         for b, (kind, mx, ny) in enumerate(self._kind):
-            hops[b] = -self.J if kind == "x" else (-self.J * np.exp(-2j * np.pi * self.alpha * mx)
-                                                    * np.exp(-1j * theta_y / self.Ly))
+            if kind == "x":
+                hops[b] = -self.J * np.exp(-1j * x_phase(mx))
+            else:
+                hops[b] = -self.J * np.exp(-2j * np.pi * self.alpha * mx) * np.exp(-1j * y_phase(ny))
         return self.terms.matrix(hops, np.zeros(self.Lx * self.Ly), self.U)
 
     def coordinate(self, axis: str) -> np.ndarray:
