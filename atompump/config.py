@@ -8,20 +8,22 @@ so a bad config stops the run before any job starts with an actionable message.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from atompump.constants import SPECIES, resonant_cross_section_um2
-from atompump.errors import ConfigError, InputDataError
+from atompump.errors import ConfigError, InputDataError, ParameterError
 
 __all__ = [
     "SCHEMA_PATH",
     "check_config",
     "complete_config",
     "config_errors",
+    "config_keys",
     "config_section",
     "default_schema",
     "generated_reference",
@@ -198,6 +200,32 @@ def fill_defaults(config: Mapping[str, Any], schema: Mapping[str, Any] | None = 
         return out
 
     return fill(copy.deepcopy(dict(config)), schema)
+
+
+@contextmanager
+def config_keys(keys: Mapping[str, str]) -> Iterator[None]:
+    """The configuration boundary's translation of library errors: a :class:`~atompump.errors.ParameterError`
+    raised inside is raised again as :class:`~atompump.errors.ConfigError` naming config keys.
+
+    ``keys`` maps the library's parameter names to the config keys they come from (``{"cells":
+    "simulation.pump.cells"}``); a parameter not in ``keys`` keeps its own name. The config error's message starts
+    with the key of the parameter to change (the error's first parameter).
+
+    Examples
+    --------
+    >>> with config_keys({"cells": "simulation.pump.cells"}):
+    ...     raise ParameterError("the cloud reaches the grid's edge: raise {cells}", parameters=("cells",))
+    Traceback (most recent call last):
+    ...
+    atompump.errors.ConfigError: config key 'simulation.pump.cells': the cloud reaches the grid's edge: raise simulation.pump.cells
+    """
+    try:
+        yield
+    except ParameterError as exc:
+        named = [p for p in exc.parameters if p in keys]
+        if not named:
+            raise
+        raise ConfigError(f"config key '{keys[named[0]]}': {exc.render(dict(keys))}") from exc
 
 
 def species(config: Mapping[str, Any]):

@@ -7,7 +7,7 @@ as one of these, with a message that names the offending key, file or shot and s
 from __future__ import annotations
 
 __all__ = ["AtompumpError", "ConfigError", "InputDataError", "BadShotsError", "FitNotPossibleError", "GapClosedError",
-           "StorageError"]
+           "ParameterError", "StorageError"]
 
 
 class AtompumpError(Exception):
@@ -16,6 +16,38 @@ class AtompumpError(Exception):
 
 class ConfigError(AtompumpError, ValueError):
     """A configuration value is missing, of the wrong type or out of range."""
+
+
+class ParameterError(AtompumpError, ValueError):
+    """A library parameter has a value the library cannot use; the message names the parameter, not a config key.
+
+    The library knows its own parameters, not where a caller took them from: ``message`` may hold ``{name}``
+    placeholders for the parameters it names (``parameters``). ``str(error)`` fills in the library's own names
+    (what a notebook user passed); the configuration boundary (:func:`atompump.config.config_keys`) fills in the
+    config keys instead (``simulation.pump.cells``) and raises :class:`ConfigError`. Errors that name config keys
+    are raised there only.
+
+    Parameters
+    ----------
+    message
+        The text, with ``{name}`` for each parameter of ``parameters`` it names.
+    parameters
+        The library parameter names the message is about (the first is the one to change).
+
+    Examples
+    --------
+    >>> str(ParameterError("the cloud reaches the grid's edge: raise {cells}", parameters=("cells",)))
+    "the cloud reaches the grid's edge: raise cells"
+    """
+
+    def __init__(self, message: str, *, parameters: tuple[str, ...] | list[str]) -> None:
+        self.template = str(message)
+        self.parameters = tuple(parameters)
+        super().__init__(self.render({}))
+
+    def render(self, names: dict[str, str]) -> str:
+        """The message with each parameter named by ``names`` (parameter -> name), else by its own name."""
+        return self.template.format(**{p: names.get(p, p) for p in self.parameters})
 
 
 class InputDataError(AtompumpError, ValueError):

@@ -165,3 +165,19 @@ def test_nan_and_inf_are_refused_naming_the_key(schema, default_config):
     with pytest.raises(ConfigError, match=r"'imaging.pixel_size_um': \.nan is not a finite number(.|\n)*"
                                           r"'imaging.pump_axis': 'z' is not allowed"):
         check_config(config, schema)
+
+
+def test_library_errors_name_parameters_and_the_boundary_names_config_keys():
+    """A ParameterError names the library's own parameter; config_keys (the boundary) names the config key."""
+    from atompump.config import config_keys
+    from atompump.errors import ConfigError, ParameterError
+
+    error = ParameterError("the cloud reaches the edge: raise {cells} or lower {atoms}", parameters=("cells", "atoms"))
+    assert str(error) == "the cloud reaches the edge: raise cells or lower atoms"
+    with pytest.raises(ConfigError, match=r"^config key 'simulation.pump.cells': the cloud reaches the edge: raise "
+                                          r"simulation.pump.cells or lower pump.atoms_per_tube$"):
+        with config_keys({"cells": "simulation.pump.cells", "atoms": "pump.atoms_per_tube"}):
+            raise error
+    with pytest.raises(ParameterError, match="raise cells"):  # no key known: the library's error goes on
+        with config_keys({"other": "x.y"}):
+            raise error
