@@ -24,6 +24,7 @@ import logging
 import math
 import os
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -260,8 +261,12 @@ def initial_band_populations(dyn: DynamicsParams, *, negligible: float = 1e-9) -
     return tuple(float(x) for x in p)
 
 
-def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions: tuple[int, ...]) -> xr.Dataset:
+def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions: tuple[int, ...],
+                  workers: int = 1) -> xr.Dataset:
     """Simulate the pump in each direction up to ``max(cycles)``; densities after each half cycle and at ``cycles``.
+
+    ``workers`` > 1 simulates the directions in that many processes at once (each direction is independent: the
+    numbers are the same as with one).
 
     Returns
     -------
@@ -282,18 +287,27 @@ def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions:
         _check_couplings(model, lattice)
     orbitals = initial_ensemble(model, ensemble, phi0=dyn.phi0)
     period = dyn.period_ms / dyn.time_unit_ms()
-    runs = []
-    for direction in directions:
-        protocol = PumpProtocol(period=period, direction=int(direction), phi0=dyn.phi0, dt=dyn.dt,
-                                ramp=dyn.ramp_ms / dyn.time_unit_ms(),
-                                substeps=dyn.substeps)
-        runs.append(run_pump(model, orbitals, protocol, n_cycles=n_max, extra_cycles=cycles, dl_um=lattice.dl_um))
+    protocols = [PumpProtocol(period=period, direction=int(direction), phi0=dyn.phi0, dt=dyn.dt,
+                              ramp=dyn.ramp_ms / dyn.time_unit_ms(), substeps=dyn.substeps)
+                 for direction in directions]
+    pump = partial(run_pump, model, orbitals, n_cycles=n_max, extra_cycles=cycles, dl_um=lattice.dl_um)
+    workers = max(1, min(int(workers), len(protocols)))
+    if workers == 1:
+        runs = [pump(protocol) for protocol in protocols]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            runs = list(pool.map(pump, protocols))
+    for direction, run in zip(directions, runs):
         log.info("%s dynamics, direction %+d: %.4f dl per cycle over %g cycles (T = %g ms)", dyn.model, direction,
-                 runs[-1].attrs["displacement_per_cycle_dl"], n_max, dyn.period_ms)
+                 run.attrs["displacement_per_cycle_dl"], n_max, dyn.period_ms)
+    for run in runs:
         # atoms excited to high bands are not held by the trap and cross the periodic box: a few 1e-5 of them
         # move the centre of mass by < 1e-3 dl; more means the box is too small for the cloud or the pump
         outer = model.positions.size // 20
-        density = runs[-1].density.values
+        density = run.density.values
         edge = max(density[:, :outer].sum(axis=1).max(), density[:, -outer:].sum(axis=1).max())
         if edge > 1e-4:
             raise ConfigError(f"the simulated cloud reaches the edge of the simulation grid ({edge:.1e} of the "
@@ -428,26 +442,28 @@ def cloud_drift_um(order: int | np.ndarray, *, per_shot_um: float, amplitude_um:
 
 
 
-def simulate_run(out_dir: str | os.PathLike, params: SimulationParams) -> dict:
+def simulate_run(out_dir: str | os.PathLike, params: SimulationParams, *, workers: int = 1) -> dict:
     """Simulate a run and write it to ``out_dir``: the run's files (see :mod:`atompump.simulate.formats`),
     ``truth.json`` and ``dynamics.nc`` (the cloud's density after each half cycle).
 
     Returns the truth dictionary (also written to ``truth.json``). BLAS runs on one thread (small matrices;
-    threads contending for shared cores are several times slower).
+    threads contending for shared cores are several times slower); ``workers`` processes simulate the pump
+    directions at once (:func:`pump_dynamics`; the same numbers).
     """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
-        return _simulate_run(Path(out_dir), params)
+        return _simulate_run(Path(out_dir), params, workers=workers)
 
 
-def _simulate_run(out_dir: Path, params: SimulationParams) -> dict:
+def _simulate_run(out_dir: Path, params: SimulationParams, *, workers: int = 1) -> dict:
     rng = np.random.default_rng(params.seed)
     design = design_run(params)
     if params.dynamics.model == "rigid":
         dyn = _rigid_dynamics(params)
     else:
-        dyn = pump_dynamics(params.dynamics, cycles=tuple(params.cycles), directions=tuple(params.directions))
+        dyn = pump_dynamics(params.dynamics, cycles=tuple(params.cycles), directions=tuple(params.directions),
+                            workers=workers)
     write_dataset(dyn, out_dir / "dynamics.nc", title="atompump simulation: the atoms' pump dynamics")
 
     # noiseless centre of mass (um, relative to t = 0) and the cloud's line profile per setting

@@ -112,9 +112,10 @@ def simulation_params(*, simulation: Config, imaging: Config, lattice: Config, a
 
 
 def simulate_stage(out_dir: str | os.PathLike, *, simulation: Config, imaging: Config, lattice: Config,
-                   atom: str, pump: Config) -> dict:
-    """Simulate a run into ``out_dir`` (manifest.csv, frames/, truth.json, dynamics.nc)."""
+                   atom: str, pump: Config, workers: int = 1) -> dict:
+    """Simulate a run into ``out_dir`` (manifest.csv, frames/, truth.json, dynamics.nc); ``workers`` processes
+    simulate the pump directions at once (the rule's threads)."""
     from atompump.simulate.run import simulate_run
 
     params = simulation_params(simulation=simulation, imaging=imaging, lattice=lattice, atom=atom, pump=pump)
-    return simulate_run(out_dir, params)
+    return simulate_run(out_dir, params, workers=workers)

@@ -10,7 +10,7 @@ rule simulate:
         lattice=config["lattice"],
         atom=config["atom"],
         pump=config["pump"],
-    threads: 1
+    threads: 2  # the two pump directions' dynamics at once
     resources:
         mem_mb=2000,
         runtime=minutes(SIMULATE_FIXED_MINUTES, per_10k_shots=30),

@@ -14,4 +14,5 @@ run_stage(
     lattice=snakemake.params.lattice,
     atom=snakemake.params.atom,
     pump=snakemake.params.pump,
+    workers=snakemake.threads,
 )
