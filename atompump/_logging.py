@@ -6,6 +6,7 @@ import errno
 import logging
 import math
 import os
+import sys
 import re
 
 __all__ = ["Progress", "configure_logging", "run_stage", "output_folder_error", "storage_errno",
@@ -75,9 +76,21 @@ def configure_logging(log_path: str | os.PathLike | None = None, *, level: int =
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if log_path is not None:
         os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+        handlers.append(_LogFile(log_path, mode="w", encoding="utf-8"))
     logging.basicConfig(level=level, format=_FORMAT, handlers=handlers, force=True)
     logging.captureWarnings(True)
+
+
+class _LogFile(logging.FileHandler):
+    """The job's log file. When the disk it is on is full (or turned read-only), a record that cannot be written is
+    dropped quietly: stderr gets every record, and the stage's one-line message says what happened, instead of
+    logging's "--- Logging error ---" and a traceback for each record."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if exc is not None and storage_errno(exc) is not None:
+            return
+        super().handleError(record)
 
 
 _STORAGE_ERRORS = {

@@ -274,9 +274,26 @@ def _export_lyse(args, parser) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``atompump`` console script; returns the exit status."""
+    """Entry point of the ``atompump`` console script; returns the exit status.
+
+    A full disk, a read-only file system or a folder the user may not write in ends the command with one line
+    saying so (:func:`atompump._logging.storage_error_message`) and status 1, not a traceback: every file the
+    commands write is written atomically, so nothing half-written is left.
+    """
+    from atompump._logging import storage_errno, storage_error_message
+
     parser = _parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(args, parser)
+    except (OSError, RuntimeError) as exc:
+        if storage_errno(exc) is None:
+            raise
+        print(f"atompump: error: {storage_error_message(exc)}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "version":
         print(__version__)
         return 0

@@ -373,7 +373,9 @@ def update_reference(readme: str | os.PathLike, schema: Mapping[str, Any]) -> bo
     end = text.index(_KEYS_END) + len(_KEYS_END) + 1
     new = text[:start] + schema_reference_markdown(schema) + text[end:]
     if new != text:
-        path.write_text(new, encoding="utf-8")
+        from atompump.io.atomic import write_text
+
+        write_text(path, new)  # atomic: a full disk leaves the old file whole
         return True
     return False
 

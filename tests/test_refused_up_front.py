@@ -163,3 +163,53 @@ def test_read_only_output_folder_is_one_line(repo_root, tmp_path):
         assert list(out.iterdir()) == []
     finally:
         out.chmod(0o755)  # for the clean-up
+
+
+def test_full_disk_in_a_command_line_tool_is_one_line(tmp_path, monkeypatch, capsys, repo_root):
+    """The ``atompump`` commands say a full disk in one line (status 1, no traceback) and leave the file whole."""
+    import shutil
+
+    from atompump.cli import main
+
+    readme = tmp_path / "README.md"
+    shutil.copy(repo_root / "config/README.md", readme)
+    text = readme.read_text().replace("| `atom` |", "| `atom (stale)` |", 1)
+    readme.write_text(text)
+
+    def full(self, data):
+        with open(self, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    assert main(["config-reference", "--update", str(readme)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"atompump: error: cannot write {readme}: the disk is full (No space left on device); free some "
+                   "space on it; finished outputs are kept and nothing half-written was left, so rerunning the same "
+                   "command goes on\n")
+    assert readme.read_text() == text and sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]
+
+
+def test_a_job_log_on_a_full_disk_does_not_print_logging_tracebacks(tmp_path, capsys):
+    """The job's log file sits on the full disk too: its records are dropped quietly (stderr still has them), not
+    reported by logging as "--- Logging error ---" with a traceback each."""
+    from atompump._logging import configure_logging
+
+    configure_logging(tmp_path / "job.log")
+    log_file = next(h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler))
+
+    class FullDisk:
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    log_file.stream = FullDisk()
+    logging.getLogger("atompump").info("pump dynamics: 1/9 time samples")
+    err = capsys.readouterr().err
+    assert err == "INFO atompump: pump dynamics: 1/9 time samples\n"
+    # another failure is still reported (a bug must not be hidden)
+    log_file.stream = type("Broken", (), {"write": lambda self, t: 1 / 0, "flush": lambda self: None})()
+    logging.getLogger("atompump").info("x")
+    assert "--- Logging error ---" in capsys.readouterr().err

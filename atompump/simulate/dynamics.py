@@ -453,7 +453,7 @@ def _evolve(model: PumpModel, states: np.ndarray, protocol: PumpProtocol, sample
     out = []
     t = 0.0
     steppers: dict[float, object] = {}
-    progress = Progress(log, "pump dynamics", times.size, unit="time samples")
+    progress = Progress(log, f"pump dynamics, direction {protocol.direction:+d}", times.size, unit="time samples")
     for target in times:
         span = target - t
         if span > 0:
