@@ -17,8 +17,8 @@ import time
 
 from threadpoolctl import threadpool_limits
 
-from atompump.simulate.dynamics import InitialEnsemble, PumpProtocol, evolve, initial_ensemble
 from atompump.config import fill_defaults
+from atompump.simulate.dynamics import InitialEnsemble, PumpProtocol, evolve, initial_ensemble
 from atompump.simulate.run import _model
 from atompump.stages.simulate import dynamics_params
 

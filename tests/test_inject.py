@@ -292,8 +292,8 @@ def test_blank_mode_uses_each_shots_own_frames_inside_an_atom_free_region(banik_
 def test_od_image_cloud_from_the_config_and_a_labscript_source_with_the_pump_along_rows(repo_root, tmp_path):
     from atompump.config import fill_defaults
     from atompump.simulate.run import simulate_run
-    from atompump.stages.simulate import simulation_params
     from atompump.stages.inject import inject_stage
+    from atompump.stages.simulate import simulation_params
 
     # a labscript-style source run (one HDF5 file per shot), read through data.shots like a lab's
     lab = {"cycles": [0.0, 1.0], "repeats": 2, "references": False, "image_shape": [160, 120], "format": "hdf5",

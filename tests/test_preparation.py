@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atompump.constants import H_PLANCK, K_B
 from atompump.config import fill_defaults
+from atompump.constants import H_PLANCK, K_B
 from atompump.errors import ConfigError, ParameterError
 from atompump.simulate.dynamics import InitialEnsemble, ensemble_weights
 from atompump.simulate.run import initial_band_populations
-from atompump.stages.simulate import dynamics_params
 from atompump.simulate.tight_binding import TightBindingModel
+from atompump.stages.simulate import dynamics_params
 from atompump.theory.populations import PopulationError, fermi_dirac_fill, kT_in_energy_unit
 from atompump.theory.preparation import prepared_populations
 from atompump.theory.rice_mele import LOHSE_RICE_MELE, band_energies, direct_gap, real_space_hamiltonian
@@ -177,12 +177,15 @@ def test_nu_theory_is_the_prediction_for_the_shots_of_the_run():
     assert predicted_nu({"method": "none"}, data, nu_chern=0.99)["nu_theory"] == 0.99
 
 
-def test_theory_prediction_is_the_simulators_truth(tmp_path):
-    """The default sequence, shortened: the theory's nu_theory for a design equals the simulator's nu_true."""
+def test_theory_prediction_is_the_simulators_truth(tmp_path, caplog):
+    """The default sequence, shortened: the theory's nu_theory for a design equals the simulator's nu_true; the
+    theory stage reuses the simulator's dynamics (its DynamicsParams, built by the same boundary function, are
+    equal) and gets the numbers of computing them itself."""
     import json
 
     from atompump.config import fill_defaults, load_schema
-    from atompump.simulate.run import _nu_true, design_run, predicted_centres
+    from atompump.io.netcdf import write_dataset
+    from atompump.simulate.run import _nu_true, design_run, predicted_centres, pump_dynamics
     from atompump.stages.simulate import simulation_params
     from atompump.stages.theory import prediction_stage
 
@@ -191,10 +194,15 @@ def test_theory_prediction_is_the_simulators_truth(tmp_path):
                             "simulation": {"cycles": [0, 1, 2], "repeats": 1}},
                            load_schema(root / "workflow/schemas/config.schema.yaml"))
     params = simulation_params(config)
-    summary = prediction_stage(tmp_path / "prediction.json", theory=config["theory"], pump=config["pump"],
-                               numerics=config["simulation"]["pump"],
-                               tight_binding=config["simulation"]["tight_binding"], lattice=config["lattice"],
-                               atom=config["atom"], cycles=[0, 1, 2])
+    assert dynamics_params(config, model=config["theory"]["dynamics"]) == params.dynamics
+    write_dataset(pump_dynamics(params.dynamics, cycles=(0.0, 1.0, 2.0), directions=(1, -1)),
+                  tmp_path / "dynamics.nc")  # what the simulate stage writes
+    with caplog.at_level("INFO"):
+        summary = prediction_stage(tmp_path / "prediction.json", theory=config["theory"], pump=config["pump"],
+                                   numerics=config["simulation"]["pump"],
+                                   tight_binding=config["simulation"]["tight_binding"], lattice=config["lattice"],
+                                   atom=config["atom"], cycles=[0, 1, 2], dynamics_path=tmp_path / "dynamics.nc")
+    assert "reused, not computed again" in caplog.text
     assert json.loads((tmp_path / "prediction.json").read_text()) == summary
     design = design_run(params)
     x_um = {(c, d): summary["centre_dl"][str(d)][int(c)] * params.dl_um for c in (0.0, 1.0, 2.0) for d in (1, -1)}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +31,6 @@ import numpy as np
 import xarray as xr
 
 from atompump._logging import Progress
-from atompump.constants import H_PLANCK, SPECIES
 from atompump.errors import ParameterError
 from atompump.io.atomic import write_json
 from atompump.io.netcdf import write_dataset

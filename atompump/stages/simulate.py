@@ -33,8 +33,15 @@ from typing import Any
 
 from atompump.config import config_keys, config_section, cross_section_um2, lattice_params, species
 
-__all__ = ['DYNAMICS_KEYS', 'SIMULATION_KEYS', 'dynamics_params', 'planned_shot_count', 'run_design',
-           'simulation_params', 'simulate_stage']
+__all__ = [
+    'DYNAMICS_KEYS',
+    'SIMULATION_KEYS',
+    'dynamics_params',
+    'planned_shot_count',
+    'run_design',
+    'simulate_stage',
+    'simulation_params',
+]
 
 Config = Mapping[str, Any]
 
