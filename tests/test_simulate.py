@@ -292,3 +292,21 @@ def test_jitter_drift_and_atom_number_fluctuations_have_the_configured_statistic
     expected = [centre + s["direction"] * 0.9 * params.dl_um * s["cycle"] + s["drift_um"] + s["jitter_um"]
                 for s in shots]
     np.testing.assert_allclose([s["x_true_um"] for s in shots], expected, atol=1e-9)
+
+
+def test_the_simulators_errors_name_no_config_key():
+    """Issue 15, item 1: simulate/* raise errors naming their own parameters; only the configuration boundary
+    (atompump/stages/simulate.py, config_keys) names config keys."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import atompump.simulate as package
+
+    key = re.compile(r"config|\b(simulation|imaging|pump|lattice|theory)\.\w")
+    for name in ("run.py", "design.py", "formats.py", "imaging.py"):
+        tree = ast.parse((Path(package.__file__).parent / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Raise):
+                texts = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                assert not any(key.search(t) for t in texts), f"simulate/{name} line {node.lineno}: {texts}"
