@@ -11,6 +11,7 @@ run            a whole simulated run with truth.json, and its parameter objects 
                config by atompump.stages.simulate)
 """
 
+from atompump.simulate.design import RunDesign
 from atompump.simulate.dynamics import (
                                         ContinuumModel,
                                         InitialEnsemble,
@@ -20,7 +21,6 @@ from atompump.simulate.dynamics import (
                                         landau_zener_probability,
                                         run_pump,
 )
-from atompump.simulate.design import RunDesign
 from atompump.simulate.imaging import (
                                         Absorption,
                                         Camera,
