@@ -263,7 +263,7 @@ def planned_shot_count(config: Mapping[str, Any]) -> int:
     """
     data = config.get("data", {}) or {}
     if data.get("source", "simulated") == "simulated":
-        from atompump.simulate.run import planned_shot_count as simulated_count
+        from atompump.stages.simulate import planned_shot_count as simulated_count
 
         return simulated_count(config.get("simulation", {}) or {})
     if data.get("source") == "injected":

@@ -193,48 +193,50 @@ def pilot_scatter(com, *, dl_um: float, source: str = "pilot run") -> Scatter:
 def centre_crb_um(params) -> float:
     """Cramér–Rao bound (um) of a cloud's centre along the pump axis in one image of the simulator's camera.
 
-    ``params`` is a :class:`~atompump.simulate.run.SimulationParams`. The cloud: a Gaussian of ``cloud_sigma_um``
+    ``params`` is a :class:`~atompump.simulate.run.SimulationParams`. The cloud: a Gaussian of ``cloud.sigma_um``
     blurred by the point-spread function (approximated by its best Gaussian, :func:`gaussian_psf_sigma`) and
-    averaged over the true pixels, centred on the frame, ``atom_number`` atoms; the probe flat at ``probe_counts``;
-    the optical density ``alpha ln(P/A) + (P - A)/I_sat`` of the atoms frame ``A`` and probe frame ``P``, each
-    with count variance ``F2 gain I + read_noise^2 + 1/12`` (:func:`~atompump.simulate.imaging.camera_counts`), the
-    dark frame's read noise subtracted from both. Nuisance parameters: the transverse centre, the atom number and
-    both widths. Probe fringes, the envelope and atom-number jitter are left out: it is a bound.
+    averaged over the true pixels, centred on the frame, ``cloud.atom_number`` atoms; the probe flat at its peak
+    counts; the optical density ``alpha ln(P/A) + (P - A)/I_sat`` of the atoms frame ``A`` and probe frame ``P``,
+    each with count variance ``F2 gain I + read_noise^2 + 1/12``
+    (:func:`~atompump.simulate.imaging.camera_counts`), the dark frame's read noise subtracted from both. Nuisance
+    parameters: the transverse centre, the atom number and both widths. Probe fringes, the envelope and
+    atom-number jitter are left out: it is a bound.
     """
     from atompump.com.bounds import cramer_rao_bound, numerical_jacobian
-    from atompump.simulate.imaging import gaussian_column_density, gaussian_psf_sigma, transmitted_intensity
+    from atompump.simulate.imaging import gaussian_column_density, transmitted_intensity
 
     pix = params.true_pixel_um
-    blur = 0.0 if params.psf == "none" else gaussian_psf_sigma(wavelength_um=params.imaging_wavelength_um,
-                                                                 numerical_aperture=params.numerical_aperture)
-    ny, nx = params.image_shape
+    blur = params.optics.psf.sigma_um  # 0 for 'none'
+    camera, absorption = params.camera, params.absorption
+    ny, nx = camera.image_shape
     shape = (ny, nx) if params.pump_axis == "x" else (nx, ny)  # pump axis along columns
 
     def od(p):
         x, y, n, sx, sy = p
-        return params.cross_section_um2 * gaussian_column_density(shape, atom_number=n, centre_um=(x, y),
-                                                                  sigma_um=(sx, sy), pixel_size_um=pix)
+        return absorption.cross_section_um2 * gaussian_column_density(shape, atom_number=n, centre_um=(x, y),
+                                                                      sigma_um=(sx, sy), pixel_size_um=pix)
 
-    sigma = [math.hypot(s, blur) for s in params.cloud_sigma_um]
-    p0 = np.array([0.5 * (shape[1] - 1) * pix, 0.5 * (shape[0] - 1) * pix, params.atom_number, *sigma])
-    probe = np.full(shape, params.probe_counts, dtype=float)
-    atoms = transmitted_intensity(probe, od(p0), alpha=params.alpha, isat_counts=params.isat_counts)
-    inv_isat = 0.0 if params.isat_counts is None else 1.0 / params.isat_counts
-    d_atoms = -(params.alpha / np.maximum(atoms, 1e-9) + inv_isat)
-    d_probe = params.alpha / probe + inv_isat
-    read = params.read_noise_counts**2 + 1.0 / 12.0
-    gain = params.excess_noise_factor * params.camera_gain
+    sigma = [math.hypot(s, blur) for s in params.cloud.sigma_um]
+    p0 = np.array([0.5 * (shape[1] - 1) * pix, 0.5 * (shape[0] - 1) * pix, params.cloud.atom_number, *sigma])
+    probe = np.full(shape, params.probe.peak_counts, dtype=float)
+    atoms = transmitted_intensity(probe, od(p0), alpha=absorption.alpha, isat_counts=absorption.isat_counts)
+    inv_isat = 0.0 if absorption.isat_counts is None else 1.0 / absorption.isat_counts
+    d_atoms = -(absorption.alpha / np.maximum(atoms, 1e-9) + inv_isat)
+    d_probe = absorption.alpha / probe + inv_isat
+    read = camera.read_noise_counts**2 + 1.0 / 12.0
+    gain = camera.excess_noise_factor * camera.gain
     variance = (d_atoms**2 * (gain * atoms + read) + d_probe**2 * (gain * probe + read)
                 + (d_atoms + d_probe) ** 2 * read)
     return cramer_rao_bound(numerical_jacobian(od, p0, relative_step=1e-4), variance, index=0)
 
 
 def simulated_scatter(params) -> Scatter:
-    """Per-shot scatter without a pilot run: ``hypot(centre_crb_um(params), position_jitter_um)``."""
+    """Per-shot scatter without a pilot run: ``hypot(centre_crb_um(params), cloud.position_jitter_um)``."""
     crb = centre_crb_um(params)
-    return Scatter(per_shot_um=math.hypot(crb, params.position_jitter_um), used_fraction=1.0,
+    jitter = params.cloud.position_jitter_um
+    return Scatter(per_shot_um=math.hypot(crb, jitter), used_fraction=1.0,
                    source=f"simulator and Cramer-Rao bound: bound {crb:.4g} um per shot, position jitter "
-                          f"{params.position_jitter_um:.4g} um (config simulation.*)")
+                          f"{jitter:.4g} um (config simulation.*)")
 
 
 # --- command line ----------------------------------------------------------------------------------------------------

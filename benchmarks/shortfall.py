@@ -43,9 +43,7 @@ def main() -> None:
     default = None
     for label, change in VARIANTS:
         pump = {**config["pump"], **change}
-        dyn = dynamics_params(model="tight_binding", numerics=config["simulation"]["pump"],
-                              tight_binding=config["simulation"]["tight_binding"], pump=pump,
-                              lattice=config["lattice"], atom=config["atom"])
+        dyn = dynamics_params({**config, "pump": pump}, model="tight_binding")
         start = time.perf_counter()
         pred = predicted_centres(dyn, cycles=cycles)
         exact = 0.5 * (pred["per_cycle_dl"]["1"] + pred["per_cycle_dl"]["-1"])

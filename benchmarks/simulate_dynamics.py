@@ -17,8 +17,10 @@ import time
 
 from threadpoolctl import threadpool_limits
 
+from atompump.config import fill_defaults
 from atompump.simulate.dynamics import InitialEnsemble, PumpProtocol, evolve, initial_ensemble
-from atompump.simulate.run import DynamicsParams, _model
+from atompump.simulate.run import _model
+from atompump.stages.simulate import dynamics_params
 
 
 def time_per_cycle(model, orbitals, period, dt, substeps, cycles):
@@ -36,15 +38,16 @@ def main() -> None:
     for name, model_name, dt, substeps in (("continuum, dt 2 x 4 sub-steps", "continuum", 2.0, 4),
                                            ("continuum, dt 4 x 4 sub-steps (config default)", "continuum", 4.0, 4),
                                            ("tight-binding, dt 4", "tight_binding", 4.0, 1)):
-        dyn = DynamicsParams(model=model_name)
+        dyn = dynamics_params(fill_defaults({"simulation": {"dynamics": model_name}}))  # the configured sequence
         model = _model(dyn, 4.0)
         with threadpool_limits(limits=1, user_api="blas"):
-            orbitals = initial_ensemble(model, InitialEnsemble(atoms_per_tube=dyn.atoms_per_tube, cloud=dyn.cloud))
-            period = dyn.period_ms / dyn.time_unit_ms()
+            orbitals = initial_ensemble(model, InitialEnsemble(atoms_per_tube=dyn.pump.atoms_per_tube,
+                                                               cloud=dyn.pump.cloud))
+            period = dyn.pump.period_ms / dyn.time_unit_ms()
             results[name] = time_per_cycle(model, orbitals, period, dt, substeps, args.cycles)
         size = f"{model.n} grid points" if model_name == "continuum" else f"{model.n} sites"
         print(f"{name:48s} {results[name]:7.2f} s per cycle  ({size}, {orbitals.states.shape[0]} orbitals, "
-              f"T = {dyn.period_ms:g} ms = {period:.0f} hbar/Er,s)")
+              f"T = {dyn.pump.period_ms:g} ms = {period:.0f} hbar/Er,s)")
     tb = results["tight-binding, dt 4"]
     for name, value in results.items():
         print(f"  {name:46s} {value / tb:8.1f} x the tight-binding time")

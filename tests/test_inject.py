@@ -290,13 +290,18 @@ def test_blank_mode_uses_each_shots_own_frames_inside_an_atom_free_region(banik_
 
 
 def test_od_image_cloud_from_the_config_and_a_labscript_source_with_the_pump_along_rows(repo_root, tmp_path):
-    from atompump.simulate.run import SimulationParams, simulate_run
+    from atompump.config import fill_defaults
+    from atompump.simulate.run import simulate_run
     from atompump.stages.inject import inject_stage
+    from atompump.stages.simulate import simulation_params
 
     # a labscript-style source run (one HDF5 file per shot), read through data.shots like a lab's
-    simulate_run(tmp_path / "lab", SimulationParams(cycles=(0.0, 1.0), repeats=2, references=False,
-                                                    image_shape=(160, 120), format="hdf5", probe_counts=4000.0,
-                                                    seed=1))
+    lab = {"cycles": [0.0, 1.0], "repeats": 2, "references": False, "image_shape": [160, 120], "format": "hdf5",
+           "probe_counts": 4000.0, "seed": 1, "dynamics": "rigid", "nu_true": 1.0, "order": "interleaved",
+           "transverse_jitter_um": 0.0, "drift": {"um_per_shot": 0.0, "amplitude_um": 0.0}, "optics": {"psf": "none"},
+           "probe": {"waist_um": None, "power_jitter": 0.0, "fringe_amplitude": 0.0}}
+    simulate_run(tmp_path / "lab", simulation_params(fill_defaults({"simulation": lab, "imaging": {
+        "pixel_size_um": 1.0, "isat_counts": None}})))
     config = yaml.safe_load((repo_root / "config/config.yaml").read_text())
     injection = copy.deepcopy(config["injection"])
     injection.update(cycles=[0, 1, 2, 3], directions=[1], cloud={

@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from atompump.config import fill_defaults
 from atompump.constants import H_PLANCK, K_B
-from atompump.errors import ConfigError
+from atompump.errors import ConfigError, ParameterError
 from atompump.simulate.dynamics import InitialEnsemble, ensemble_weights
-from atompump.simulate.run import DynamicsParams, initial_band_populations
+from atompump.simulate.run import initial_band_populations
 from atompump.simulate.tight_binding import TightBindingModel
+from atompump.stages.simulate import dynamics_params
 from atompump.theory.populations import PopulationError, fermi_dirac_fill, kT_in_energy_unit
 from atompump.theory.preparation import prepared_populations
 from atompump.theory.rice_mele import LOHSE_RICE_MELE, band_energies, direct_gap, real_space_hamiltonian
@@ -99,17 +101,43 @@ def test_hot_loading_is_boltzmann_over_the_long_lattice_bands():
         prepared_populations(LOHSE, loading="pump_start")
 
 
+def _dynamics(model: str, **pump):
+    """The simulator's DynamicsParams of a partial config, through the configuration boundary."""
+    return dynamics_params(fill_defaults({"simulation": {"dynamics": model}, "pump": pump}))
+
+
 def test_the_simulator_takes_its_populations_from_the_same_preparation():
-    hot_start = DynamicsParams(model="continuum", loading="pump_start", temperature_nK=10.0)
+    hot_start = _dynamics("continuum", loading="pump_start", temperature_nK=10.0)
     p = initial_band_populations(hot_start)
     assert p == pytest.approx(tuple(prepared_populations(LOHSE, loading="pump_start",
                                                          temperature_nK=10.0).populations[:2]), abs=1e-12)
-    assert initial_band_populations(DynamicsParams(model="tight_binding", loading="long_lattice",
-                                                   temperature_nK=10.0)) == (1.0,)
-    assert initial_band_populations(DynamicsParams(loading="populations", band_populations=(0.8, 0.2))) == \
+    assert initial_band_populations(_dynamics("tight_binding", loading="long_lattice", temperature_nK=10.0)) == (1.0,)
+    assert initial_band_populations(_dynamics("rigid", loading="populations", band_populations=[0.8, 0.2])) == \
         pytest.approx((0.8, 0.2))
-    with pytest.raises(ConfigError, match="above band 2, which the tight-binding model does not hold"):
-        initial_band_populations(DynamicsParams(model="tight_binding", loading="pump_start", temperature_nK=60.0))
+    with pytest.raises(ParameterError, match="above band 2, which the tight-binding model does not hold"):
+        initial_band_populations(_dynamics("tight_binding", loading="pump_start", temperature_nK=60.0))
+
+
+def test_the_library_names_its_parameters_and_each_stage_its_config_keys(tmp_path):
+    """Issue 15, item 1: the library's error names its own parameters (model, temperature_nK); the simulate stage
+    names the simulator's config keys and the theory stage its own (theory.dynamics) for the same error."""
+    from atompump.stages.simulate import simulate_stage
+    from atompump.stages.theory import prediction_stage
+
+    hot = {"loading": "pump_start", "temperature_nK": 60.0}
+    with pytest.raises(ParameterError, match=r"does not hold: use model: continuum, or lower temperature_nK$"):
+        initial_band_populations(_dynamics("tight_binding", **hot))
+    config = fill_defaults({"pump": hot, "simulation": {"dynamics": "tight_binding", "cycles": [0, 1]}})
+    sections = {key: config[key] for key in ("simulation", "imaging", "lattice", "atom", "pump")}
+    with pytest.raises(ConfigError, match=r"^config key 'simulation.dynamics': the prepared cloud .* does not hold: "
+                                          r"use simulation.dynamics: continuum, or lower pump.temperature_nK$"):
+        simulate_stage(tmp_path / "run", **sections)
+    with pytest.raises(ConfigError, match=r"^config key 'theory.dynamics': the prepared cloud .* does not hold: "
+                                          r"use theory.dynamics: continuum, or lower pump.temperature_nK$"):
+        prediction_stage(tmp_path / "prediction.json", theory={"dynamics": "tight_binding"}, pump=config["pump"],
+                         numerics=config["simulation"]["pump"], tight_binding=config["simulation"]["tight_binding"],
+                         lattice=config["lattice"], atom=config["atom"], cycles=[0, 1])
+    assert not (tmp_path / "prediction.json").exists()
 
 
 # ----------------------------------------------------------------------------------------------- full prediction
@@ -149,12 +177,15 @@ def test_nu_theory_is_the_prediction_for_the_shots_of_the_run():
     assert predicted_nu({"method": "none"}, data, nu_chern=0.99)["nu_theory"] == 0.99
 
 
-def test_theory_prediction_is_the_simulators_truth(tmp_path):
-    """The default sequence, shortened: the theory's nu_theory for a design equals the simulator's nu_true."""
+def test_theory_prediction_is_the_simulators_truth(tmp_path, caplog):
+    """The default sequence, shortened: the theory's nu_theory for a design equals the simulator's nu_true; the
+    theory stage reuses the simulator's dynamics (its DynamicsParams, built by the same boundary function, are
+    equal) and gets the numbers of computing them itself."""
     import json
 
     from atompump.config import fill_defaults, load_schema
-    from atompump.simulate.run import _nu_true, design_run, predicted_centres
+    from atompump.io.netcdf import write_dataset
+    from atompump.simulate.run import _nu_true, design_run, predicted_centres, pump_dynamics
     from atompump.stages.simulate import simulation_params
     from atompump.stages.theory import prediction_stage
 
@@ -162,12 +193,16 @@ def test_theory_prediction_is_the_simulators_truth(tmp_path):
     config = fill_defaults({"pump": {"period_ms": 150.0, "atoms_per_tube": 10, "cloud": "tube"},
                             "simulation": {"cycles": [0, 1, 2], "repeats": 1}},
                            load_schema(root / "workflow/schemas/config.schema.yaml"))
-    params = simulation_params(simulation=config["simulation"], imaging=config["imaging"], lattice=config["lattice"],
-                               atom=config["atom"], pump=config["pump"])
-    summary = prediction_stage(tmp_path / "prediction.json", theory=config["theory"], pump=config["pump"],
-                               numerics=config["simulation"]["pump"],
-                               tight_binding=config["simulation"]["tight_binding"], lattice=config["lattice"],
-                               atom=config["atom"], cycles=[0, 1, 2])
+    params = simulation_params(config)
+    assert dynamics_params(config, model=config["theory"]["dynamics"]) == params.dynamics
+    write_dataset(pump_dynamics(params.dynamics, cycles=(0.0, 1.0, 2.0), directions=(1, -1)),
+                  tmp_path / "dynamics.nc")  # what the simulate stage writes
+    with caplog.at_level("INFO"):
+        summary = prediction_stage(tmp_path / "prediction.json", theory=config["theory"], pump=config["pump"],
+                                   numerics=config["simulation"]["pump"],
+                                   tight_binding=config["simulation"]["tight_binding"], lattice=config["lattice"],
+                                   atom=config["atom"], cycles=[0, 1, 2], dynamics_path=tmp_path / "dynamics.nc")
+    assert "reused, not computed again" in caplog.text
     assert json.loads((tmp_path / "prediction.json").read_text()) == summary
     design = design_run(params)
     x_um = {(c, d): summary["centre_dl"][str(d)][int(c)] * params.dl_um for c in (0.0, 1.0, 2.0) for d in (1, -1)}

@@ -6,10 +6,39 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from atompump.errors import ConfigError
+from atompump.config import config_keys, fill_defaults
+from atompump.errors import ConfigError, ParameterError
 from atompump.io import read_frame, read_manifest
-from atompump.simulate import SimulationParams, camera_counts, design_run, gaussian_column_density, simulate_run
-from atompump.simulate.run import DynamicsParams, planned_shot_count
+from atompump.simulate import camera_counts, design_run, gaussian_column_density, simulate_run
+from atompump.stages.simulate import DYNAMICS_KEYS, dynamics_params, planned_shot_count, simulation_params
+
+#: a quiet run: a rigid cloud, no drift, no fringes, perfect resolution, 1 um pixels, no saturation (the closed
+#: forms below hold exactly)
+QUIET = {"simulation": {"dynamics": "rigid", "references": False, "order": "interleaved", "transverse_jitter_um": 0.0,
+                        "drift": {"um_per_shot": 0.0, "amplitude_um": 0.0},
+                        "optics": {"psf": "none"},
+                        "probe": {"waist_um": None, "power_jitter": 0.0, "fringe_amplitude": 0.0}},
+         "imaging": {"pixel_size_um": 1.0, "isat_counts": None}}
+
+
+def _merged(base: dict, changes: dict) -> dict:
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merged(base.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def sim_params(simulation=None, *, base=QUIET, **sections):
+    """SimulationParams through the configuration boundary: a partial config (``base`` changed by ``simulation``
+    and the other ``sections``), the rest the schema's defaults."""
+    return simulation_params(fill_defaults(_merged(base, {"simulation": simulation or {}, **sections})))
+
+
+def dyn_params(model="tight_binding", *, pump=None, numerics=None, **simulation):
+    """DynamicsParams through the configuration boundary: the sections ``pump``, ``simulation.pump`` (``numerics``)
+    and ``simulation``'s other keys."""
+    simulation = {"dynamics": model, "pump": numerics or {}, **simulation}
+    return dynamics_params(fill_defaults({"simulation": simulation, "pump": pump or {}}))
 
 
 def test_column_density_integrates_to_atom_number_and_centre():
@@ -34,7 +63,7 @@ def test_camera_noise_variance_is_gain_times_mean_plus_read_noise(gain, read_noi
 
 
 def test_design_interleaves_every_cycle_and_direction():
-    params = SimulationParams(cycles=(0, 1, 2), directions=(1, -1), repeats=3)
+    params = sim_params({"cycles": [0, 1, 2], "directions": [1, -1], "repeats": 3})
     design = design_run(params)
     assert len(design) == 18 == planned_shot_count({"cycles": [0, 1, 2], "directions": [1, -1], "repeats": 3,
                                                            "references": False})
@@ -43,8 +72,8 @@ def test_design_interleaves_every_cycle_and_direction():
 
 
 def test_simulated_run_is_readable_and_truthful(tmp_path):
-    params = SimulationParams(cycles=(0, 2), directions=(1, -1), repeats=2, image_shape=(32, 64),
-                              position_jitter_um=0.0, nu_true=0.9)
+    params = sim_params({"cycles": [0, 2], "directions": [1, -1], "repeats": 2, "image_shape": [32, 64],
+                         "position_jitter_um": 0.0, "nu_true": 0.9})
     truth = simulate_run(tmp_path, params)
     records = read_manifest(tmp_path / "manifest.csv")
     assert [r.shot for r in records] == [s["shot"] for s in truth["shots"]]
@@ -63,10 +92,11 @@ def test_simulated_run_is_readable_and_truthful(tmp_path):
 
 
 def test_bad_simulation_parameters():
-    with pytest.raises(ValueError, match="directions must be"):
-        SimulationParams(directions=(2,))
-    with pytest.raises(ValueError, match="repeats must be >= 1"):
-        SimulationParams(repeats=0)
+    with pytest.raises(ConfigError, match=r"^config key 'simulation.directions': simulation.directions must be a "
+                                          r"non-empty list of \+1/-1, got \[2\]$"):
+        sim_params({"directions": [2]})
+    with pytest.raises(ConfigError, match="^config key 'simulation.repeats': simulation.repeats must be >= 1"):
+        sim_params({"repeats": 0})
 
 
 # ----------------------------------------------------------------------------------------------- run design
@@ -97,7 +127,7 @@ def test_random_order_is_seeded():
     c = design_shots(cycles=(0, 1), directions=(1, -1), repeats=4, order="random", seed=2)
     assert a == b and a != c
     assert sorted((d["cycle"], d["direction"]) for d in a) == sorted((d["cycle"], d["direction"]) for d in c)
-    with pytest.raises(ConfigError, match="simulation.order"):
+    with pytest.raises(ParameterError, match="^order: 'shuffled' is not allowed"):  # the library's own parameter
         design_shots(cycles=(0, 1), directions=(1,), repeats=1, order="shuffled")
 
 
@@ -110,12 +140,14 @@ def test_planned_shot_count_counts_references():
 def tb_run(tmp_path_factory):
     """A small run with tight-binding dynamics, references, random order, drift and a miscalibrated magnification."""
     out = tmp_path_factory.mktemp("tb_run")
-    params = SimulationParams(
-        cycles=(0.0, 1.0, 2.0), repeats=2, references=True, order="random", seed=5,
-        dynamics=DynamicsParams(model="tight_binding", period_ms=60.0, atoms_per_tube=12, trap_hz=60.0),
-        image_shape=(48, 96), pixel_size_um=0.5, magnification=25.0, camera_pixel_um=13.0, psf="airy",
-        drift_um_per_shot=0.01, drift_amplitude_um=0.05, position_jitter_um=0.2, probe_waist_um=60.0,
-        fringe_amplitude=0.01, isat_counts=8000.0)
+    params = sim_params(
+        {"cycles": [0.0, 1.0, 2.0], "repeats": 2, "references": True, "order": "random", "seed": 5,
+         "dynamics": "tight_binding", "image_shape": [48, 96], "position_jitter_um": 0.2,
+         "optics": {"magnification": 25.0, "camera_pixel_um": 13.0, "psf": "airy"},
+         "drift": {"um_per_shot": 0.01, "amplitude_um": 0.05, "period_shots": 50},
+         "probe": {"waist_um": 60.0, "fringe_amplitude": 0.01}},
+        pump={"period_ms": 60.0, "atoms_per_tube": 12, "trap_hz": 60.0},
+        imaging={"pixel_size_um": 0.5, "isat_counts": 8000.0})
     return out, params, simulate_run(out, params)
 
 
@@ -137,8 +169,11 @@ def test_truth_defines_nu_true_as_the_noiseless_least_squares_slope(tb_run):
         order = shot["order"]
         assert shot["drift_um"] == pytest.approx(0.01 * order + 0.05 * np.sin(2 * np.pi * order / 50.0))
     assert truth["true_pixel_size_um"] == pytest.approx(0.52)
-    for key in ("seed", "dynamics", "noise_model", "fringe_amplitude", "read_noise_counts", "drift_um_per_shot"):
-        assert key in truth["params"]
+    recorded = truth["params"]  # every parameter, grouped as the config
+    assert recorded["design"]["seed"] == 5 and recorded["dynamics"]["pump"]["period_ms"] == 60.0
+    assert recorded["camera"]["noise_model"] == "poisson" and recorded["camera"]["read_noise_counts"] == 4.0
+    assert recorded["probe"]["fringe_amplitude"] == 0.01 and recorded["drift"]["um_per_shot"] == 0.01
+    assert recorded["optics"]["psf"] == {"kind": "airy", "wavelength_um": pytest.approx(0.780241), "numerical_aperture": 0.3}
 
 
 def test_tiff_run_manifest_records_order_references_and_repeats(tb_run):
@@ -160,8 +195,8 @@ def test_hdf5_run_follows_the_labscript_layout(tmp_path):
 
     from atompump.io.shots import read_shot, run_shots
 
-    params = SimulationParams(cycles=(0.0, 1.0), repeats=1, references=True, image_shape=(24, 40), format="hdf5",
-                              cloud_sigma_um=(3.0, 3.0))
+    params = sim_params({"cycles": [0.0, 1.0], "repeats": 1, "references": True, "image_shape": [24, 40],
+                         "format": "hdf5", "cloud_sigma_um": [3.0, 3.0]})
     truth = simulate_run(tmp_path, params)
     manifest = (tmp_path / "manifest.csv").read_text().splitlines()
     assert manifest[0] == "shot,file,cycle,direction,reference,repeat,order,sequence_cycles"
@@ -187,26 +222,27 @@ def test_hdf5_run_follows_the_labscript_layout(tmp_path):
 
 
 def test_bad_run_parameters():
-    with pytest.raises(ValueError, match="order must be one of"):
-        SimulationParams(order="sorted")
-    with pytest.raises(ValueError, match="format must be one of"):
-        SimulationParams(format="fits")
-    with pytest.raises(ValueError, match="model must be one of"):
-        DynamicsParams(model="semiclassical")
+    with pytest.raises(ConfigError, match="^config key 'simulation.order': simulation.order must be one of"):
+        sim_params({"order": "sorted"})
+    with pytest.raises(ConfigError, match="^config key 'simulation.format': simulation.format must be one of"):
+        sim_params({"format": "fits"})
+    with pytest.raises(ConfigError, match="^config key 'simulation.dynamics': simulation.dynamics must be one of"):
+        dyn_params("semiclassical")
     from atompump.simulate.run import pump_dynamics
 
-    small_box = DynamicsParams(model="tight_binding", cells=12, atoms_per_tube=6, period_ms=100.0, trap_hz=20.0)
-    with pytest.raises(ConfigError, match="reaches the edge of the simulation grid.*simulation.pump.cells"):
+    small_box = dyn_params(pump={"atoms_per_tube": 6, "period_ms": 100.0, "trap_hz": 20.0}, numerics={"cells": 12})
+    with pytest.raises(ParameterError, match="reaches the edge of the simulation grid.*raise cells$"):
         pump_dynamics(small_box, cycles=(0.0, 4.0), directions=(1,))
-    with pytest.raises(ConfigError, match="simulation.pump.cells"):
-        pump_dynamics(DynamicsParams(model="tight_binding", cells=8, atoms_per_tube=10), cycles=(0.0, 1.0),
+    with pytest.raises(ConfigError, match="simulation.pump.cells"), config_keys(DYNAMICS_KEYS):  # the boundary
+        pump_dynamics(dyn_params(pump={"atoms_per_tube": 10}, numerics={"cells": 8}), cycles=(0.0, 1.0),
                       directions=(1,))
 
 
 def test_continuum_run_uses_the_superlattice_dynamics(tmp_path):
-    params = SimulationParams(
-        cycles=(0.0, 1.0), repeats=1, image_shape=(40, 80), pixel_size_um=0.5, psf="gaussian", noise_model="none",
-        dynamics=DynamicsParams(model="continuum", period_ms=100.0, atoms_per_tube=6, cloud="tube", trap_hz=50.0))
+    params = sim_params({"cycles": [0.0, 1.0], "repeats": 1, "image_shape": [40, 80], "optics": {"psf": "gaussian"},
+                         "camera": {"noise_model": "none"}, "dynamics": "continuum"},
+                        imaging={"pixel_size_um": 0.5},
+                        pump={"period_ms": 100.0, "atoms_per_tube": 6, "cloud": "tube", "trap_hz": 50.0})
     truth = simulate_run(tmp_path, params)
     dyn = xr.load_dataset(tmp_path / "dynamics.nc")
     assert dyn.attrs["model"] == "continuum" and dyn.sizes["x"] == 34 * 16  # automatic box: 34 cells
@@ -219,11 +255,13 @@ def test_continuum_run_uses_the_superlattice_dynamics(tmp_path):
 def test_tight_binding_couplings_are_checked_against_the_lattice(caplog):
     from atompump.simulate.run import _check_couplings, _model
 
-    lohse = DynamicsParams(model="tight_binding")
-    assert _check_couplings(_model(lohse, 1.0), lohse.lattice()) < 0.01  # defaults match Vs 10, Vl 20
-    deep = DynamicsParams(model="tight_binding", Vs_Er=16.0)
+    given = {"couplings": "given"}
+    lohse = dyn_params(tight_binding=given)
+    assert _check_couplings(_model(lohse, 1.0), lohse.lattice) < 0.01  # defaults match Vs 10, Vl 20
+    deep = dynamics_params(fill_defaults({"simulation": {"dynamics": "tight_binding", "tight_binding": given},
+                                          "lattice": {"Vs_Er": 16.0}}))
     with caplog.at_level("WARNING"):
-        assert _check_couplings(_model(deep, 1.0), deep.lattice()) > 0.1
+        assert _check_couplings(_model(deep, 1.0), deep.lattice) > 0.1
     assert "set simulation.tight_binding" in caplog.text
 
 
@@ -232,10 +270,10 @@ def test_jitter_drift_and_atom_number_fluctuations_have_the_configured_statistic
     per_shot * order + amplitude * sin(2 pi order / period), and the true centre is their sum on the pumped motion."""
     from atompump.simulate.run import cloud_drift_um
 
-    params = SimulationParams(cycles=(0, 1), directions=(1, -1), repeats=125, image_shape=(16, 32),
-                              position_jitter_um=0.3, atom_number_jitter=0.05, drift_um_per_shot=0.001,
-                              drift_amplitude_um=0.2, drift_period_shots=40, noise_model="fast", nu_true=0.9,
-                              cloud_sigma_um=(3.0, 3.0), seed=11)
+    params = sim_params({"cycles": [0, 1], "directions": [1, -1], "repeats": 125, "image_shape": [16, 32],
+                         "position_jitter_um": 0.3, "atom_number_jitter": 0.05,
+                         "drift": {"um_per_shot": 0.001, "amplitude_um": 0.2, "period_shots": 40},
+                         "camera": {"noise_model": "fast"}, "nu_true": 0.9, "cloud_sigma_um": [3.0, 3.0], "seed": 11})
     truth = simulate_run(tmp_path, params)
     shots = truth["shots"]
     assert len(shots) == 500
@@ -254,3 +292,21 @@ def test_jitter_drift_and_atom_number_fluctuations_have_the_configured_statistic
     expected = [centre + s["direction"] * 0.9 * params.dl_um * s["cycle"] + s["drift_um"] + s["jitter_um"]
                 for s in shots]
     np.testing.assert_allclose([s["x_true_um"] for s in shots], expected, atol=1e-9)
+
+
+def test_the_simulators_errors_name_no_config_key():
+    """Issue 15, item 1: simulate/* raise errors naming their own parameters; only the configuration boundary
+    (atompump/stages/simulate.py, config_keys) names config keys."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import atompump.simulate as package
+
+    key = re.compile(r"config|\b(simulation|imaging|pump|lattice|theory)\.\w")
+    for name in ("run.py", "design.py", "formats.py", "imaging.py"):
+        tree = ast.parse((Path(package.__file__).parent / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Raise):
+                texts = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                assert not any(key.search(t) for t in texts), f"simulate/{name} line {node.lineno}: {texts}"

@@ -248,10 +248,12 @@ def test_bad_dynamics_input():
 
 def test_directions_simulated_in_parallel_processes_give_the_same_numbers():
     """pump_dynamics(workers=2) runs the two directions in two processes: the same dynamics, bit for bit."""
-    from atompump.simulate.run import DynamicsParams, pump_dynamics
+    from atompump.config import fill_defaults
+    from atompump.simulate.run import pump_dynamics
+    from atompump.stages.simulate import dynamics_params
 
-    dyn = DynamicsParams(model="tight_binding", cells=40, atoms_per_tube=8, period_ms=100.0, trap_hz=20.0,
-                         couplings="lattice")
+    dyn = dynamics_params(fill_defaults({"simulation": {"dynamics": "tight_binding", "pump": {"cells": 40}},
+                                         "pump": {"atoms_per_tube": 8, "period_ms": 100.0, "trap_hz": 20.0}}))
     serial = pump_dynamics(dyn, cycles=(0.0, 1.0), directions=(1, -1))
     parallel = pump_dynamics(dyn, cycles=(0.0, 1.0), directions=(1, -1), workers=2)
     assert serial.identical(parallel)

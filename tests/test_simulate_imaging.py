@@ -6,7 +6,7 @@ import pytest
 from scipy import integrate
 from scipy.special import j0, ndtr
 
-from atompump.errors import ConfigError
+from atompump.errors import ParameterError
 from atompump.reduce import optical_density
 from atompump.simulate.imaging import (
     CloudImager,
@@ -195,9 +195,9 @@ def test_bad_imaging_input():
         camera_counts(np.ones((2, 2)), rng=rng, excess_noise_factor=1.5)
     with pytest.raises(ValueError, match="camera gain must be positive"):
         camera_counts(np.ones((2, 2)), rng=rng, gain=0.0)
-    with pytest.raises(ConfigError, match="psf must be"):
+    with pytest.raises(ParameterError, match="^kind must be 'airy', 'gaussian' or 'none'"):  # its own parameter
         PointSpreadFunction("lorentz")
-    with pytest.raises(ConfigError, match="numerical aperture"):
+    with pytest.raises(ParameterError, match=r"^numerical_aperture must be in \(0, 1\)"):
         PointSpreadFunction("airy", 0.78, 1.2)
     with pytest.raises(ValueError, match="non-negative 1D array"):
         LineProfile.from_density(np.arange(3.0), np.array([1.0, -1.0, 0.5]))

@@ -7,9 +7,11 @@ tight_binding  the Rice--Mele chain + trap (fast path, same interface)
 imaging        PSF, pixels, saturated absorption, probe with fringes, camera noise
 design         shots, references, repeats and acquisition order
 formats        manifest + TIFF, or labscript-style HDF5 shot files
-run            a whole simulated run with truth.json
+run            a whole simulated run with truth.json, and its parameter objects (no defaults: built from a
+               config by atompump.stages.simulate)
 """
 
+from atompump.simulate.design import RunDesign
 from atompump.simulate.dynamics import (
                                         ContinuumModel,
                                         InitialEnsemble,
@@ -20,28 +22,52 @@ from atompump.simulate.dynamics import (
                                         run_pump,
 )
 from atompump.simulate.imaging import (
+                                        Absorption,
+                                        Camera,
                                         CloudImager,
                                         LineProfile,
+                                        Optics,
                                         PointSpreadFunction,
                                         ProbeBeam,
+                                        ProbeSettings,
                                         camera_counts,
                                         dark_frame,
                                         gaussian_column_density,
                                         transmitted_intensity,
 )
-from atompump.simulate.run import DynamicsParams, SimulationParams, design_run, simulate_run
+from atompump.simulate.run import (
+                                        Cloud,
+                                        Drift,
+                                        DynamicsParams,
+                                        Numerics,
+                                        PumpSequence,
+                                        SimulationParams,
+                                        TightBinding,
+                                        design_run,
+                                        simulate_run,
+)
 from atompump.simulate.tight_binding import TightBindingModel
 
 __all__ = [
+    "Absorption",
+    "Camera",
+    "Cloud",
     "CloudImager",
     "ContinuumModel",
+    "Drift",
     "DynamicsParams",
     "InitialEnsemble",
     "LineProfile",
+    "Numerics",
+    "Optics",
     "PointSpreadFunction",
     "ProbeBeam",
+    "ProbeSettings",
     "PumpProtocol",
+    "PumpSequence",
+    "RunDesign",
     "SimulationParams",
+    "TightBinding",
     "TightBindingModel",
     "camera_counts",
     "dark_frame",

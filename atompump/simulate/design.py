@@ -20,13 +20,14 @@ Shot ids are ``s00000, s00001, ...`` in acquisition order, and ``order`` records
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from atompump.errors import ConfigError
+from atompump.errors import ParameterError
 from atompump.io.protocol import FIELDS
 
-__all__ = ["ORDERS", "design_shots", "shot_count"]
+__all__ = ["ORDERS", "RunDesign", "design_shots", "shot_count"]
 
 ORDERS = ("interleaved", "random")
 
@@ -49,9 +50,10 @@ def design_shots(*, cycles: Sequence[float], directions: Sequence[int], repeats:
         ``sequence_cycles``.
     """
     if order not in ORDERS:
-        raise ConfigError(f"config key 'simulation.order': {order!r} is not allowed; allowed values: {list(ORDERS)}")
+        raise ParameterError(f"{{order}}: {order!r} is not allowed; allowed values: {list(ORDERS)}",
+                             parameters=("order",))
     if repeats < 1:
-        raise ConfigError(f"repeats must be >= 1, got {repeats}")
+        raise ParameterError(f"{{repeats}} must be >= 1, got {repeats}", parameters=("repeats",))
     entries = []
     for repeat in range(int(repeats)):
         for cycle in cycles:
@@ -68,3 +70,52 @@ def design_shots(*, cycles: Sequence[float], directions: Sequence[int], repeats:
         entry["shot"] = f"s{i:05d}"
         entry["order"] = i
     return [{k: e[k] for k in ("shot", *FIELDS)} for e in entries]
+
+
+@dataclass(frozen=True)
+class RunDesign:
+    """Which shots a run takes and in which order (see the module's description).
+
+    Attributes
+    ----------
+    seed : int
+        The run's random seed (the 'random' order is drawn from it).
+    cycles : tuple of float
+        Pump cycles completed at imaging.
+    directions : tuple of int
+        Pump directions, each +1 or -1.
+    repeats : int
+        Shots per (cycle, direction) pair.
+    references : bool
+        A reference shot after each pumped shot with cycle > 0.
+    order : {'interleaved', 'random'}
+    """
+
+    seed: int
+    cycles: tuple[float, ...]
+    directions: tuple[int, ...]
+    repeats: int
+    references: bool
+    order: str
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1:
+            raise ParameterError(f"{{repeats}} must be >= 1, got {self.repeats}", parameters=("repeats",))
+        if not self.cycles:
+            raise ParameterError("{cycles} must list at least one number of pump cycles", parameters=("cycles",))
+        if not self.directions or any(d not in (1, -1) for d in self.directions):
+            raise ParameterError(f"{{directions}} must be a non-empty list of +1/-1, got {list(self.directions)}",
+                                 parameters=("directions",))
+        if self.order not in ORDERS:
+            raise ParameterError(f"{{order}} must be one of {list(ORDERS)}, got {self.order!r}",
+                                 parameters=("order",))
+
+    def shots(self) -> list[dict[str, object]]:
+        """The acquisition sequence: :func:`design_shots`."""
+        return design_shots(cycles=self.cycles, directions=self.directions, repeats=self.repeats,
+                            references=self.references, order=self.order, seed=self.seed)
+
+    def count(self) -> int:
+        """Number of shots: :func:`shot_count`."""
+        return shot_count(cycles=self.cycles, directions=self.directions, repeats=self.repeats,
+                          references=self.references)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atompump.errors import ConfigError
+from atompump.errors import ParameterError
 from atompump.io.atomic import atomic_path
 from atompump.io.frames import write_tiff_frame
 from atompump.io.manifest import write_manifest
@@ -56,8 +56,8 @@ class RunWriter:
     def __init__(self, out_dir: str | os.PathLike, *, fmt: str = "tiff", orientation: str = "side",
                  label: str = "absorption") -> None:
         if fmt not in FORMATS:
-            raise ConfigError(f"config key 'simulation.format': {fmt!r} is not allowed; allowed values: "
-                              f"{list(FORMATS)}")
+            raise ParameterError(f"{{fmt}}: {fmt!r} is not allowed; allowed values: {list(FORMATS)}",
+                                 parameters=("fmt",))
         self.out_dir = Path(out_dir)
         self.fmt = fmt
         self.orientation, self.label = orientation, label

@@ -29,13 +29,17 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import wrightomega
 
-from atompump.errors import ConfigError
+from atompump.errors import ParameterError
 
 __all__ = [
+    "Absorption",
+    "Camera",
     "CloudImager",
     "LineProfile",
+    "Optics",
     "PointSpreadFunction",
     "ProbeBeam",
+    "ProbeSettings",
     "airy_otf",
     "airy_psf",
     "camera_counts",
@@ -132,6 +136,27 @@ def transmitted_intensity_fast(i_in: np.ndarray, od: np.ndarray, *, alpha: float
     return out
 
 
+@dataclass(frozen=True)
+class Absorption:
+    """How the atoms absorb the probe (:func:`transmitted_intensity`): optical density ``sigma n`` from the column
+    density ``n`` (atoms/um^2), with Reinaudi's ``alpha`` and saturation intensity ``isat_counts`` (counts per pixel
+    per exposure; None: no saturation).
+
+    Attributes
+    ----------
+    cross_section_um2 : float
+        Absorption cross-section sigma, um^2.
+    alpha : float
+        Reinaudi's correction factor (1: ideal two-level atoms).
+    isat_counts : float or None
+        Effective saturation intensity, counts.
+    """
+
+    cross_section_um2: float
+    alpha: float
+    isat_counts: float | None
+
+
 # ----------------------------------------------------------------------------------------------- optics
 def airy_psf(r_um: np.ndarray, *, wavelength_um: float, numerical_aperture: float) -> np.ndarray:
     """Intensity point-spread function of an aberration-free circular pupil (Airy pattern), in 1/um^2.
@@ -186,11 +211,14 @@ class PointSpreadFunction:
 
     def __post_init__(self) -> None:
         if self.kind not in ("airy", "gaussian", "none"):
-            raise ConfigError(f"psf must be 'airy', 'gaussian' or 'none', got {self.kind!r}")
+            raise ParameterError(f"{{kind}} must be 'airy', 'gaussian' or 'none', got {self.kind!r}",
+                                 parameters=("kind",))
         if not 0 < self.numerical_aperture < 1:
-            raise ConfigError(f"numerical aperture must be in (0, 1), got {self.numerical_aperture}")
+            raise ParameterError(f"{{numerical_aperture}} must be in (0, 1), got {self.numerical_aperture}",
+                                 parameters=("numerical_aperture",))
         if self.wavelength_um <= 0:
-            raise ConfigError(f"imaging wavelength must be positive, got {self.wavelength_um}")
+            raise ParameterError(f"the imaging wavelength {{wavelength_um}} must be positive, got {self.wavelength_um}",
+                                 parameters=("wavelength_um",))
 
     @property
     def sigma_um(self) -> float:
@@ -226,6 +254,33 @@ class PointSpreadFunction:
             return airy_otf(np.hypot(fx, fy), wavelength_um=self.wavelength_um,
                             numerical_aperture=self.numerical_aperture)
         return self.otf_1d(np.asarray(fx)) * self.otf_1d(np.asarray(fy))
+
+
+@dataclass(frozen=True)
+class Optics:
+    """The imaging system: its resolution and its pixel size in the object plane.
+
+    Attributes
+    ----------
+    psf : PointSpreadFunction
+    pixel_size_um : float
+        The analysis' calibration of the object-plane pixel, um.
+    camera_pixel_um : float
+        Camera pixel pitch, um.
+    magnification : float or None
+        The true magnification; None: exactly ``camera_pixel_um / pixel_size_um`` (the calibration is right).
+    """
+
+    psf: PointSpreadFunction
+    pixel_size_um: float
+    camera_pixel_um: float
+    magnification: float | None
+
+    @property
+    def true_pixel_um(self) -> float:
+        """Object-plane size of a camera pixel: ``camera_pixel_um / magnification``, or ``pixel_size_um``. A
+        miscalibration (``pixel_size_um`` differing from it) scales the measured displacement."""
+        return self.camera_pixel_um / self.magnification if self.magnification else self.pixel_size_um
 
 
 # ----------------------------------------------------------------------------------------------- the cloud
@@ -409,7 +464,8 @@ class ProbeBeam:
         if len(self.amplitudes) != len(self.wavevectors):
             raise ValueError("one wave vector per fringe amplitude is needed")
         if self.peak_counts <= 0:
-            raise ConfigError(f"probe intensity must be positive, got {self.peak_counts}")
+            raise ParameterError(f"the probe intensity {{peak_counts}} must be positive, got {self.peak_counts}",
+                                 parameters=("peak_counts",))
         ny, nx = self.shape
         y, x = np.mgrid[0:ny, 0:nx].astype(np.float32)
         if self.waist_px is None:
@@ -463,6 +519,45 @@ class ProbeBeam:
         return out
 
 
+@dataclass(frozen=True)
+class ProbeSettings:
+    """The probe of a simulated run: a :class:`ProbeBeam` (:meth:`beam`) and how it changes between frames.
+
+    Attributes
+    ----------
+    peak_counts : float
+        Intensity at the beam's peak, counts per pixel per exposure (above the camera offset).
+    waist_um : float or None
+        1/e^2 radius in the object plane, um; None: flat.
+    power_jitter : float
+        Relative RMS power change between frames.
+    fringe_amplitude, fringe_count, fringe_period_px
+        Interference fringes: relative RMS modulation, number of patterns, range of their periods (pixels)
+        (:meth:`ProbeBeam.with_random_fringes`).
+    fringe_phase_jitter_rad : float
+        RMS fringe-phase change between a shot's atoms and probe frames, rad.
+    fringe_phase_walk_rad : float
+        RMS fringe-phase random walk from shot to shot, rad.
+    """
+
+    peak_counts: float
+    waist_um: float | None
+    power_jitter: float
+    fringe_amplitude: float
+    fringe_count: int
+    fringe_period_px: tuple[float, float]
+    fringe_phase_jitter_rad: float
+    fringe_phase_walk_rad: float
+
+    def beam(self, shape: tuple[int, int], *, pixel_size_um: float, rng: np.random.Generator) -> ProbeBeam:
+        """The beam on a camera of ``shape`` pixels of ``pixel_size_um`` (object plane), fringes drawn from
+        ``rng``."""
+        waist_px = None if self.waist_um is None else self.waist_um / pixel_size_um
+        return ProbeBeam.with_random_fringes(shape, peak_counts=self.peak_counts, waist_px=waist_px,
+                                             amplitude=self.fringe_amplitude, count=self.fringe_count,
+                                             period_px=self.fringe_period_px, rng=rng)
+
+
 # ----------------------------------------------------------------------------------------------- the camera
 _NOISE_MODELS = ("poisson", "gaussian", "fast", "none")
 _QUANTILES: np.ndarray | None = None
@@ -482,6 +577,12 @@ def _standard_normal_fast(rng: np.random.Generator, n: int) -> np.ndarray:
         _QUANTILES = (q / np.sqrt(np.mean(q * q))).astype(np.float32)
     raw = rng.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]
     return np.take(_QUANTILES, raw, out=np.empty(n, dtype=np.float32))
+
+
+def _check_noise_model(noise_model: str) -> None:
+    if noise_model not in _NOISE_MODELS:
+        raise ParameterError(f"{{noise_model}} must be one of {_NOISE_MODELS}, got {noise_model!r}",
+                             parameters=("noise_model",))
 
 
 @functools.lru_cache(maxsize=8)
@@ -519,16 +620,17 @@ def camera_counts(
         (:func:`_standard_normal_fast`). 'none': the mean, rounded (no noise at all, for tests).
     """
     if gain <= 0:
-        raise ValueError(f"camera gain must be positive, got {gain}")
+        raise ParameterError(f"the camera {{gain}} must be positive, got {gain}", parameters=("gain",))
     if excess_noise_factor < 1:
-        raise ValueError(f"excess_noise_factor must be >= 1, got {excess_noise_factor}")
-    if noise_model not in _NOISE_MODELS:
-        raise ValueError(f"noise_model must be one of {_NOISE_MODELS}, got {noise_model!r}")
+        raise ParameterError(f"{{excess_noise_factor}} must be >= 1, got {excess_noise_factor}",
+                             parameters=("excess_noise_factor",))
+    _check_noise_model(noise_model)
     mean = np.maximum(np.asarray(intensity, dtype=np.float32), 0.0)
     if noise_model == "poisson":
         if excess_noise_factor not in (1.0, 2.0):
-            raise ValueError("the exact 'poisson' model supports excess_noise_factor 1 (no EM gain) or 2 (EMCCD); "
-                             "use noise_model 'gaussian' for other values")
+            raise ParameterError("the exact 'poisson' {noise_model} supports {excess_noise_factor} 1 (no EM gain) or "
+                                 "2 (EMCCD); use {noise_model} 'gaussian' for other values",
+                                 parameters=("noise_model", "excess_noise_factor"))
         electrons = rng.poisson(mean.astype(float) / gain).astype(float)
         if excess_noise_factor == 2.0:
             hit = electrons > 0
@@ -556,8 +658,7 @@ def dark_frame(shape: tuple[int, int], *, rng: np.random.Generator, offset_count
                **_: object) -> np.ndarray:
     """A frame without light: ``camera_counts`` of zero intensity (offset plus Gaussian read noise), drawn without
     the photon-noise machinery. Extra keyword arguments of :func:`camera_counts` (gain, ...) are accepted."""
-    if noise_model not in _NOISE_MODELS:
-        raise ValueError(f"noise_model must be one of {_NOISE_MODELS}, got {noise_model!r}")
+    _check_noise_model(noise_model)
     n = int(np.prod(shape))
     if noise_model == "none":
         counts = np.full(n, np.float32(offset_counts))
@@ -569,3 +670,49 @@ def dark_frame(shape: tuple[int, int], *, rng: np.random.Generator, offset_count
         counts = rng.normal(offset_counts, read_noise_counts, n)
     counts = np.clip(np.rint(counts), 0, full_well_counts)
     return counts.astype(np.uint16).reshape(shape)
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A camera: its frame size and noise (:func:`camera_counts`, :func:`dark_frame`).
+
+    Attributes
+    ----------
+    image_shape : (int, int)
+        Frame size [rows, columns], pixels.
+    gain : float
+        Counts per photoelectron.
+    offset_counts, read_noise_counts : float
+        Offset and RMS read noise, counts.
+    excess_noise_factor : float
+        Photon-noise variance factor F2: 1 (CCD/sCMOS), 2 (EMCCD).
+    noise_model : {'poisson', 'gaussian', 'fast', 'none'}
+    full_well_counts : int
+        Saturation, counts.
+    """
+
+    image_shape: tuple[int, int]
+    gain: float
+    offset_counts: float
+    read_noise_counts: float
+    excess_noise_factor: float
+    noise_model: str
+    full_well_counts: int
+
+    def __post_init__(self) -> None:
+        if min(self.image_shape) < 8:
+            raise ParameterError(f"{{image_shape}} must be at least 8x8 pixels, got {tuple(self.image_shape)}",
+                                 parameters=("image_shape",))
+        _check_noise_model(self.noise_model)
+
+    def counts(self, intensity: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A frame of ``intensity`` (counts before offset): :func:`camera_counts`."""
+        return camera_counts(intensity, rng=rng, gain=self.gain, offset_counts=self.offset_counts,
+                             read_noise_counts=self.read_noise_counts, full_well_counts=self.full_well_counts,
+                             excess_noise_factor=self.excess_noise_factor, noise_model=self.noise_model)
+
+    def dark(self, rng: np.random.Generator) -> np.ndarray:
+        """A frame without light: :func:`dark_frame`."""
+        return dark_frame(self.image_shape, rng=rng, offset_counts=self.offset_counts,
+                          read_noise_counts=self.read_noise_counts, full_well_counts=self.full_well_counts,
+                          noise_model=self.noise_model)

@@ -23,31 +23,36 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
 from atompump._logging import Progress
-from atompump.constants import H_PLANCK, SPECIES
-from atompump.errors import ConfigError
+from atompump.errors import ParameterError
 from atompump.io.atomic import write_json
 from atompump.io.netcdf import write_dataset
-from atompump.simulate.design import ORDERS, design_shots, shot_count
+from atompump.simulate.design import RunDesign
 from atompump.simulate.formats import FORMATS, RunWriter
 from atompump.simulate.imaging import (
+    Absorption,
+    Camera,
     CloudImager,
     LineProfile,
-    PointSpreadFunction,
+    Optics,
     ProbeBeam,
-    camera_counts,
-    dark_frame,
+    ProbeSettings,
     transmitted_intensity_fast,
 )
 
-__all__ = ["DynamicsParams", "SimulationParams", "cloud_drift_um", "design_run", "planned_shot_count",
+if TYPE_CHECKING:
+    from atompump.theory.superlattice import SuperlatticeParams
+
+__all__ = ["Cloud", "Drift", "DynamicsParams", "Numerics", "PumpSequence", "SimulationParams", "TightBinding",
+           "cloud_drift_um", "design_run",
            "pump_dynamics", "simulate_run"]
 
 log = logging.getLogger(__name__)
@@ -55,149 +60,188 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DynamicsParams:
-    """How the atoms move (see ``config/README.md``, section ``simulation.pump``/``initial``/``tight_binding``).
+class PumpSequence:
+    """The pump sequence as run (the simulator runs it, the theory predicts it).
 
-    Times in ms or hbar/Er,s as named, frequencies in Hz, lengths in um, depths in the lattice's recoil energies.
+    Attributes
+    ----------
+    period_ms : float
+        Cycle period T, ms (phi ramped linearly by 2 pi per T).
+    phi0 : float
+        Phase where the ramp starts, rad.
+    ramp_ms : float
+        Smooth (sin^2) ramp-on of the phase velocity, ms; 0: sudden start.
+    trap_hz, trap_offset_um : float
+        Harmonic trap frequency along the pump axis (Hz) and its centre relative to a long-lattice minimum (um).
+    atoms_per_tube : float
+        Atoms in the central tube at unit filling.
+    cloud : {'cloud3d', 'tube'}
+    loading : {'long_lattice', 'pump_start', 'populations'}
+        Where the band populations are set (:func:`atompump.theory.preparation.prepared_populations`).
+    temperature_nK : float
+        Temperature at loading, nK.
+    statistics : {'boltzmann', 'bose', 'fermi'}
+    filling : float
+        Particles per long-lattice cell.
+    band_populations : tuple of float
+        p_n, lowest band first (``loading='populations'``).
     """
 
-    model: str = "rigid"
-    period_ms: float = 400.0
-    dt: float = 4.0
-    substeps: int = 4
-    phi0: float = 0.0
-    ramp_ms: float = 0.0
-    trap_hz: float = 50.0
-    trap_offset_um: float = 0.0
-    cells: int | None = None
-    points_per_cell: int = 16
-    loading: str = "populations"
-    band_populations: tuple[float, ...] = (1.0,)
-    statistics: str = "boltzmann"
-    filling: float = 1.0
-    atoms_per_tube: float = 35.0
-    cloud: str = "cloud3d"
-    temperature_nK: float = 0.0
-    couplings: str = "given"
-    tb_J: float = 0.033
-    tb_dJ: float = 0.028
-    tb_Delta: float = 2.258
-    Vs_Er: float = 10.0
-    Vl_Er: float = 20.0
-    lambda_l_nm: float = 1534.0
-    mass_amu: float = SPECIES["Rb87"].mass_amu
+    period_ms: float
+    phi0: float
+    ramp_ms: float
+    trap_hz: float
+    trap_offset_um: float
+    atoms_per_tube: float
+    cloud: str
+    loading: str
+    temperature_nK: float
+    statistics: str
+    filling: float
+    band_populations: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        # the config's schema refuses these before any job, naming the keys; the library names its own fields
-        if self.model not in ("rigid", "continuum", "tight_binding"):
-            raise ValueError(f"model must be one of ['rigid', 'continuum', 'tight_binding'], got {self.model!r}")
         if self.period_ms <= 0:
-            raise ValueError(f"period_ms must be positive, got {self.period_ms}")
+            raise ParameterError(f"{{period_ms}} must be positive, got {self.period_ms}", parameters=("period_ms",))
+
+
+@dataclass(frozen=True)
+class Numerics:
+    """How the dynamics are integrated: largest time step ``dt`` (hbar/Er,s), trap-splitting ``substeps`` per step
+    (continuum model), long-lattice ``cells`` simulated (None: from the cloud size and the cycles) and continuum
+    grid ``points_per_cell``."""
+
+    dt: float
+    substeps: int
+    cells: int | None
+    points_per_cell: int
+
+
+@dataclass(frozen=True)
+class TightBinding:
+    """The tight-binding model's Rice--Mele couplings, Er,s: ``J1,2 = J +- dJ cos(phi)``, on-site
+    ``+-Delta sin(phi)``; ``couplings='lattice'`` maps them from the lattice's bands instead (as the theory)."""
+
+    couplings: str
+    J: float
+    dJ: float
+    Delta: float
+
+    def __post_init__(self) -> None:
         if self.couplings not in ("lattice", "given"):
-            raise ValueError(f"couplings must be 'lattice' or 'given', got {self.couplings!r}")
+            raise ParameterError(f"{{couplings}} must be 'lattice' or 'given', got {self.couplings!r}",
+                                 parameters=("couplings",))
 
-    def lattice(self):
-        from atompump.theory.superlattice import SuperlatticeParams
 
-        return SuperlatticeParams(Vs_Er=self.Vs_Er, Vl_Er=self.Vl_Er, lambda_l_nm=self.lambda_l_nm,
-                                  mass_amu=self.mass_amu)
+@dataclass(frozen=True)
+class DynamicsParams:
+    """How the atoms move: the ``model`` ('rigid', 'continuum' or 'tight_binding'), the pump sequence, the
+    numerics, the tight-binding couplings and the superlattice (the theory's
+    :class:`~atompump.theory.superlattice.SuperlatticeParams`)."""
+
+    model: str
+    pump: PumpSequence
+    numerics: Numerics
+    tight_binding: TightBinding
+    lattice: SuperlatticeParams
+
+    def __post_init__(self) -> None:
+        if self.model not in ("rigid", "continuum", "tight_binding"):
+            raise ParameterError(f"{{model}} must be one of ['rigid', 'continuum', 'tight_binding'], got "
+                                 f"{self.model!r}", parameters=("model",))
 
     def time_unit_ms(self) -> float:
         """hbar / Er,s in ms."""
-        return 1e3 / (2.0 * np.pi * self.lattice().recoil_s_hz)
+        return 1e3 / (2.0 * np.pi * self.lattice.recoil_s_hz)
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """The imaged cloud, shot to shot: mean ``atom_number`` and its relative RMS fluctuation
+    ``atom_number_jitter``; RMS size ``sigma_um`` [along the pump axis (rigid model only), transverse], um; RMS
+    position jitter along (``position_jitter_um``) and across (``transverse_jitter_um``) the pump axis, um."""
+
+    atom_number: float
+    atom_number_jitter: float
+    sigma_um: tuple[float, float]
+    position_jitter_um: float
+    transverse_jitter_um: float
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Slow drift of the cloud along the pump axis over a run (:func:`cloud_drift_um`): ``um_per_shot`` (linear, in
+    acquisition order), a sinusoid of ``amplitude_um`` and period ``period_shots``."""
+
+    um_per_shot: float
+    amplitude_um: float
+    period_shots: float
+
+    def at(self, order):
+        """The drift (um) at acquisition index ``order``."""
+        return cloud_drift_um(order, per_shot_um=self.um_per_shot, amplitude_um=self.amplitude_um,
+                              period_shots=self.period_shots)
 
 
 @dataclass(frozen=True)
 class SimulationParams:
-    """Parameters of a simulated run (see ``config/README.md`` for each key).
+    """A simulated run: its design, the atoms' dynamics, the cloud, its drift, and the imaging chain (optics,
+    probe, absorption, camera) of :mod:`atompump.simulate.imaging`.
 
-    Lengths in um, intensities in camera counts per pixel per exposure. ``pixel_size_um`` is the analysis'
-    calibration; the true object-plane pixel is ``camera_pixel_um / magnification`` when ``magnification`` is
-    given (a miscalibration then scales the measured displacement), else ``pixel_size_um``.
+    Lengths in um, intensities in camera counts per pixel per exposure. No defaults: the configuration's schema
+    holds them (:func:`atompump.stages.simulate.simulation_params` builds these from a config).
+
+    Attributes
+    ----------
+    design : RunDesign
+    format : {'tiff', 'hdf5'}
+        How the run is written (:class:`atompump.simulate.formats.RunWriter`).
+    dynamics : DynamicsParams
+    nu_true : float
+        Displacement per cycle (dl) of the 'rigid' model (the other models compute it).
+    cloud : Cloud
+    drift : Drift
+    pump_axis : {'x', 'y'}
+        The image axis along which the atoms are pumped.
+    optics : Optics
+    probe : ProbeSettings
+    absorption : Absorption
+    camera : Camera
     """
 
-    seed: int = 2016
-    cycles: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0)
-    directions: tuple[int, ...] = (1, -1)
-    repeats: int = 10
-    references: bool = False
-    order: str = "interleaved"
-    nu_true: float = 1.0
-    dl_um: float = 0.767
-    dynamics: DynamicsParams = field(default_factory=DynamicsParams)
-    atom_number: float = 3000.0
-    atom_number_jitter: float = 0.05
-    cloud_sigma_um: tuple[float, float] = (6.0, 6.0)
-    centre_um: tuple[float, float] | None = None
-    position_jitter_um: float = 0.3
-    transverse_jitter_um: float = 0.0
-    drift_um_per_shot: float = 0.0
-    drift_amplitude_um: float = 0.0
-    drift_period_shots: float = 50.0
-    image_shape: tuple[int, int] = (64, 128)
-    pixel_size_um: float = 1.0
-    magnification: float | None = None
-    camera_pixel_um: float = 13.0
-    pump_axis: str = "x"
-    psf: str = "none"
-    numerical_aperture: float = 0.3
-    imaging_wavelength_um: float = 0.780
-    probe_counts: float = 3000.0
-    probe_waist_um: float | None = None
-    probe_power_jitter: float = 0.0
-    fringe_amplitude: float = 0.0
-    fringe_count: int = 3
-    fringe_period_px: tuple[float, float] = (6.0, 30.0)
-    fringe_phase_jitter_rad: float = 0.3
-    fringe_phase_walk_rad: float = 1.0
-    camera_gain: float = 1.0
-    dark_offset_counts: float = 100.0
-    read_noise_counts: float = 4.0
-    excess_noise_factor: float = 1.0
-    noise_model: str = "poisson"
-    full_well_counts: int = 65535
-    cross_section_um2: float = 0.2907
-    alpha: float = 1.0
-    isat_counts: float | None = None
-    format: str = "tiff"
-    extra: dict = field(default_factory=dict)
+    design: RunDesign
+    format: str
+    dynamics: DynamicsParams
+    nu_true: float
+    cloud: Cloud
+    drift: Drift
+    pump_axis: str
+    optics: Optics
+    probe: ProbeSettings
+    absorption: Absorption
+    camera: Camera
 
     def __post_init__(self) -> None:
-        if self.repeats < 1:
-            raise ValueError(f"repeats must be >= 1, got {self.repeats}")
-        if not self.cycles:
-            raise ValueError("cycles must list at least one number of pump cycles")
-        if any(d not in (1, -1) for d in self.directions) or not self.directions:
-            raise ValueError(f"directions must be a non-empty list of +1/-1, got {list(self.directions)}")
         if self.pump_axis not in ("x", "y"):
-            raise ValueError(f"pump_axis must be 'x' or 'y', got {self.pump_axis!r}")
-        if min(self.image_shape) < 8:
-            raise ValueError(f"image_shape must be at least 8x8 pixels, got {self.image_shape}")
-        if self.order not in ORDERS:
-            raise ValueError(f"order must be one of {list(ORDERS)}, got {self.order!r}")
+            raise ParameterError(f"{{pump_axis}} must be 'x' or 'y', got {self.pump_axis!r}",
+                                 parameters=("pump_axis",))
         if self.format not in FORMATS:
-            raise ValueError(f"format must be one of {list(FORMATS)}, got {self.format!r}")
+            raise ParameterError(f"{{fmt}} must be one of {list(FORMATS)}, got {self.format!r}", parameters=("fmt",))
+
+    @property
+    def dl_um(self) -> float:
+        """The long-lattice period, um (the displacement of one pump cycle)."""
+        return self.dynamics.lattice.dl_um
 
     @property
     def true_pixel_um(self) -> float:
-        """Object-plane size of a camera pixel: camera_pixel_um / magnification, or pixel_size_um."""
-        return self.camera_pixel_um / self.magnification if self.magnification else self.pixel_size_um
-
-
-def planned_shot_count(simulation: dict) -> int:
-    """Number of shots :func:`design_run` makes for a ``simulation`` config section (missing keys: the schema's
-    defaults, :func:`atompump.config.config_section`)."""
-    from atompump.config import config_section
-
-    simulation = config_section("simulation", simulation)
-    return shot_count(cycles=simulation["cycles"], directions=simulation["directions"],
-                      repeats=int(simulation["repeats"]), references=bool(simulation["references"]))
+        """Object-plane size of a camera pixel (:attr:`Optics.true_pixel_um`)."""
+        return self.optics.true_pixel_um
 
 
 def design_run(params: SimulationParams) -> list[dict[str, object]]:
     """The acquisition sequence of ``params`` (see :func:`atompump.simulate.design.design_shots`)."""
-    return design_shots(cycles=params.cycles, directions=params.directions, repeats=params.repeats,
-                        references=params.references, order=params.order, seed=params.seed)
+    return params.design.shots()
 
 
 # ----------------------------------------------------------------------------------------------- dynamics
@@ -206,29 +250,35 @@ def _model(dyn: DynamicsParams, n_cycles_max: float):
     from atompump.simulate.tight_binding import TightBindingModel
     from atompump.theory.rice_mele import RiceMeleParams
 
-    lattice = dyn.lattice()
-    cells = dyn.cells
+    lattice, pump, tb = dyn.lattice, dyn.pump, dyn.tight_binding
+    cells = dyn.numerics.cells
     if cells is None:  # the cloud, its pumped displacement both ways, and a margin
-        cells = int(2 * math.ceil((dyn.atoms_per_tube + 2.4 * n_cycles_max + 24) / 2))
-    centre = dyn.trap_offset_um / lattice.dl_um
+        cells = int(2 * math.ceil((pump.atoms_per_tube + 2.4 * n_cycles_max + 24) / 2))
+    centre = pump.trap_offset_um / lattice.dl_um
     if dyn.model == "continuum":
-        return ContinuumModel(lattice, n_cells=cells, points_per_cell=dyn.points_per_cell, trap_hz=dyn.trap_hz,
-                              trap_centre=centre)
-    if dyn.couplings == "lattice":
+        return ContinuumModel(lattice, n_cells=cells, points_per_cell=dyn.numerics.points_per_cell,
+                              trap_hz=pump.trap_hz, trap_centre=centre)
+    if tb.couplings == "lattice":
         from atompump.theory.rice_mele import rice_mele_from_superlattice
 
         try:
             couplings = rice_mele_from_superlattice(lattice, n_phi=48)
         except ArithmeticError as exc:
-            raise ConfigError(f"the configured lattice has no Rice-Mele limit ({exc}): use simulation.dynamics: "
-                              "continuum, or simulation.tight_binding.couplings: given") from exc
+            raise ParameterError(f"the lattice has no Rice-Mele limit ({_literal(exc)}): use {{model}}: continuum, "
+                                 "or {couplings}: given", parameters=("model", "couplings")) from exc
     else:
         try:
-            couplings = RiceMeleParams(J=dyn.tb_J, dJ=dyn.tb_dJ, Delta=dyn.tb_Delta)
+            couplings = RiceMeleParams(J=tb.J, dJ=tb.dJ, Delta=tb.Delta)
         except ValueError as exc:
-            raise ConfigError(f"config section 'simulation.tight_binding': {exc}") from exc
+            raise ParameterError(f"the tight-binding couplings ({{J}}, {{dJ}}, {{Delta}}): {_literal(exc)}",
+                                 parameters=("J", "dJ", "Delta")) from exc
     return TightBindingModel(couplings, n_cells=cells, lattice=lattice,
-                             trap_hz=dyn.trap_hz, trap_centre=centre)
+                             trap_hz=pump.trap_hz, trap_centre=centre)
+
+
+def _literal(exc: Exception) -> str:
+    """An exception's text inside a :class:`ParameterError` message template (braces doubled)."""
+    return str(exc).replace("{", "{{").replace("}", "}}")
 
 
 def initial_band_populations(dyn: DynamicsParams, *, negligible: float = 1e-9) -> tuple[float, ...]:
@@ -239,24 +289,26 @@ def initial_band_populations(dyn: DynamicsParams, *, negligible: float = 1e-9) -
 
     Raises
     ------
-    ConfigError
+    ParameterError
         Invalid populations, or a tight-binding model asked to hold atoms above its two bands.
     """
     from atompump.theory.populations import PopulationError
     from atompump.theory.preparation import prepared_populations
 
     try:
-        prep = prepared_populations(dyn.lattice(), loading=dyn.loading, phi0=dyn.phi0,
-                                    temperature_nK=dyn.temperature_nK, statistics=dyn.statistics,
-                                    filling=dyn.filling, populations=dyn.band_populations)
+        pump = dyn.pump
+        prep = prepared_populations(dyn.lattice, loading=pump.loading, phi0=pump.phi0,
+                                    temperature_nK=pump.temperature_nK, statistics=pump.statistics,
+                                    filling=pump.filling, populations=pump.band_populations)
     except PopulationError as exc:
-        raise ConfigError(f"config section 'pump' (loading, temperature_nK, band_populations): {exc}") from exc
+        raise ParameterError(f"{{loading}}, {{temperature_nK}}, {{band_populations}}: {_literal(exc)}",
+                             parameters=("loading", "temperature_nK", "band_populations")) from exc
     p = prep.populations
     kept = int(np.flatnonzero(p > negligible).max()) + 1
     if dyn.model == "tight_binding" and kept > 2:
-        raise ConfigError(f"the prepared cloud has {p[2:].sum():.2g} of its atoms above band 2, which the "
-                          "tight-binding model does not hold: use simulation.dynamics: continuum, or lower "
-                          "pump.temperature_nK")
+        raise ParameterError(f"the prepared cloud has {p[2:].sum():.2g} of its atoms above band 2, which the "
+                             "tight-binding model does not hold: use {model}: continuum, or lower {temperature_nK}",
+                             parameters=("model", "temperature_nK"))
     p = p[:kept] / p[:kept].sum()
     return tuple(float(x) for x in p)
 
@@ -276,33 +328,33 @@ def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions:
     from atompump.simulate.dynamics import InitialEnsemble, PumpProtocol, initial_ensemble, run_pump
     from atompump.theory.populations import kT_in_energy_unit
 
-    lattice = dyn.lattice()
+    lattice, pump = dyn.lattice, dyn.pump
     n_max = max(cycles)
     model = _model(dyn, n_max)
-    kT = kT_in_energy_unit(dyn.temperature_nK, energy_unit_hz=lattice.recoil_s_hz)
+    kT = kT_in_energy_unit(pump.temperature_nK, energy_unit_hz=lattice.recoil_s_hz)
     populations = initial_band_populations(dyn)
-    ensemble = InitialEnsemble(band_populations=populations, atoms_per_tube=dyn.atoms_per_tube,
-                               cloud=dyn.cloud, temperature=kT)
-    if dyn.model == "tight_binding" and dyn.couplings == "given":
+    ensemble = InitialEnsemble(band_populations=populations, atoms_per_tube=pump.atoms_per_tube,
+                               cloud=pump.cloud, temperature=kT)
+    if dyn.model == "tight_binding" and dyn.tight_binding.couplings == "given":
         _check_couplings(model, lattice)
-    orbitals = initial_ensemble(model, ensemble, phi0=dyn.phi0)
-    period = dyn.period_ms / dyn.time_unit_ms()
-    protocols = [PumpProtocol(period=period, direction=int(direction), phi0=dyn.phi0, dt=dyn.dt,
-                              ramp=dyn.ramp_ms / dyn.time_unit_ms(), substeps=dyn.substeps)
+    orbitals = initial_ensemble(model, ensemble, phi0=pump.phi0)
+    period = pump.period_ms / dyn.time_unit_ms()
+    protocols = [PumpProtocol(period=period, direction=int(direction), phi0=pump.phi0, dt=dyn.numerics.dt,
+                              ramp=pump.ramp_ms / dyn.time_unit_ms(), substeps=dyn.numerics.substeps)
                  for direction in directions]
-    pump = partial(run_pump, model, orbitals, n_cycles=n_max, extra_cycles=cycles, dl_um=lattice.dl_um)
+    one_direction = partial(run_pump, model, orbitals, n_cycles=n_max, extra_cycles=cycles, dl_um=lattice.dl_um)
     workers = max(1, min(int(workers), len(protocols)))
     if workers == 1:
-        runs = [pump(protocol) for protocol in protocols]
+        runs = [one_direction(protocol) for protocol in protocols]
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            runs = list(pool.map(pump, protocols))
+            runs = list(pool.map(one_direction, protocols))
     for direction, run in zip(directions, runs):
         log.info("%s dynamics, direction %+d: %.4f dl per cycle over %g cycles (T = %g ms)", dyn.model, direction,
-                 run.attrs["displacement_per_cycle_dl"], n_max, dyn.period_ms)
+                 run.attrs["displacement_per_cycle_dl"], n_max, pump.period_ms)
     for run in runs:
         # atoms excited to high bands are not held by the trap and cross the periodic box: a few 1e-5 of them
         # move the centre of mass by < 1e-3 dl; more means the box is too small for the cloud or the pump
@@ -310,13 +362,13 @@ def pump_dynamics(dyn: DynamicsParams, *, cycles: tuple[float, ...], directions:
         density = run.density.values
         edge = max(density[:, :outer].sum(axis=1).max(), density[:, -outer:].sum(axis=1).max())
         if edge > 1e-4:
-            raise ConfigError(f"the simulated cloud reaches the edge of the simulation grid ({edge:.1e} of the "
-                              "atoms in its outer 5 %): raise simulation.pump.cells")
+            raise ParameterError(f"the simulated cloud reaches the edge of the simulation grid ({edge:.1e} of the "
+                                 "atoms in its outer 5 %): raise {cells}", parameters=("cells",))
     ds = xr.concat(runs, dim=xr.DataArray(list(directions), dims="direction", name="direction"),
                    combine_attrs="drop_conflicts")
-    ds.attrs.update(model=dyn.model, period_ms=dyn.period_ms, period_hbar_per_Er=period,
+    ds.attrs.update(model=dyn.model, period_ms=pump.period_ms, period_hbar_per_Er=period,
                     band_populations_start=list(populations),
-                    time_unit_ms=dyn.time_unit_ms(), trap_hz=dyn.trap_hz,
+                    time_unit_ms=dyn.time_unit_ms(), trap_hz=pump.trap_hz,
                     dynamics_key=dynamics_key(dyn, cycles=cycles, directions=directions))
     ds["displacement_per_cycle_dl"] = ("direction", [r.attrs["displacement_per_cycle_dl"] for r in runs])
     return ds
@@ -355,18 +407,18 @@ def _check_couplings(model, lattice) -> float:
 
 def _rigid_dynamics(params: SimulationParams) -> xr.Dataset:
     """The skeleton's atom model as a dynamics Dataset: a Gaussian moved by nu_true * dl per cycle."""
-    sigma = params.cloud_sigma_um[0]
+    sigma = params.cloud.sigma_um[0]
     x = np.linspace(-8 * sigma, 8 * sigma, 801) / params.dl_um
-    cycles = np.unique(np.r_[0.0, np.asarray(params.cycles, float)])
+    cycles = np.unique(np.r_[0.0, np.asarray(params.design.cycles, float)])
     dens, com = [], []
-    for d in params.directions:
+    for d in params.design.directions:
         shifts = d * params.nu_true * cycles
         dens.append([np.exp(-0.5 * ((x - s) * params.dl_um / sigma) ** 2) for s in shifts])
         com.append(shifts)
     dens = np.array(dens)
     dens /= dens.sum(axis=-1, keepdims=True)
     return xr.Dataset({"density": (("direction", "sample", "x"), dens), "com_dl": (("direction", "sample"), com)},
-                      coords={"direction": list(params.directions), "cycle": ("sample", cycles), "x": x,
+                      coords={"direction": list(params.design.directions), "cycle": ("sample", cycles), "x": x,
                               "x_um": ("x", x * params.dl_um)},
                       attrs={"model": "rigid", "nu_true": params.nu_true})
 
@@ -457,13 +509,13 @@ def simulate_run(out_dir: str | os.PathLike, params: SimulationParams, *, worker
 
 
 def _simulate_run(out_dir: Path, params: SimulationParams, *, workers: int = 1) -> dict:
-    rng = np.random.default_rng(params.seed)
+    rng = np.random.default_rng(params.design.seed)
     design = design_run(params)
     if params.dynamics.model == "rigid":
         dyn = _rigid_dynamics(params)
     else:
-        dyn = pump_dynamics(params.dynamics, cycles=tuple(params.cycles), directions=tuple(params.directions),
-                            workers=workers)
+        dyn = pump_dynamics(params.dynamics, cycles=tuple(params.design.cycles),
+                            directions=tuple(params.design.directions), workers=workers)
     write_dataset(dyn, out_dir / "dynamics.nc", title="atompump simulation: the atoms' pump dynamics")
 
     # noiseless centre of mass (um, relative to t = 0) and the cloud's line profile per setting
@@ -481,23 +533,15 @@ def _simulate_run(out_dir: Path, params: SimulationParams, *, workers: int = 1) 
     nu_true = params.nu_true if params.dynamics.model == "rigid" else _nu_true(design, x_dyn, params.dl_um)
 
     pix = params.true_pixel_um
-    ny, nx = params.image_shape
+    cloud, camera, probe_settings = params.cloud, params.camera, params.probe
+    ny, nx = camera.image_shape
     n_along, n_across = (nx, ny) if params.pump_axis == "x" else (ny, nx)
-    if params.centre_um is None:
-        centre_along, centre_across = 0.5 * (n_along - 1) * pix, 0.5 * (n_across - 1) * pix
-    else:
-        centre_along, centre_across = params.centre_um
-    psf = PointSpreadFunction(params.psf, params.imaging_wavelength_um, params.numerical_aperture)
-    imagers = {key: CloudImager(prof, transverse_sigma_um=params.cloud_sigma_um[1], psf=psf, pixel_size_um=pix)
+    centre_along, centre_across = 0.5 * (n_along - 1) * pix, 0.5 * (n_across - 1) * pix
+    imagers = {key: CloudImager(prof, transverse_sigma_um=cloud.sigma_um[1], psf=params.optics.psf,
+                                pixel_size_um=pix)
                for key, prof in profiles.items()}
-    waist_px = None if params.probe_waist_um is None else params.probe_waist_um / pix
-    probe = ProbeBeam.with_random_fringes((ny, nx), peak_counts=params.probe_counts, waist_px=waist_px,
-                                          amplitude=params.fringe_amplitude, count=params.fringe_count,
-                                          period_px=params.fringe_period_px, rng=rng)
+    probe = probe_settings.beam((ny, nx), pixel_size_um=pix, rng=rng)
     phases = rng.uniform(0.0, 2.0 * np.pi, len(probe.amplitudes))
-    cam = dict(rng=rng, gain=params.camera_gain, offset_counts=params.dark_offset_counts,
-               read_noise_counts=params.read_noise_counts, excess_noise_factor=params.excess_noise_factor,
-               noise_model=params.noise_model, full_well_counts=params.full_well_counts)
 
     writer = RunWriter(out_dir, fmt=params.format)
     truth_shots = []
@@ -505,18 +549,17 @@ def _simulate_run(out_dir: Path, params: SimulationParams, *, workers: int = 1) 
     for entry in design:
         key = (entry["cycle"], entry["direction"])
         order = int(entry["order"])
-        drift = float(cloud_drift_um(order, per_shot_um=params.drift_um_per_shot,
-                                     amplitude_um=params.drift_amplitude_um, period_shots=params.drift_period_shots))
-        jitter = rng.normal(0.0, params.position_jitter_um) if params.position_jitter_um > 0 else 0.0
+        drift = float(params.drift.at(order))
+        jitter = rng.normal(0.0, cloud.position_jitter_um) if cloud.position_jitter_um > 0 else 0.0
         x_true = centre_along + x_dyn[key] + drift + jitter
-        y_true = centre_across + (rng.normal(0.0, params.transverse_jitter_um)
-                                  if params.transverse_jitter_um > 0 else 0.0)
-        n_atoms = max(params.atom_number * (1.0 + params.atom_number_jitter * rng.normal()), 0.0)
-        phases = phases + rng.normal(0.0, params.fringe_phase_walk_rad, phases.size)
-        probe_phases = phases + rng.normal(0.0, params.fringe_phase_jitter_rad, phases.size)
-        power_atoms, power_probe = 1.0 + params.probe_power_jitter * rng.normal(size=2)
+        y_true = centre_across + (rng.normal(0.0, cloud.transverse_jitter_um)
+                                  if cloud.transverse_jitter_um > 0 else 0.0)
+        n_atoms = max(cloud.atom_number * (1.0 + cloud.atom_number_jitter * rng.normal()), 0.0)
+        phases = phases + rng.normal(0.0, probe_settings.fringe_phase_walk_rad, phases.size)
+        probe_phases = phases + rng.normal(0.0, probe_settings.fringe_phase_jitter_rad, phases.size)
+        power_atoms, power_probe = 1.0 + probe_settings.power_jitter * rng.normal(size=2)
         frames = _shot_frames(imagers[key], probe, params, x_true, y_true, n_atoms, phases, probe_phases,
-                              power_atoms, power_probe, cam)
+                              power_atoms, power_probe, rng)
         writer.add(entry, frames)
         truth_shots.append({"shot": entry["shot"], "order": order, "x_true_um": x_true, "y_true_um": y_true,
                             "atom_number": n_atoms, "cycle": entry["cycle"], "direction": entry["direction"],
@@ -537,7 +580,7 @@ def _simulate_run(out_dir: Path, params: SimulationParams, *, workers: int = 1) 
             "centre_of_mass_um": [{"cycle": c, "direction": d, "displacement_um": v} for (c, d), v in x_dyn.items()],
             "displacement_per_cycle_dl": {str(int(d)): float(v) for d, v in zip(
                 dyn.direction.values, dyn["displacement_per_cycle_dl"].values)} if "displacement_per_cycle_dl" in dyn
-            else {str(int(d)): params.nu_true for d in params.directions},
+            else {str(int(d)): params.nu_true for d in params.design.directions},
         },
         "params": asdict(params),
         "shots": truth_shots,
@@ -549,11 +592,11 @@ def _simulate_run(out_dir: Path, params: SimulationParams, *, workers: int = 1) 
 
 def _shot_frames(imager: CloudImager, probe: ProbeBeam, params: SimulationParams, x_true: float, y_true: float,
                  n_atoms: float, phases: np.ndarray, probe_phases: np.ndarray, power_atoms: float,
-                 power_probe: float, cam: dict) -> dict[str, np.ndarray]:
+                 power_probe: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The atoms, probe and dark frames of one shot (uint16 counts)."""
     i_atoms = probe.intensity(phases, power_atoms)
     i0, j0, box = imager.box((x_true, y_true))
-    od = (params.cross_section_um2 * n_atoms) * box
+    od = (params.absorption.cross_section_um2 * n_atoms) * box
     frame_view = i_atoms if params.pump_axis == "x" else i_atoms.T
     n_across, n_along = frame_view.shape
     a0, a1 = max(i0, 0), min(i0 + od.shape[1], n_along)
@@ -561,8 +604,10 @@ def _shot_frames(imager: CloudImager, probe: ProbeBeam, params: SimulationParams
     if a0 < a1 and t0 < t1:
         sub = od[t0 - j0:t1 - j0, a0 - i0:a1 - i0]
         region = frame_view[t0:t1, a0:a1]
-        region[:] = transmitted_intensity_fast(region, sub, alpha=params.alpha, isat_counts=params.isat_counts)
-    frames = {"atoms": camera_counts(i_atoms, **cam),
-              "probe": camera_counts(probe.intensity(probe_phases, power_probe), **cam),
-              "dark": dark_frame(params.image_shape, **cam)}
+        region[:] = transmitted_intensity_fast(region, sub, alpha=params.absorption.alpha,
+                                               isat_counts=params.absorption.isat_counts)
+    camera = params.camera
+    frames = {"atoms": camera.counts(i_atoms, rng),
+              "probe": camera.counts(probe.intensity(probe_phases, power_probe), rng),
+              "dark": camera.dark(rng)}
     return frames

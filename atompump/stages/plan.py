@@ -74,11 +74,10 @@ def plan_stage(*, target_nu_err: float, config: Config, pilot: str | os.PathLike
         default_cycles = sorted({float(c) for c in com.cycle.values[pumped]})
         default_directions = sorted({int(d) for d in com.direction.values[pumped]}, reverse=True)
     else:
-        params = simulation_params(simulation=config["simulation"], imaging=config["imaging"],
-                                   lattice=config["lattice"], atom=config["atom"], pump=config["pump"])
+        params = simulation_params(config)
         scatter = simulated_scatter(params)
-        default_cycles = [float(c) for c in params.cycles]
-        default_directions = [int(d) for d in params.directions]
+        default_cycles = [float(c) for c in params.design.cycles]
+        default_directions = [int(d) for d in params.design.directions]
     cycle_sets = [list(map(float, c)) for c in cycle_sets] if cycle_sets else [default_cycles]
     directions = [int(d) for d in directions] if directions else default_directions
     rows = plan_runs(target_nu_err=target_nu_err, scatter=scatter, cycle_sets=cycle_sets, directions=directions,

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from atompump.config import lattice_params, species
+from atompump.config import config_keys, lattice_params, species
 from atompump.errors import ConfigError
 from atompump.io.atomic import write_json
 from atompump.io.netcdf import write_dataset
@@ -68,22 +68,25 @@ def prediction_stage(out_json: str | os.PathLike, *, theory: Config, pump: Confi
     ``dynamics.nc``: reused when it is the same computation (:func:`atompump.simulate.run.predicted_centres`).
     """
     from atompump.simulate.run import predicted_centres
-    from atompump.stages.simulate import dynamics_params
+    from atompump.stages.simulate import DYNAMICS_KEYS, dynamics_params
 
     model = str(theory["dynamics"])
     if model == "none":
         summary = {"method": "none: nu_theory is sum_n p_n C_n (adiabatic, no trap)"}
     else:
-        dyn = dynamics_params(model=model, numerics=numerics, tight_binding=tight_binding, pump=pump,
-                              lattice=lattice, atom=atom)
+        config = {"pump": pump, "simulation": {"pump": numerics, "tight_binding": tight_binding}, "lattice": lattice,
+                  "atom": atom}
+        dyn = dynamics_params(config, model=model)
         whole = [float(c) for c in (cycles if cycles else range(5))]
         computed = None
         if dynamics_path is not None:
             from atompump.io.netcdf import read_dataset
 
             computed = read_dataset(dynamics_path)
+        with config_keys({**DYNAMICS_KEYS, "model": "theory.dynamics"}):
+            centres = predicted_centres(dyn, cycles=whole, computed=computed)
         summary = {"method": f"exact {model} dynamics of the pump sequence (section pump), as the simulator's",
-                   **predicted_centres(dyn, cycles=whole, computed=computed)}
+                   **centres}
     write_json(out_json, summary)
     return summary
 
