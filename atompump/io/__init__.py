@@ -30,27 +30,20 @@ one file per shot, shot id = file name without extension; acquisition order from
 ``/results`` (where lyse saves results).
 """
 
-from atompump.io.atomic import atomic_path, write_json, write_text
-from atompump.io.formats import open_image
-from atompump.io.frames import read_frame, write_tiff_frame
-from atompump.io.manifest import ShotRecord, read_manifest, scan_manifest, write_manifest
-from atompump.io.netcdf import read_dataset, write_dataset
-from atompump.io.shots import check_shots, read_shot, run_shots
+from atompump._lazy import lazy_names
 
-__all__ = [
-    "ShotRecord",
-    "atomic_path",
-    "check_shots",
-    "open_image",
-    "read_dataset",
-    "read_frame",
-    "read_manifest",
-    "read_shot",
-    "run_shots",
-    "scan_manifest",
-    "write_dataset",
-    "write_json",
-    "write_manifest",
-    "write_text",
-    "write_tiff_frame",
-]
+_WHERE = {
+    **dict.fromkeys(("atomic_path", "write_json", "write_text"), "atomic"),
+    "open_image": "formats",
+    **dict.fromkeys(("read_frame", "write_tiff_frame"), "frames"),
+    **dict.fromkeys(("ShotRecord", "read_manifest", "scan_manifest", "write_manifest"), "manifest"),
+    **dict.fromkeys(("read_dataset", "write_dataset"), "netcdf"),
+    **dict.fromkeys(("check_shots", "read_shot", "run_shots"), "shots"),
+}
+"""Where each name lives; imported on first use (PEP 562): a module that needs :mod:`atompump.io.protocol` alone
+(the workflow's plan) does not import xarray and the image readers."""
+
+__all__ = sorted(_WHERE)
+
+
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -4,7 +4,7 @@ The names below are imported on first use (PEP 562): the workflow reads :mod:`at
 builds its plan, and the HTML report's job needs no plotting library, so neither pays for importing matplotlib.
 """
 
-from importlib import import_module
+from atompump._lazy import lazy_names
 
 __all__ = [
     "PALETTE",
@@ -16,14 +16,5 @@ __all__ = [
     "save_figure",
 ]
 
-_HOME = {"render_report": "atompump.report.html"}
-
-
-def __getattr__(name: str):
-    if name not in __all__:
-        raise AttributeError(f"module 'atompump.report' has no attribute {name!r}")
-    return getattr(import_module(_HOME.get(name, "atompump.report.figures")), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, {name: "html" if name == "render_report" else "figures"
+                                              for name in __all__})

@@ -11,72 +11,23 @@ run            a whole simulated run with truth.json, and its parameter objects 
                config by atompump.stages.simulate)
 """
 
-from atompump.simulate.design import RunDesign
-from atompump.simulate.dynamics import (
-                                        ContinuumModel,
-                                        InitialEnsemble,
-                                        PumpProtocol,
-                                        initial_ensemble,
-                                        landau_zener_displacement,
-                                        landau_zener_probability,
-                                        run_pump,
-)
-from atompump.simulate.imaging import (
-                                        Absorption,
-                                        Camera,
-                                        CloudImager,
-                                        LineProfile,
-                                        Optics,
-                                        PointSpreadFunction,
-                                        ProbeBeam,
-                                        ProbeSettings,
-                                        camera_counts,
-                                        dark_frame,
-                                        gaussian_column_density,
-                                        transmitted_intensity,
-)
-from atompump.simulate.run import (
-                                        Cloud,
-                                        Drift,
-                                        DynamicsParams,
-                                        Numerics,
-                                        PumpSequence,
-                                        SimulationParams,
-                                        TightBinding,
-                                        design_run,
-                                        simulate_run,
-)
-from atompump.simulate.tight_binding import TightBindingModel
+from atompump._lazy import lazy_names
 
-__all__ = [
-    "Absorption",
-    "Camera",
-    "Cloud",
-    "CloudImager",
-    "ContinuumModel",
-    "Drift",
-    "DynamicsParams",
-    "InitialEnsemble",
-    "LineProfile",
-    "Numerics",
-    "Optics",
-    "PointSpreadFunction",
-    "ProbeBeam",
-    "ProbeSettings",
-    "PumpProtocol",
-    "PumpSequence",
-    "RunDesign",
-    "SimulationParams",
-    "TightBinding",
-    "TightBindingModel",
-    "camera_counts",
-    "dark_frame",
-    "design_run",
-    "gaussian_column_density",
-    "initial_ensemble",
-    "landau_zener_displacement",
-    "landau_zener_probability",
-    "run_pump",
-    "simulate_run",
-    "transmitted_intensity",
-]
+_WHERE = {
+    "RunDesign": "design",
+    **dict.fromkeys(("ContinuumModel", "InitialEnsemble", "PumpProtocol", "initial_ensemble",
+                     "landau_zener_displacement", "landau_zener_probability", "run_pump"), "dynamics"),
+    **dict.fromkeys(("Absorption", "Camera", "CloudImager", "LineProfile", "Optics", "PointSpreadFunction",
+                     "ProbeBeam", "ProbeSettings", "camera_counts", "dark_frame", "gaussian_column_density",
+                     "transmitted_intensity"), "imaging"),
+    **dict.fromkeys(("Cloud", "Drift", "DynamicsParams", "Numerics", "PumpSequence", "SimulationParams",
+                     "TightBinding", "design_run", "simulate_run"), "run"),
+    "TightBindingModel": "tight_binding",
+}
+"""Where each name lives; imported on first use (PEP 562), so that planning a run (the workflow counts the
+design's shots while it builds its plan: :mod:`atompump.simulate.design`) does not import the dynamics."""
+
+__all__ = sorted(_WHERE)
+
+
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -10,7 +10,7 @@ reduction job does not pay for lmfit or matplotlib (issue 15, item 6: per-job st
 
 from __future__ import annotations
 
-import importlib
+from atompump._lazy import lazy_names
 
 _WHERE = {
     "check_reduce_stage": "reduce",
@@ -33,13 +33,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
