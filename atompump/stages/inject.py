@@ -14,12 +14,20 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from atompump.config import cross_section_um2, species
+from atompump.config import DATA_KEYS, config_keys, cross_section_um2, species
 from atompump.errors import ConfigError
 
-__all__ = ["cloud_from_config", "inject_stage", "injection_params", "injection_problems"]
+__all__ = ["INJECTION_KEYS", "cloud_from_config", "inject_stage", "injection_params", "injection_problems"]
 
 Config = Mapping[str, Any]
+
+#: The config key of each parameter that :mod:`atompump.inject` names in its errors.
+INJECTION_KEYS = {
+    "sigma_um": "injection.cloud.sigma_um", "radius_um": "injection.cloud.radius_um", "cloud": "injection.cloud",
+    "frames": "injection.frames", "region": "injection.region", "order": "injection.order",
+    "pump_axis": "imaging.pump_axis", "centre_um": "injection.centre_um", "allow_reuse": "injection.allow_reuse",
+    "cycles": "injection.cycles", "directions": "injection.directions", "repeats": "injection.repeats",
+}
 
 
 def injection_problems(injection: Config) -> list[str]:
@@ -73,35 +81,36 @@ def injection_params(*, injection: Config, imaging: Config, lattice: Config, ato
     if problems:
         raise ConfigError("; ".join(problems))
     camera = injection["camera"]
-    region = injection.get("region")
-    centre = injection.get("centre_um")
-    return InjectionParams(
-        cloud=cloud_from_config(injection["cloud"]),
-        pixel_size_um=float(imaging["pixel_size_um"]),
-        nu=float(injection["nu"]),
-        dl_um=float(lattice["lambda_l_nm"]) / 2.0 * 1e-3,
-        cycles=tuple(float(c) for c in injection["cycles"]),
-        directions=tuple(int(d) for d in injection["directions"]),
-        repeats=int(injection["repeats"]),
-        references=bool(injection["references"]),
-        order=str(injection["order"]),
-        seed=int(injection["seed"]),
-        position_jitter_um=float(injection["position_jitter_um"]),
-        transverse_jitter_um=float(injection["transverse_jitter_um"]),
-        centre_um=None if centre is None else tuple(float(c) for c in centre),
-        pump_axis=str(imaging["pump_axis"]),
-        alpha=float(imaging["alpha"]),
-        isat_counts=None if imaging.get("isat_counts") is None else float(imaging["isat_counts"]),
-        cross_section_um2=cross_section_um2(imaging, species({"atom": atom})),
-        frames=str(injection["frames"]),
-        region=None if region is None else tuple(int(v) for v in region),
-        allow_reuse=bool(injection["allow_reuse"]),
-        gain=None if camera.get("gain") is None else float(camera["gain"]),
-        read_noise_counts=None if camera.get("read_noise_counts") is None else float(camera["read_noise_counts"]),
-        noise_pairs=int(camera["noise_pairs"]),
-        max_dark_frames=int(injection["max_dark_frames"]),
-        full_well_counts=int(camera["full_well_counts"]),
-    )
+    region = injection["region"]
+    centre = injection["centre_um"]
+    with config_keys(INJECTION_KEYS):
+        return InjectionParams(
+            cloud=cloud_from_config(injection["cloud"]),
+            pixel_size_um=float(imaging["pixel_size_um"]),
+            nu=float(injection["nu"]),
+            dl_um=float(lattice["lambda_l_nm"]) / 2.0 * 1e-3,
+            cycles=tuple(float(c) for c in injection["cycles"]),
+            directions=tuple(int(d) for d in injection["directions"]),
+            repeats=int(injection["repeats"]),
+            references=bool(injection["references"]),
+            order=str(injection["order"]),
+            seed=int(injection["seed"]),
+            position_jitter_um=float(injection["position_jitter_um"]),
+            transverse_jitter_um=float(injection["transverse_jitter_um"]),
+            centre_um=None if centre is None else tuple(float(c) for c in centre),
+            pump_axis=str(imaging["pump_axis"]),
+            alpha=float(imaging["alpha"]),
+            isat_counts=None if imaging.get("isat_counts") is None else float(imaging["isat_counts"]),
+            cross_section_um2=cross_section_um2(imaging, species({"atom": atom})),
+            frames=str(injection["frames"]),
+            region=None if region is None else tuple(int(v) for v in region),
+            allow_reuse=bool(injection["allow_reuse"]),
+            gain=None if camera.get("gain") is None else float(camera["gain"]),
+            read_noise_counts=None if camera.get("read_noise_counts") is None else float(camera["read_noise_counts"]),
+            noise_pairs=int(camera["noise_pairs"]),
+            max_dark_frames=int(injection["max_dark_frames"]),
+            full_well_counts=int(camera["full_well_counts"]),
+        )
 
 
 def inject_stage(out_dir: str | os.PathLike, *, data: Config, injection: Config, imaging: Config, lattice: Config,
@@ -111,4 +120,5 @@ def inject_stage(out_dir: str | os.PathLike, *, data: Config, injection: Config,
     from atompump.inject import inject_run
 
     params = injection_params(injection=injection, imaging=imaging, lattice=lattice, atom=atom)
-    return inject_run(out_dir, data=data, params=params)
+    with config_keys({**DATA_KEYS, **INJECTION_KEYS}):
+        return inject_run(out_dir, data=data, params=params)

@@ -23,8 +23,9 @@ import numpy as np
 import xarray as xr
 
 from atompump._logging import Progress
+from atompump.config import DATA_KEYS, config_keys
 from atompump.diagnose import frames_problem, od_sign_problem, own_probe_block_od
-from atompump.errors import BadShotsError, InputDataError
+from atompump.errors import BadShotsError, InputDataError, ParameterError
 from atompump.io.atomic import write_json
 from atompump.io.manifest import FRAME_NAMES, OD_NAME, ShotRecord
 from atompump.io.netcdf import image_coordinates, read_variables, write_dataset, write_dataset_uncompressed
@@ -55,6 +56,7 @@ __all__ = ["check_reduce_stage", "example_shot_stage", "fringe_basis_stage", "re
 
 Config = Mapping[str, Any]
 
+_ROI_HINT = "config key imaging.roi: the region of interest, [row_start, row_stop, col_start, col_stop]"
 _BAD_SHOT_HINT = ("Fix or remove these shots, or set data.on_bad_shot: reject to record them as rejected and go on.")
 
 
@@ -78,9 +80,10 @@ def shots_stage(out_path: str | os.PathLike, *, data: Config, batch_size: int,
         data = {**data, "manifest": str(manifest), "shots": None}
     try:
         total = count_run_shots(data)  # for the progress lines only
-    except InputDataError:
+    except (InputDataError, ParameterError):
         total = None  # reported by iter_run_shots below
-    n, bad, shape = write_shots_table(iter_run_shots(data), out_path, batch_size=batch_size, total=total)
+    with config_keys(DATA_KEYS):
+        n, bad, shape = write_shots_table(iter_run_shots(data), out_path, batch_size=batch_size, total=total)
     log.info("%d shots, %d with problems found in the headers; frame shape %s", n, bad, shape)
     lever_arm_check(out_path, source=data.get("manifest") or data.get("shots"))  # before any batch is reduced
     return {**read_variables(out_path, [])[1], "n_shots": int(n), "n_bad": int(bad)}
@@ -172,9 +175,9 @@ def _run_cloud(shots_path: str | os.PathLike, imaging: Config, shape: tuple[int,
         sources = {OD_NAME: f"mean of the OD images of {used} sampled shots",
                    "atoms": f"atoms frames of {used} sampled shots", "probe": "their probe frames"}
         sign = od_sign_problem(mean, lit, sources=sources, od_input=od_input)
-        if sign:
-            raise InputDataError(f"{exc}. The mean OD of the sampled shots is not an absorption image: {sign}") from exc
-        raise
+        sign = f". The mean OD of the sampled shots is not an absorption image: {sign}" if sign else ""
+        raise InputDataError(f"{exc}{sign} ({_ROI_HINT}; imaging.min_probe_counts is the probe "
+                             "threshold)") from exc
     return roi, atoms, mean
 
 
@@ -241,9 +244,13 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
         n += 1
     log.info("fringe basis: decomposing %d probe frames of %d x %d pixels (imaging.fringe_max_frames = %d)", n,
              probes.shape[1], probes.shape[2], int(imaging["fringe_max_frames"]))
-    basis = build_fringe_basis(probes[:n], roi=roi, box=box, valid=valid,
-                               n_components=imaging["fringe_basis_size"],
-                               atoms=None if atoms is None else atoms[box[0]:box[1], box[2]:box[3]])
+    try:
+        with config_keys({"n_components": "imaging.fringe_basis_size"}):
+            basis = build_fringe_basis(probes[:n], roi=roi, box=box, valid=valid,
+                                       n_components=imaging["fringe_basis_size"],
+                                       atoms=None if atoms is None else atoms[box[0]:box[1], box[2]:box[3]])
+    except InputDataError as exc:
+        raise InputDataError(f"{exc} ({_ROI_HINT}; set imaging.fringe_removal: false to do without)") from exc
     log.info("fringe basis: %d components kept (%s)", basis.n_components,
              "imaging.fringe_basis_size" if imaging["fringe_basis_size"] else "automatic")
     ds = xr.Dataset(
