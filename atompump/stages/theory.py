@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from atompump.config import lattice_params, species
+from atompump.config import config_keys, lattice_params, species
 from atompump.errors import ConfigError
 from atompump.io.atomic import write_json
 from atompump.io.netcdf import write_dataset
@@ -116,4 +116,5 @@ def _interacting(params, theory: Config) -> dict | None:
         return None
     from atompump.theory.interacting.prediction import interacting_prediction
 
-    return interacting_prediction(params, interaction, n_max=int(theory["n_max"]))
+    with config_keys({key: f"theory.interaction.{key}" for key in interaction}):
+        return interacting_prediction(params, **interaction, n_max=int(theory["n_max"]))
