@@ -268,7 +268,7 @@ def planned_shot_count(config: Mapping[str, Any]) -> int:
 
         return simulated_count(config.get("simulation", {}) or {})
     if data.get("source") == "injected":
-        from atompump.inject import planned_shot_count as injected_count
+        from atompump.stages.inject import planned_shot_count as injected_count
 
         return injected_count(config.get("injection", {}) or {})
     from atompump.io.shots import count_run_shots

@@ -92,13 +92,12 @@ from atompump.errors import InputDataError, ParameterError, literal
 from atompump.io.atomic import to_jsonable, write_json
 from atompump.io.manifest import ShotRecord
 from atompump.io.shots import check_shots, read_shot, run_shots
-from atompump.simulate.design import ORDERS, design_shots, shot_count
+from atompump.simulate.design import ORDERS, design_shots
 from atompump.simulate.formats import RunWriter
 from atompump.simulate.imaging import gaussian_column_density, transmitted_intensity
 
 __all__ = ["CLOUD_SHAPES", "FRAME_MODES", "GaussianCloud", "InjectionParams", "ODImageCloud", "ThomasFermiCloud",
-           "absorb", "first_moments_um", "inject_run", "load_od_image_cloud", "measure_camera_noise",
-           "planned_shot_count"]
+           "absorb", "first_moments_um", "inject_run", "load_od_image_cloud", "measure_camera_noise"]
 
 log = logging.getLogger(__name__)
 
@@ -442,16 +441,6 @@ class InjectionParams:
         """The acquisition sequence (:func:`atompump.simulate.design.design_shots`)."""
         return design_shots(cycles=self.cycles, directions=self.directions, repeats=self.repeats,
                             references=self.references, order=self.order, seed=self.seed)
-
-
-def planned_shot_count(injection: Mapping[str, Any]) -> int:
-    """Number of shots of the injected run of an ``injection`` config section (defaults as in
-    :class:`InjectionParams`)."""
-    defaults = {f.name: f.default for f in fields(InjectionParams) if f.name in ("cycles", "directions", "repeats",
-                                                                                  "references")}
-    design = {**defaults, **{k: injection[k] for k in defaults if k in injection}}
-    return shot_count(cycles=design["cycles"], directions=design["directions"], repeats=int(design["repeats"]),
-                      references=bool(design["references"]))
 
 
 @dataclass

@@ -29,3 +29,29 @@ def test_the_report_stage_reads_no_frames_and_reduces_nothing():
     forbidden = {name for name in imported if name.startswith(("atompump.stages.reduce", "atompump.io.shots",
                                                                  "atompump.reduce", "atompump.fit.models"))}
     assert not forbidden, forbidden
+
+
+def test_no_library_default_duplicates_the_schema():
+    """Defaults live only in the schema: no ``section.get(key, default)`` on a config section in the library (a
+    partial config is completed with :func:`atompump.config.fill_defaults` / ``config_section`` where it enters).
+    ``config.py`` reads the raw config before it is checked and filled; ``theory`` in ``stages/fit.py`` is
+    theory.json."""
+    sections = {"atom", "com", "config", "data", "fit", "imaging", "injection", "interaction", "lattice", "pump",
+                "report", "simulation", "theory", "camera", "cloud"}
+    allowed = {("config.py", name) for name in sections} | {("fit.py", "theory")}
+
+    def receiver(node):
+        while isinstance(node, ast.Subscript):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    found = []
+    for path in sorted(STAGES.parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                    and len(node.args) == 2 and not (isinstance(node.args[1], ast.Constant)
+                                                     and node.args[1].value is None)):
+                name = receiver(node.func.value)
+                if name in sections and (path.name, name) not in allowed:
+                    found.append(f"{path.relative_to(STAGES.parent)}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, found

@@ -14,10 +14,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from atompump.config import DATA_KEYS, config_keys, cross_section_um2, species
+from atompump.config import DATA_KEYS, config_keys, config_section, cross_section_um2, species
 from atompump.errors import ConfigError
 
-__all__ = ["INJECTION_KEYS", "cloud_from_config", "inject_stage", "injection_params", "injection_problems"]
+__all__ = ["INJECTION_KEYS", "cloud_from_config", "inject_stage", "injection_params", "injection_problems",
+           "planned_shot_count"]
 
 Config = Mapping[str, Any]
 
@@ -48,13 +49,22 @@ def injection_problems(injection: Config) -> list[str]:
     return problems
 
 
+def planned_shot_count(injection: Config) -> int:
+    """Number of shots of the injected run of an ``injection`` section (missing keys: the schema's defaults)."""
+    from atompump.simulate.design import shot_count
+
+    injection = config_section("injection", injection)
+    return shot_count(cycles=injection["cycles"], directions=injection["directions"],
+                      repeats=int(injection["repeats"]), references=bool(injection["references"]))
+
+
 def cloud_from_config(cloud: Config):
     """The cloud of the ``injection.cloud`` section (an od_image is read and cleaned here)."""
     from atompump.inject import GaussianCloud, ThomasFermiCloud, load_od_image_cloud
     from atompump.io.formats import open_image
 
     shape = str(cloud["shape"])
-    peak = None if cloud.get("peak_od") is None else float(cloud["peak_od"])
+    peak = None if cloud["peak_od"] is None else float(cloud["peak_od"])
     blur = float(cloud["blur_um"])
     if shape == "gaussian":
         return GaussianCloud(sigma_um=tuple(float(s) for s in cloud["sigma_um"]), peak_od=peak, blur_um=blur)
@@ -62,7 +72,7 @@ def cloud_from_config(cloud: Config):
         return ThomasFermiCloud(radius_um=tuple(float(r) for r in cloud["radius_um"]), peak_od=peak, blur_um=blur)
     if shape == "od_image":
         path = str(cloud["image"])
-        key = cloud.get("image_key")
+        key = cloud["image_key"]
         with open_image(path) as image:
             od = image.read(key)
         return load_od_image_cloud(od, pixel_size_um=float(cloud["image_pixel_size_um"]),
@@ -100,13 +110,13 @@ def injection_params(*, injection: Config, imaging: Config, lattice: Config, ato
             centre_um=None if centre is None else tuple(float(c) for c in centre),
             pump_axis=str(imaging["pump_axis"]),
             alpha=float(imaging["alpha"]),
-            isat_counts=None if imaging.get("isat_counts") is None else float(imaging["isat_counts"]),
+            isat_counts=None if imaging["isat_counts"] is None else float(imaging["isat_counts"]),
             cross_section_um2=cross_section_um2(imaging, species({"atom": atom})),
             frames=str(injection["frames"]),
             region=None if region is None else tuple(int(v) for v in region),
             allow_reuse=bool(injection["allow_reuse"]),
-            gain=None if camera.get("gain") is None else float(camera["gain"]),
-            read_noise_counts=None if camera.get("read_noise_counts") is None else float(camera["read_noise_counts"]),
+            gain=None if camera["gain"] is None else float(camera["gain"]),
+            read_noise_counts=None if camera["read_noise_counts"] is None else float(camera["read_noise_counts"]),
             noise_pairs=int(camera["noise_pairs"]),
             max_dark_frames=int(injection["max_dark_frames"]),
             full_well_counts=int(camera["full_well_counts"]),
