@@ -64,7 +64,7 @@ orthonormal there, so this is one matrix-vector product), evaluated inside the R
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -74,6 +74,7 @@ __all__ = [
     "Box",
     "FringeBasis",
     "ODResult",
+    "ODSettings",
     "build_fringe_basis",
     "find_roi",
     "gavish_donoho_rank",
@@ -87,6 +88,40 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ODSettings:
+    """The settings of :func:`optical_density` and :func:`reduce_shot` that come from the ``imaging`` config
+    section (same names; see ``config/README.md``): built once where the config enters (:meth:`from_config`).
+
+    Attributes
+    ----------
+    alpha : float
+        Reinaudi's correction factor of the Beer--Lambert term.
+    isat_counts : float or None
+        Saturation intensity in camera counts per pixel per exposure (None: no saturation term).
+    min_probe_counts : float
+        Probe counts above the dark frame below which a pixel is not measured.
+    saturation_counts : float or None
+        Camera counts at or above which a pixel is saturated (None: no check).
+    """
+
+    alpha: float
+    isat_counts: float | None
+    min_probe_counts: float
+    saturation_counts: float | None
+
+    @classmethod
+    def from_config(cls, imaging) -> ODSettings:
+        """The settings of a complete ``imaging`` config section."""
+        return cls(alpha=float(imaging["alpha"]), isat_counts=imaging["isat_counts"],
+                   min_probe_counts=float(imaging["min_probe_counts"]),
+                   saturation_counts=imaging["saturation_counts"])
+
+    def kwargs(self) -> dict:
+        """The keyword arguments of :func:`optical_density` / :func:`reduce_shot`."""
+        return asdict(self)
 
 Box = tuple[int, int, int, int]
 """A rectangle of pixels ``(row_start, row_stop, col_start, col_stop)``, stops exclusive."""

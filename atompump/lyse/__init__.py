@@ -116,10 +116,10 @@ def analyse_shot(path: str | os.PathLike, config: Mapping[str, Any] | None = Non
         ``reject_reason`` (str; empty when used), ``used`` (bool), ``estimator`` (``fit`` or ``moment``),
         ``cycle``, ``direction``, ``reference``. A shot that cannot be read is not an error: its reason says why.
     """
-    from atompump.com import locate_cloud
+    from atompump.com import LocateSettings, locate_cloud
     from atompump.config import cross_section_um2, species
     from atompump.io.shots import read_shot
-    from atompump.reduce import reduce_shot
+    from atompump.reduce import ODSettings, reduce_shot
 
     config = load_config(config)
     imaging, com = config["imaging"], config["com"]
@@ -134,19 +134,15 @@ def analyse_shot(path: str | os.PathLike, config: Mapping[str, Any] | None = Non
         frames = read_shot(record)
         shape = frames.atoms.shape
         roi = tuple(imaging["roi"]) if imaging["roi"] else (0, shape[0], 0, shape[1])
-        reduced = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi, alpha=float(imaging["alpha"]),
-                              isat_counts=imaging["isat_counts"],
-                              min_probe_counts=float(imaging["min_probe_counts"]),
-                              saturation_counts=imaging["saturation_counts"])
+        reduced = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi,
+                              **ODSettings.from_config(imaging).kwargs())
     except InputDataError as exc:
         out["reject_reason"] = str(exc)
         return out
     pixel, axis = float(imaging["pixel_size_um"]), str(imaging["pump_axis"])
     located = locate_cloud(reduced.od, pixel_size_um=pixel, pump_axis=axis, valid=reduced.valid,
                            variance_factor=reduced.variance_factor, estimator=estimator,
-                           model=str(com["profile_model"]),
-                           window_margin=float(com["window_margin"]),
-                           max_masked_fraction=float(com["max_masked_fraction"]))
+                           **LocateSettings.from_config(com).kwargs())
     shift = (roi[2] if axis == "x" else roi[0]) * pixel  # from the frame's pixel 0, as com.nc
     moment = located.moment
     atom_number = moment.integrated_od * pixel**2 / cross_section_um2(imaging, species(config))

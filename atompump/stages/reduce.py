@@ -42,6 +42,7 @@ from atompump.reasons import Reason, RejectCause, cause_code, reason_of
 from atompump.reduce import (
     Box,
     FringeBasis,
+    ODSettings,
     build_fringe_basis,
     grow_box,
     locate_run_cloud,
@@ -96,12 +97,6 @@ def sample_indices(n: int, k: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n - 1, k)).astype(int))
 
 
-def _imaging_kwargs(imaging: Config) -> dict:
-    return dict(alpha=float(imaging["alpha"]), isat_counts=imaging["isat_counts"],
-                min_probe_counts=float(imaging["min_probe_counts"]),
-                saturation_counts=imaging["saturation_counts"])
-
-
 def _sampled_shots(shots_path: str | os.PathLike, k: int) -> list[ShotRecord]:
     """Up to ``k`` good shots spread evenly over the run, reading only their rows of the run table."""
     problem = read_variables(shots_path, ["problem"])[0]["problem"]
@@ -126,7 +121,7 @@ def _mean_od(shots_path: str | os.PathLike, shape: tuple[int, int], imaging: Con
              od_input: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
     """Mean OD of up to ``imaging.roi_sample_shots`` shots spread over the run (from their frames with their own
     probe frames, or read: ``od_input``), the pixels measured in at least half of them, and the number of shots."""
-    kwargs = _imaging_kwargs(imaging)
+    kwargs = ODSettings.from_config(imaging).kwargs()
     total = np.zeros(shape)
     count = np.zeros(shape)
     used = 0
@@ -208,7 +203,7 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
     shape = tuple(int(v) for v in read_variables(shots_path, [])[1]["frame_shape"])
     if _run_input_kind(shots_path) == OD_NAME:
         return _od_roi_stage(shots_path, out_path, imaging=imaging, shape=shape)
-    kwargs = _imaging_kwargs(imaging)
+    kwargs = ODSettings.from_config(imaging).kwargs()
     roi, atoms, mean = _run_cloud(shots_path, imaging, shape)
     attrs = {"roi": list(roi), "frame_shape": list(shape), "fringe_removal": int(bool(imaging["fringe_removal"]))}
     cloud, coords = _cloud_variables(roi, atoms, mean, shape, pixel_size_um=float(imaging["pixel_size_um"]))
@@ -308,7 +303,7 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
     roi, basis = read_fringe_basis(basis_path)
     region = basis.box if basis is not None else roi
     plan = basis.plan((region[1] - region[0], region[3] - region[2]), (region[0], region[2])) if basis else None
-    kwargs = _imaging_kwargs(imaging)
+    kwargs = ODSettings.from_config(imaging).kwargs()
     shape = (roi[1] - roi[0], roi[3] - roi[2])
     n = len(records)
     od = np.full((n, *shape), np.nan, dtype=np.float32)
@@ -639,7 +634,8 @@ def _fringe_panels(frames, valid_clean: np.ndarray, od_clean: np.ndarray, basis_
     from scipy.ndimage import uniform_filter
 
     roi, basis = read_fringe_basis(basis_path)
-    own = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi, basis=None, **_imaging_kwargs(imaging))
+    own = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi, basis=None,
+                      **ODSettings.from_config(imaging).kwargs())
     smooth = uniform_filter(np.nan_to_num(own.od), size=5)
     background = own.valid & (smooth < 0.05 * float(np.max(smooth)))
     ods = ("y", "x")
