@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from atompump.com import locate_cloud
+from atompump.config import fill_defaults
 from atompump.fit import PumpData, analyse_pump, pull_statistics
 from atompump.reduce import optical_density
 from atompump.simulate.imaging import camera_counts, gaussian_column_density, transmitted_intensity
@@ -174,7 +175,8 @@ def workflow_calibration_study(config: dict, *, n_runs: int, workdir, seed: int 
 
     if n_runs < 2:
         raise ValueError(f"a calibration study needs at least 2 runs, got {n_runs}")
-    values = np.array([config["simulation"].get("nu_true", 0.96)]) if nu_true_values is None else nu_true_values
+    config = fill_defaults(config)  # a partial config: the schema's defaults (the one place they live)
+    values = np.array([config["simulation"]["nu_true"]]) if nu_true_values is None else nu_true_values
     theory_json = Path(workdir) / "theory.json"
     dl_um = float(config["lattice"]["lambda_l_nm"]) / 2e3
     theory_json.parent.mkdir(parents=True, exist_ok=True)

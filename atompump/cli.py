@@ -39,7 +39,7 @@ import sys
 from collections.abc import Sequence
 
 from atompump import __version__
-from atompump.errors import AtompumpError
+from atompump.errors import AtompumpError, ParameterError
 from atompump.theory.commands import add_theory_parser, format_table
 
 __all__ = ["main"]
@@ -314,6 +314,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         result = _inject(args) if args.command == "inject" else args.handler(args)
     except (AtompumpError, ValueError) as exc:
+        if isinstance(exc, ParameterError) and args.command == "theory":  # the library's parameters are options
+            exc = ValueError(exc.render({p: "--" + p.replace("_", "-") for p in exc.parameters}))
         message = str(exc) if args.command == "inject" else str(exc).splitlines()[0]  # inject: every problem
         parser.exit(2, f"atompump: error: {message}\n")
     if args.command == "inject":

@@ -19,6 +19,7 @@ from atompump.constants import SPECIES, resonant_cross_section_um2
 from atompump.errors import ConfigError, InputDataError, ParameterError
 
 __all__ = [
+    "DATA_KEYS",
     "SCHEMA_PATH",
     "check_config",
     "complete_config",
@@ -267,12 +268,18 @@ def planned_shot_count(config: Mapping[str, Any]) -> int:
 
         return simulated_count(config.get("simulation", {}) or {})
     if data.get("source") == "injected":
-        from atompump.inject import planned_shot_count as injected_count
+        from atompump.stages.inject import planned_shot_count as injected_count
 
         return injected_count(config.get("injection", {}) or {})
     from atompump.io.shots import count_run_shots
 
-    return count_run_shots(data)
+    with config_keys(DATA_KEYS):
+        return count_run_shots(data)
+
+
+#: The config key of each parameter that :mod:`atompump.io` names in its errors (the ``data`` section's keys;
+#: ``pattern`` is :mod:`atompump.io.labscript`'s name for the glob ``data.shots``).
+DATA_KEYS = {"manifest": "data.manifest", "shots": "data.shots", "pattern": "data.shots"}
 
 
 def planned_cycles(config: Mapping[str, Any]) -> list[float] | None:

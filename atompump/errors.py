@@ -7,7 +7,7 @@ as one of these, with a message that names the offending key, file or shot and s
 from __future__ import annotations
 
 __all__ = ["AtompumpError", "ConfigError", "InputDataError", "BadShotsError", "FitNotPossibleError", "GapClosedError",
-           "ParameterError", "StorageError"]
+           "ParameterError", "StorageError", "literal"]
 
 
 class AtompumpError(Exception):
@@ -48,6 +48,15 @@ class ParameterError(AtompumpError, ValueError):
     def render(self, names: dict[str, str]) -> str:
         """The message with each parameter named by ``names`` (parameter -> name), else by its own name."""
         return self.template.format(**{p: names.get(p, p) for p in self.parameters})
+
+
+def literal(text: str) -> str:
+    """``text`` for a :class:`ParameterError` message, its braces kept as text (not placeholders): paths, values.
+
+    >>> str(ParameterError("{pattern}: no file matches " + literal("'{a,b}.h5'"), parameters=("pattern",)))
+    "pattern: no file matches '{a,b}.h5'"
+    """
+    return str(text).replace("{", "{{").replace("}", "}}")
 
 
 class InputDataError(AtompumpError, ValueError):

@@ -88,17 +88,16 @@ from scipy import ndimage
 
 from atompump._logging import Progress
 from atompump.camera import CameraNoise, estimate_camera_noise
-from atompump.errors import ConfigError, InputDataError
+from atompump.errors import InputDataError, ParameterError, literal
 from atompump.io.atomic import to_jsonable, write_json
 from atompump.io.manifest import ShotRecord
 from atompump.io.shots import check_shots, read_shot, run_shots
-from atompump.simulate.design import ORDERS, design_shots, shot_count
+from atompump.simulate.design import ORDERS, design_shots
 from atompump.simulate.formats import RunWriter
 from atompump.simulate.imaging import gaussian_column_density, transmitted_intensity
 
 __all__ = ["CLOUD_SHAPES", "FRAME_MODES", "GaussianCloud", "InjectionParams", "ODImageCloud", "ThomasFermiCloud",
-           "absorb", "first_moments_um", "inject_run", "load_od_image_cloud", "measure_camera_noise",
-           "planned_shot_count"]
+           "absorb", "first_moments_um", "inject_run", "load_od_image_cloud", "measure_camera_noise"]
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +149,8 @@ class GaussianCloud:
 
     def __post_init__(self) -> None:
         if min(self.sigma_um) <= 0:
-            raise ConfigError("config key 'injection.cloud.sigma_um': sizes must be positive, got "
-                              f"{list(self.sigma_um)}")
+            raise ParameterError(f"the sizes {{sigma_um}} must be positive, got {list(self.sigma_um)}",
+                                 parameters=("sigma_um",))
 
     def render(self, shape: tuple[int, int], *, centre_um: tuple[float, float], pixel_size_um: float) -> np.ndarray:
         """OD of each pixel of a frame ``shape = (n_across, n_along)`` (columns along the pump axis), the cloud
@@ -176,8 +175,8 @@ class ThomasFermiCloud:
 
     def __post_init__(self) -> None:
         if min(self.radius_um) <= 0:
-            raise ConfigError(f"config key 'injection.cloud.radius_um': radii must be positive, got "
-                              f"{list(self.radius_um)}")
+            raise ParameterError(f"the radii {{radius_um}} must be positive, got {list(self.radius_um)}",
+                                 parameters=("radius_um",))
 
     def render(self, shape: tuple[int, int], *, centre_um: tuple[float, float], pixel_size_um: float) -> np.ndarray:
         """See :meth:`GaussianCloud.render`."""
@@ -419,36 +418,29 @@ class InjectionParams:
 
     def __post_init__(self) -> None:
         if self.frames not in FRAME_MODES:
-            raise ConfigError(f"config key 'injection.frames': {self.frames!r} is not allowed; allowed values: "
-                              f"{list(FRAME_MODES)}")
+            raise ParameterError(f"{{frames}} = {self.frames!r} is not allowed; allowed values: {list(FRAME_MODES)}",
+                                 parameters=("frames",))
         if self.frames == "blank" and self.region is None:
-            raise ConfigError("config key 'injection.region': required with injection.frames: blank (the part of "
-                              "every source frame that holds no atoms, [row_start, row_stop, col_start, col_stop])")
+            raise ParameterError("{region} is required with {frames}: blank (the part of every source frame that "
+                                 "holds no atoms, [row_start, row_stop, col_start, col_stop])",
+                                 parameters=("region", "frames"))
         if self.order not in ORDERS:
-            raise ConfigError(f"config key 'injection.order': {self.order!r} is not allowed; allowed values: "
-                              f"{list(ORDERS)}")
+            raise ParameterError(f"{{order}} = {self.order!r} is not allowed; allowed values: {list(ORDERS)}",
+                                 parameters=("order",))
         if self.pump_axis not in ("x", "y"):
-            raise ConfigError(f"config key 'imaging.pump_axis': {self.pump_axis!r} is not allowed; allowed: x, y")
+            raise ParameterError(f"{{pump_axis}} = {self.pump_axis!r} is not allowed; allowed: x, y",
+                                 parameters=("pump_axis",))
         if self.region is not None:
             r0, r1, c0, c1 = self.region
             if not (0 <= r0 < r1 and 0 <= c0 < c1):
-                raise ConfigError(f"config key 'injection.region': {list(self.region)} is not a region; give "
-                                  "[row_start, row_stop, col_start, col_stop] with start < stop")
+                raise ParameterError(f"{{region}} = {list(self.region)} is not a region; give "
+                                     "[row_start, row_stop, col_start, col_stop] with start < stop",
+                                     parameters=("region",))
 
     def design(self) -> list[dict[str, object]]:
         """The acquisition sequence (:func:`atompump.simulate.design.design_shots`)."""
         return design_shots(cycles=self.cycles, directions=self.directions, repeats=self.repeats,
                             references=self.references, order=self.order, seed=self.seed)
-
-
-def planned_shot_count(injection: Mapping[str, Any]) -> int:
-    """Number of shots of the injected run of an ``injection`` config section (defaults as in
-    :class:`InjectionParams`)."""
-    defaults = {f.name: f.default for f in fields(InjectionParams) if f.name in ("cycles", "directions", "repeats",
-                                                                                  "references")}
-    design = {**defaults, **{k: injection[k] for k in defaults if k in injection}}
-    return shot_count(cycles=design["cycles"], directions=design["directions"], repeats=int(design["repeats"]),
-                      references=bool(design["references"]))
 
 
 @dataclass
@@ -477,16 +469,17 @@ def _open_source(data: Mapping[str, Any], params: InjectionParams) -> _Source:
         log.warning("source shot %s is not used: %s", shot, problem)
     need = 4 if params.frames == "split" else 2
     if len(good) < need:
-        raise InputDataError(
-            f"{where}: {len(good)} usable shot(s) of {len(records)}; injection.frames: {params.frames} needs at "
+        raise ParameterError(literal(
+            f"{where}: {len(good)} usable shot(s) of {len(records)}; ") + f"{{frames}}: {params.frames} needs at "
             f"least {need} ({'2 atoms-sources and 2 probe-sources' if need == 4 else 'two shots'}). "
-            + (f"Problems: {'; '.join(f'{s}: {p}' for s, p in skipped[:3])}" if skipped else "Add shots to the run."))
+            + (literal(f"Problems: {'; '.join(f'{s}: {p}' for s, p in skipped[:3])}") if skipped
+               else "Add shots to the run."), parameters=("frames",))
     ny, nx = shape
     region = params.region or (0, ny, 0, nx)
     r0, r1, c0, c1 = region
     if not (r1 <= ny and c1 <= nx):
-        raise ConfigError(f"config key 'injection.region': {list(region)} is not inside the source frames of {ny} "
-                          f"rows x {nx} columns ({where})")
+        raise ParameterError(f"{{region}} = {list(region)} is not inside the source frames of {ny} rows x {nx} "
+                             f"columns ({literal(where)})", parameters=("region",))
     if params.frames == "split":
         atoms_pool, probe_pool = good[0::2], good[1::2]
     else:
@@ -494,11 +487,12 @@ def _open_source(data: Mapping[str, Any], params: InjectionParams) -> _Source:
     n = len(params.design())
     pool = min(len(atoms_pool), len(probe_pool))
     if not params.allow_reuse and n > pool:
-        raise InputDataError(
-            f"{where}: the injected run has {n} shots but the source's {len(good)} usable shots give {pool} without "
-            f"reuse (injection.frames: {params.frames}: {len(atoms_pool)} atoms-sources, {len(probe_pool)} "
-            "probe-sources); use fewer injection.cycles/directions/repeats, a longer source run, or set "
-            "injection.allow_reuse: true")
+        raise ParameterError(
+            f"{literal(where)}: the injected run has {n} shots but the source's {len(good)} usable shots give "
+            f"{pool} without reuse ({{frames}}: {params.frames}: {len(atoms_pool)} atoms-sources, "
+            f"{len(probe_pool)} probe-sources); use fewer {{cycles}}/{{directions}}/{{repeats}}, a longer source "
+            "run, or set {allow_reuse}: true",
+            parameters=("allow_reuse", "frames", "cycles", "directions", "repeats"))
     picks = np.unique(np.round(np.linspace(0, len(good) - 1, min(len(good), params.max_dark_frames))).astype(int))
     total = np.zeros((r1 - r0, c1 - c0))
     for i in picks:
@@ -572,9 +566,12 @@ def inject_run(out_dir: str | os.PathLike, *, data: Mapping[str, Any], params: I
     Raises
     ------
     InputDataError
-        The source run has too few usable shots, or too few for the design without reuse.
-    ConfigError
-        The region is not inside the frames, or the cloud reaches the edge of the written frames.
+        The source run cannot be read.
+    ParameterError
+        The source run has too few usable shots for ``frames``, or too few for the design without
+        ``allow_reuse``; ``region`` is not inside the frames; the cloud reaches the edge of the written frames.
+        The messages name the fields of :class:`InjectionParams` (:func:`atompump.stages.inject.inject_stage`
+        names the config keys).
     """
     out = Path(out_dir)
     source = _open_source(data, params)
@@ -638,9 +635,10 @@ def _check_inside(od: np.ndarray, shot: str, x: float, y: float) -> None:
     peak = float(od.max())
     edge = max(od[0].max(), od[-1].max(), od[:, 0].max(), od[:, -1].max())
     if peak <= 0 or edge > _EDGE_FRACTION * peak:
-        raise ConfigError(f"shot {shot}: the injected cloud at ({x:.2f}, {y:.2f}) um reaches the edge of the frames "
-                          f"(OD {edge:.3g} there, peak {peak:.3g}); use a smaller cloud (injection.cloud), move it "
-                          "(injection.centre_um) or write larger frames (injection.region)")
+        raise ParameterError(f"shot {shot}: the injected cloud at ({x:.2f}, {y:.2f}) um reaches the edge of the "
+                             f"frames (OD {edge:.3g} there, peak {peak:.3g}); use a smaller cloud ({{cloud}}), move "
+                             "it ({centre_um}) or write larger frames ({region})",
+                             parameters=("cloud", "centre_um", "region"))
 
 
 def _truth(params: InjectionParams, source: _Source, camera: CameraNoise, shots: list[dict], uses: dict,

@@ -64,16 +64,17 @@ orthonormal there, so this is one matrix-vector product), evaluated inside the R
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from atompump.errors import InputDataError
+from atompump.errors import InputDataError, ParameterError
 
 __all__ = [
     "Box",
     "FringeBasis",
     "ODResult",
+    "ODSettings",
     "build_fringe_basis",
     "find_roi",
     "gavish_donoho_rank",
@@ -87,6 +88,40 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ODSettings:
+    """The settings of :func:`optical_density` and :func:`reduce_shot` that come from the ``imaging`` config
+    section (same names; see ``config/README.md``): built once where the config enters (:meth:`from_config`).
+
+    Attributes
+    ----------
+    alpha : float
+        Reinaudi's correction factor of the Beer--Lambert term.
+    isat_counts : float or None
+        Saturation intensity in camera counts per pixel per exposure (None: no saturation term).
+    min_probe_counts : float
+        Probe counts above the dark frame below which a pixel is not measured.
+    saturation_counts : float or None
+        Camera counts at or above which a pixel is saturated (None: no check).
+    """
+
+    alpha: float
+    isat_counts: float | None
+    min_probe_counts: float
+    saturation_counts: float | None
+
+    @classmethod
+    def from_config(cls, imaging) -> ODSettings:
+        """The settings of a complete ``imaging`` config section."""
+        return cls(alpha=float(imaging["alpha"]), isat_counts=imaging["isat_counts"],
+                   min_probe_counts=float(imaging["min_probe_counts"]),
+                   saturation_counts=imaging["saturation_counts"])
+
+    def kwargs(self) -> dict:
+        """The keyword arguments of :func:`optical_density` / :func:`reduce_shot`."""
+        return asdict(self)
 
 Box = tuple[int, int, int, int]
 """A rectangle of pixels ``(row_start, row_stop, col_start, col_stop)``, stops exclusive."""
@@ -283,7 +318,7 @@ def locate_run_cloud(od: np.ndarray, *, valid: np.ndarray | None = None, margin:
     Raises
     ------
     InputDataError
-        No cloud stands out of the noise; set the ROI by hand (``imaging.roi``).
+        No cloud stands out of the noise; give the ROI by hand (the stage names the config key).
     """
     from atompump.com.support import find_cloud
 
@@ -291,13 +326,13 @@ def locate_run_cloud(od: np.ndarray, *, valid: np.ndarray | None = None, margin:
     valid = np.isfinite(od) if valid is None else (np.asarray(valid, bool) & np.isfinite(od))
     if valid.sum() < 16:
         raise InputDataError("cannot find the region of interest: fewer than 16 pixels have probe light; "
-                             "check imaging.min_probe_counts or set imaging.roi")
+                             "check the probe threshold (min_probe_counts) or give the region of interest by hand")
     support = find_cloud(od, valid, smoothing_px=smoothing_px, frame_edges=(False, False, False, False),
                          wing_noise_factor=float(np.sqrt(max(n_shots, 1))))
     if not support.region.any():
         raise InputDataError(f"cannot find the region of interest: no cloud stands out of the noise (peak OD "
-                             f"{support.peak:.3g} above background, noise {support.noise:.3g}); set imaging.roi "
-                             "to [row_start, row_stop, col_start, col_stop]")
+                             f"{support.peak:.3g} above background, noise {support.noise:.3g}); give the region of "
+                             "interest by hand")
     atoms = support.extent & valid
     rows, cols = np.flatnonzero(atoms.any(axis=1)), np.flatnonzero(atoms.any(axis=0))
     core = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
@@ -454,14 +489,16 @@ def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndar
     ------
     InputDataError
         Fewer than 2 frames, or too few fit pixels outside the ROI.
+    ParameterError
+        ``n_components`` outside 1..(number of frames).
     """
     probes = np.asarray(probes)
     if probes.dtype not in (np.float32, np.float64):
         probes = probes.astype(np.float32)
     m = probes.shape[0]
     if m < 2:
-        raise InputDataError(f"fringe removal needs at least 2 probe frames, got {m}; add shots or set "
-                             "imaging.fringe_removal: false")
+        raise InputDataError(f"fringe removal needs at least 2 probe frames, got {m}; add shots or do without "
+                             "fringe removal")
     rows = slice(roi[0] - box[0], roi[1] - box[0])
     cols = slice(roi[2] - box[2], roi[3] - box[2])
     fit_mask = np.asarray(valid, bool).copy()
@@ -479,8 +516,8 @@ def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndar
         n_fit = max_fit_pixels
     if n_fit < max(4 * m, 64):
         raise InputDataError(f"fringe removal: only {n_fit} valid pixels lie outside the region of interest "
-                             f"{list(roi)} (need {max(4 * m, 64)}); set a smaller imaging.roi or "
-                             "imaging.fringe_removal: false")
+                             f"{list(roi)} (need {max(4 * m, 64)}); give a smaller region of interest or do without "
+                             "fringe removal")
     mean = probes.mean(axis=0, dtype=np.float64)
     weights = 1.0 / np.sqrt(np.maximum(mean, 1.0))
     # Gram matrix of the weighted frames on the fit region, in float64, a block of pixels at a time (memory: the
@@ -499,7 +536,8 @@ def build_fringe_basis(probes: np.ndarray, *, roi: Box, box: Box, valid: np.ndar
     rank, threshold = gavish_donoho_rank(singular, (m, n_fit))
     k = rank if n_components is None else int(n_components)
     if not 1 <= k <= m:
-        raise InputDataError(f"imaging.fringe_basis_size = {k} must lie in 1..{m} (the number of probe frames)")
+        raise ParameterError(f"{{n_components}} = {k} must lie in 1..{m} (the number of probe frames)",
+                             parameters=("n_components",))
     components = np.tensordot((u[:, :k].T / singular[:k, None]).astype(probes.dtype), probes, axes=1)
     components = components.astype(np.float32)
     log.info("fringe basis: %d of %d components above the Gavish-Donoho threshold %.4g (%d fit pixels)", rank, m,

@@ -154,3 +154,13 @@ def test_roi_from_config_overrides_the_search_and_is_checked(tmp_path):
     with pytest.raises(InputDataError, match=r"config key 'imaging.roi': \[0, 40, 0, 48\] is not inside the frames of "
                                         r"32 rows x 48 columns"):
         fringe_basis_stage(tmp_path / "shots.nc", tmp_path / "bad.nc", imaging={**IMAGING, "roi": [0, 40, 0, 48]})
+    # the library names its own parameter (n_components), the stage the config key (imaging.fringe_basis_size)
+    from atompump.errors import ConfigError, ParameterError
+    from atompump.reduce import build_fringe_basis
+
+    with pytest.raises(ParameterError, match=r"^n_components = 9 must lie in 1..6 \(the number of probe frames\)$"):
+        build_fringe_basis(rng.normal(100.0, 1.0, (6, 32, 48)), roi=(10, 20, 10, 20), box=(0, 32, 0, 48),
+                           valid=np.ones((32, 48), bool), n_components=9)
+    with pytest.raises(ConfigError, match=r"^config key 'imaging.fringe_basis_size': imaging.fringe_basis_size = 9 "
+                                          r"must lie in 1..6"):
+        fringe_basis_stage(tmp_path / "shots.nc", tmp_path / "bad.nc", imaging={**IMAGING, "fringe_basis_size": 9})

@@ -240,5 +240,5 @@ def test_error_paths():
         reference_differences(one_direction)
     with pytest.raises(ValueError, match="unknown fit model 'cubic'"):
         analyse_pump(one_direction, dl_um=DL, chern_numbers=[1], model="cubic")
-    with pytest.raises(ValueError, match="fit.model is differential_reference but"):
+    with pytest.raises(ValueError, match="^model is differential_reference but"):
         analyse_pump(one_direction, dl_um=DL, chern_numbers=[1], model="differential_reference")

@@ -109,7 +109,7 @@ def test_roi_is_found_around_the_cloud():
     assert r0 == pytest.approx(max(rows[0] - half, 0), abs=1) and r1 == pytest.approx(min(rows[-1] + 1 + half, 96),
                                                                                       abs=1)
     assert c0 == pytest.approx(max(cols[0] - half, 0), abs=1) and c1 == pytest.approx(cols[-1] + 1 + half, abs=1)
-    with pytest.raises(InputDataError, match="no cloud stands out of the noise .*; set imaging.roi"):
+    with pytest.raises(InputDataError, match="no cloud stands out of the noise .*; give the region of interest by hand$"):
         find_roi(rng.normal(0, 0.02, SHAPE))
 
 

@@ -16,7 +16,7 @@ import yaml
 
 from atompump.camera import CameraNoise, estimate_camera_noise, read_noise_from_darks
 from atompump.config import check_config, load_schema
-from atompump.errors import ConfigError, InputDataError
+from atompump.errors import ConfigError, InputDataError, ParameterError
 from atompump.inject import (
     GaussianCloud,
     InjectionParams,
@@ -326,23 +326,41 @@ def test_od_image_cloud_from_the_config_and_a_labscript_source_with_the_pump_alo
 
 
 def test_injection_errors(banik_manifest, tmp_path, repo_root):
+    """The library names its own parameters (InjectionParams' fields); the stage names the config keys."""
     data = {"manifest": str(banik_manifest)}
-    with pytest.raises(InputDataError, match=r"the injected run has 10 shots but the source's 10 usable shots give "
-                                             r"5 without reuse"):
+    with pytest.raises(ParameterError, match=r"the injected run has 10 shots but the source's 10 usable shots give "
+                                             r"5 without reuse .*; use fewer cycles/directions/repeats, a longer "
+                                             r"source run, or set allow_reuse: true$"):
         inject_run(tmp_path / "a", data=data, params=params(directions=(1, -1)))
     short = tmp_path / "short.csv"
     rows = (banik_manifest.read_text().splitlines())
     short.write_text("\n".join(rows[:4]) + "\n")
-    with pytest.raises(InputDataError, match=r"short.csv: 3 usable shot\(s\) of 3; injection.frames: split needs at "
-                                             r"least 4"):
+    with pytest.raises(ParameterError, match=r"short.csv: 3 usable shot\(s\) of 3; frames: split needs at least 4"):
         inject_run(tmp_path / "b", data={"manifest": str(short)}, params=params())
-    with pytest.raises(ConfigError, match=r"shot s0000\d: the injected cloud at .* reaches the edge of the frames"):
+    with pytest.raises(ParameterError, match=r"^shot s0000\d: the injected cloud at .* reaches the edge of the frames"
+                                             r".*smaller cloud \(cloud\), move it \(centre_um\)"):
         inject_run(tmp_path / "c", data=data, params=params(centre_um=(2.0, 60.0)))
-    with pytest.raises(ConfigError, match=r"'injection.region': \[0, 400, 0, 100\] is not inside the source frames "
-                                          r"of 300 rows x 300 columns"):
+    with pytest.raises(ParameterError, match=r"^region = \[0, 400, 0, 100\] is not inside the source frames "
+                                             r"of 300 rows x 300 columns"):
         inject_run(tmp_path / "d", data=data, params=params(region=(0, 400, 0, 100)))
-    with pytest.raises(ConfigError, match="'injection.region': required with injection.frames: blank"):
+    with pytest.raises(ParameterError, match="^region is required with frames: blank"):
         params(frames="blank")
+    # through the stage (the configuration boundary) the same errors name the config keys
+    from atompump.stages.inject import inject_stage, injection_params
+
+    config = yaml.safe_load((repo_root / "config/config.yaml").read_text())
+    sections = {"imaging": {**config["imaging"], "pixel_size_um": PIXEL, "isat_counts": ISAT},
+                "lattice": config["lattice"], "atom": "Rb87"}
+    with pytest.raises(ConfigError, match=r"^config key 'injection.region': injection.region = \[0, 400, 0, 100\] "
+                                          r"is not inside the source frames of 300 rows x 300 columns"):
+        inject_stage(tmp_path / "f", data=data, injection={**config["injection"], "region": [0, 400, 0, 100]},
+                     **sections)
+    with pytest.raises(ConfigError, match=r"^config key 'injection.allow_reuse': .* the injected run has .* use fewer "
+                                          r"injection.cycles/injection.directions/injection.repeats, .*set "
+                                          r"injection.allow_reuse: true$"):
+        inject_stage(tmp_path / "g", data=data, injection={**config["injection"], "directions": [1, -1]}, **sections)
+    with pytest.raises(ConfigError, match=r"^config key 'injection.order': injection.order = 'sorted' is not allowed"):
+        injection_params(injection={**config["injection"], "order": "sorted"}, **sections)
     # with reuse allowed, the pools are cycled through
     truth = inject_run(tmp_path / "e", data=data, params=params(directions=(1, -1), allow_reuse=True))
     assert truth["injection"]["max_uses_of_an_atoms_source"] == 2

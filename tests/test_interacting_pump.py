@@ -4,7 +4,7 @@ pumping, the Hilbert-space check."""
 import numpy as np
 import pytest
 
-from atompump.errors import ConfigError
+from atompump.errors import ParameterError
 from atompump.theory.interacting.fock import fock_space, space_dimension
 from atompump.theory.interacting.hubbard import (
     OffsetRiceMele,
@@ -95,7 +95,7 @@ def test_fock_dimensions_match_combinatorics():
 
 
 def test_too_large_hilbert_space_is_refused_with_its_size():
-    with pytest.raises(ConfigError, match=r"dimension 2,704,156, above .* lower the number of sites"):
+    with pytest.raises(ParameterError, match=r"dimension 2,704,156, above .* lower the number of sites"):
         RiceMeleRing(MODEL, n_cells=12, particles="fermions")  # C(24, 12), refused before any allocation
-    with pytest.raises(ConfigError, match=r"dimension 4,900, above the limit 1,000"):
+    with pytest.raises(ParameterError, match=r"dimension 4,900, above the limit 1,000"):
         RiceMeleRing(MODEL, n_cells=4, particles="spinful", max_dimension=1000)

@@ -42,9 +42,18 @@ def test_non_interacting_default_adds_nothing():
 def test_too_large_ring_stops_before_the_band_calculation(tmp_path):
     big = {**BOSONS, "n_cells": 12, "max_occupation": 3}
     paths = [tmp_path / "theory.json", tmp_path / "bands.nc", tmp_path / "wannier.nc"]
-    with pytest.raises(ConfigError, match=r"theory.interaction \(bosons, n_cells 12, max_occupation 3\): the Hilbert "
-                                          r"space has dimension 649,964,176, above the limit 200,000 .* lower "
-                                          r"theory.interaction.n_cells"):
+    with pytest.raises(ConfigError, match=r"^config key 'theory.interaction.n_cells': the interacting ring \(bosons, "
+                                          r"n_cells 12, max_occupation 3\): the Hilbert space has dimension "
+                                          r"649,964,176, above the limit 200,000 .* lower theory.interaction.n_cells "
+                                          r"\(or theory.interaction.max_occupation\), or raise "
+                                          r"theory.interaction.max_dimension"):
         theory_stage(*paths, lattice=LATTICE, theory=config_section("theory", {**THEORY, "interaction": big}),
                      atom="Rb87", pump=PUMP)
     assert not paths[0].exists()
+    # the library alone names its own parameters
+    from atompump.errors import ParameterError
+    from atompump.theory.interacting.prediction import interacting_prediction
+
+    with pytest.raises(ParameterError, match=r"^the interacting ring \(bosons, n_cells 12, max_occupation 3\): .* lower "
+                                             r"n_cells \(or max_occupation\), or raise max_dimension if"):
+        interacting_prediction(None, particles="bosons", U_Er=3.0, n_cells=12, max_occupation=3, max_dimension=200_000)

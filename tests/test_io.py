@@ -54,7 +54,7 @@ def test_every_bad_row_is_listed(tmp_path):
 
 
 def test_manifest_missing_file_and_columns(tmp_path):
-    with pytest.raises(InputDataError, match="does not exist; set data.manifest"):
+    with pytest.raises(InputDataError, match="does not exist; give the path of the run's CSV manifest"):
         read_manifest(tmp_path / "nope.csv")
     (tmp_path / "m.csv").write_text("shot,atoms,probe\ns0,a,b\n")
     with pytest.raises(InputDataError, match="lacks column\\(s\\) cycle, dark; found shot, atoms, probe"):

@@ -146,6 +146,21 @@ def test_single_and_multi_shot_routines_give_centres_and_nu_so_far(tmp_path, mon
     assert "cannot read as HDF5" in analyse_shot(tmp_path / "bad.h5", config)["reject_reason"]
 
 
+def test_a_partial_config_gives_the_numbers_of_the_full_default_config(tmp_path):
+    """A config holding every section a lyse routine reads, but not every key, is filled with the schema's
+    defaults (the one place they live), not with defaults of the routine's own."""
+    from atompump.config import fill_defaults
+
+    pump_run(tmp_path / "shots", n=2)
+    path = sorted((tmp_path / "shots").glob("*.h5"))[1]
+    partial = {"atom": "Rb87", "data": {}, "com": {}, "lattice": CONFIG["lattice"],
+               "imaging": {"pixel_size_um": PIXEL_UM}}  # every section; imaging.isat_counts etc. left out
+    full = fill_defaults(partial)
+    assert full["imaging"]["isat_counts"] == 10000  # the schema's default, not None
+    assert analyse_shot(path, partial) == analyse_shot(path, full)
+    assert analyse_shot(path, partial)["used"]
+
+
 def finished_run(workdir, n=8, shape=(128, 128)):
     """A finished workflow run over labscript shot files: results/reduce/shots.nc, com/com.nc, fit/summary.json
     (the files export-lyse reads), made directly."""

@@ -4,7 +4,7 @@ against Landau--Zener, the trap's effect at the cloud edges, and the prepared en
 import numpy as np
 import pytest
 
-from atompump.errors import ConfigError
+from atompump.errors import ConfigError, ParameterError
 from atompump.simulate.dynamics import (
     ContinuumModel,
     InitialEnsemble,
@@ -242,7 +242,7 @@ def test_bad_dynamics_input():
     with pytest.raises(ConfigError, match="points_per_cell must be even"):
         ContinuumModel(LOHSE, n_cells=8, points_per_cell=7)
     model = TightBindingModel(LOHSE_RICE_MELE, n_cells=8)
-    with pytest.raises(ConfigError, match="enlarge the simulation grid"):
+    with pytest.raises(ParameterError, match=r"enlarge the simulation grid \(cells\) or lower atoms_per_tube$"):
         initial_ensemble(model, InitialEnsemble(atoms_per_tube=9, cloud="tube"))
 
 

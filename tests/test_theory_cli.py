@@ -101,7 +101,7 @@ def test_tables_are_readable(capsys):
     (["quantum-dot", "--eps0", "0", "--asymmetry", "0"], "passes through the charge-degeneracy point"),
     (["superlattice", "--Vs", "6.25", "--Vl", "20"], "bands 2 and 3 closes"),
     (["superlattice", "--atom", "Cs133"], "unknown atom 'Cs133'"),
-    (["superlattice", "--temperature-nK", "500"], "compute more bands (theory.n_bands, --n-bands)"),
+    (["superlattice", "--temperature-nK", "500"], "compute more bands (--n-bands)"),
     (["hofstadter", "--p", "one"], "invalid int value"),
 ])
 def test_bad_parameters_one_line_exit_2(capsys, argv, message):

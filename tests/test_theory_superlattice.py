@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from atompump.errors import GapClosedError
+from atompump.errors import GapClosedError, ParameterError
 from atompump.theory import SuperlatticeParams, bloch_states, hamiltonian, superlattice_topology
 from atompump.theory.topology import expected_displacement
 
@@ -94,7 +94,7 @@ def test_expected_displacement_from_populations():
     assert expected_displacement(np.array([1, -1, 1]), [0.9, 0.1]) == pytest.approx(0.8)
     with pytest.raises(ValueError, match="sum to 1"):
         expected_displacement(np.array([1, -1]), [0.5, 0.2])
-    with pytest.raises(ValueError, match="raise theory.n_bands"):
+    with pytest.raises(ParameterError, match="Chern numbers computed; raise n_bands$"):
         expected_displacement(np.array([1]), [0.5, 0.5])
 
 
@@ -107,7 +107,6 @@ def test_parameters_checked_at_the_door():
 
 # --- basis convergence, gap closing at Vs = Vl^2/4, Wannier functions and quantum geometry ---------------------
 
-from atompump.errors import ConfigError  # noqa: E402
 from atompump.theory import converged_n_max  # noqa: E402
 from atompump.theory.superlattice import bloch_states_at  # noqa: E402
 from atompump.theory.wannier import hopping_matrices, superlattice_wannier_gauge, wannier_functions  # noqa: E402
@@ -127,7 +126,7 @@ def test_basis_converged_and_deep_lattices_get_more_plane_waves():
     assert np.abs(e_n - e_big).max() < 1e-6
     deep, _ = converged_n_max(SuperlatticeParams(Vs_Er=200, Vl_Er=0), n_bands=4, start=4)
     assert deep > n
-    with pytest.raises(ConfigError, match="not converged at n_max = 8 .* too deep"):
+    with pytest.raises(ParameterError, match="not converged at n_max = 8 .* too deep for n_max <= 8$"):
         converged_n_max(SuperlatticeParams(Vs_Er=200, Vl_Er=0), n_bands=4, start=4, largest=8)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from atompump.errors import ConfigError
+from atompump.errors import ConfigError, ParameterError
 from atompump.report.catalog import TREND_CAPTION, trend_figures
 from atompump.report.trends import acquisition_axis, global_axis, per_shot_names, trend_figure, unpumped_centre
 
@@ -59,9 +59,17 @@ def test_global_axis_numbers_categories_and_missing_values():
 
 def test_a_global_com_nc_does_not_have_names_itself_and_the_available_ones():
     com = _com(probe_detuning=np.zeros(24))
-    with pytest.raises(ConfigError, match=r"'tof' is not a per-shot global of run/com.nc; available: cycle, "
-                                          r"direction, order, probe_detuning, x_com_um"):
+    with pytest.raises(ParameterError, match=r"^'tof' is not a per-shot global of run/com.nc; available: cycle, "
+                                             r"direction, order, probe_detuning, x_com_um, .*\. Name one of these, or "
+                                             r"remove it from name$"):
         global_axis(com, "tof", source="run/com.nc")
+    # the report stage (the configuration boundary) names the config key
+    from atompump.stages.report import draw_trend_figures
+
+    with pytest.raises(ConfigError, match=r"^config key 'report.trend_globals': 'tof' is not a per-shot global of "
+                                          r"run/com.nc; .* or remove it from report.trend_globals$"):
+        draw_trend_figures(com=com, summary=None, fit=None, trend_globals=("probe_detuning", "tof"),
+                           com_path="run/com.nc")
     assert per_shot_names(com)[:4] == ["cycle", "direction", "order", "probe_detuning"]
 
 

@@ -26,7 +26,7 @@ estimator for the run (``com.estimator: auto``). The method and its assumptions:
 """
 
 from atompump.com.bounds import cramer_rao_bound, numerical_jacobian
-from atompump.com.locate import ESTIMATORS, CloudLocation, locate_cloud
+from atompump.com.locate import ESTIMATORS, CloudLocation, LocateSettings, locate_cloud
 from atompump.com.moment import CentreOfMass, CloudWindow, centre_of_mass, cloud_window
 from atompump.com.noise import NoiseModel, measure_noise, response_variance, white_noise
 from atompump.com.profile import PROFILE_MODELS, ProfileFit, fit_profile, profile_model
@@ -40,6 +40,7 @@ __all__ = [
     "CloudLocation",
     "CloudSupport",
     "CloudWindow",
+    "LocateSettings",
     "NoiseModel",
     "ProfileFit",
     "Template",

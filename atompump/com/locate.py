@@ -12,9 +12,40 @@ from atompump.com.noise import NoiseModel, scaled_noise
 from atompump.com.profile import ProfileFit, fit_profile
 from atompump.com.template import Template, TemplateFit, register
 
-__all__ = ["ESTIMATORS", "CloudLocation", "locate_cloud"]
+__all__ = ["ESTIMATORS", "CloudLocation", "LocateSettings", "locate_cloud"]
 
 ESTIMATORS = ("fit", "moment", "template")
+
+
+@dataclass(frozen=True)
+class LocateSettings:
+    """The settings of :func:`locate_cloud` that come from the ``com`` config section (same names; see
+    ``config/README.md``): built once where the config enters (:meth:`from_config`).
+
+    Attributes
+    ----------
+    model : str
+        The profile model of the fit estimator (:data:`atompump.com.PROFILE_MODELS`).
+    window_margin : float
+        The moment window's margin around the cloud, as a fraction of its size.
+    max_masked_fraction : float
+        The largest fraction of the window without a measured OD for a shot to be measured.
+    """
+
+    model: str
+    window_margin: float
+    max_masked_fraction: float
+
+    @classmethod
+    def from_config(cls, com) -> LocateSettings:
+        """The settings of a complete ``com`` config section."""
+        return cls(model=str(com["profile_model"]), window_margin=float(com["window_margin"]),
+                   max_masked_fraction=float(com["max_masked_fraction"]))
+
+    def kwargs(self) -> dict:
+        """The keyword arguments of :func:`locate_cloud`."""
+        return {"model": self.model, "window_margin": self.window_margin,
+                "max_masked_fraction": self.max_masked_fraction}
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ def analyse_pump(data: PumpData, *, dl_um: float, chern_numbers: list[int] | tup
     elif model.startswith("differential_"):
         key = model.removeprefix("differential_")
         if key not in differential:
-            raise ValueError(f"fit.model is {model} but {skipped.get(model, 'the analysis failed')}")
+            raise ValueError(f"model is {model} but {skipped.get(model, 'the analysis failed')}")
         headline = differential[key]
     else:
         if model not in alternatives:

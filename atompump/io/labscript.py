@@ -34,14 +34,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from atompump.errors import InputDataError
+from atompump.errors import InputDataError, ParameterError, literal
 from atompump.io.formats import POLL_S, FrameKey, hdf5_value, is_busy, is_lock_error, open_when_ready
 from atompump.io.manifest import FRAME_NAMES, OD_NAME, ShotRecord
 from atompump.io.protocol import FIELDS, parse_protocol
 from atompump.reasons import Reason, RejectCause, reason_of
 
 __all__ = ["RUN_TIME_FORMAT", "acquisition_key", "find_labscript_shots", "frame_keys", "hdf5_group",
-           "iter_labscript_shots"]
+           "iter_labscript_shots", "no_match"]
 
 
 def hdf5_group(frames: Mapping[str, Any] | None) -> str | None:
@@ -61,6 +61,12 @@ def frame_keys(frames: Mapping[str, Any] | None) -> dict[str, FrameKey]:
 def find_labscript_shots(pattern: str) -> list[Path]:
     """The files matching ``pattern`` (a glob, ``**`` recursive), sorted; cheap (no file is opened)."""
     return [Path(p) for p in sorted(glob.glob(pattern, recursive=True)) if os.path.isfile(p)]
+
+
+def no_match(pattern: str, *, parameter: str) -> ParameterError:
+    """The error for a glob ``pattern`` (the caller's ``parameter``) that matches no file."""
+    where = f"{pattern!r} (relative patterns are taken from the working directory {os.getcwd()})"
+    return ParameterError(f"{{{parameter}}}: no file matches " + literal(where), parameters=(parameter,))
 
 
 RUN_TIME_FORMAT = "%Y%m%dT%H%M%S.%f"
@@ -154,8 +160,7 @@ def iter_labscript_shots(pattern: str, *, frames: Mapping[str, Any] | None = Non
     """
     paths = find_labscript_shots(pattern)
     if not paths:
-        raise InputDataError(f"data.shots: no file matches {pattern!r} (relative patterns are taken from the "
-                             f"working directory {os.getcwd()})")
+        raise no_match(pattern, parameter="pattern")
     names = {**{f: f for f in FIELDS}, **{k: v for k, v in (globals_names or {}).items() if v is not None}}
     group = hdf5_group(frames)
     keys = frame_keys(frames)

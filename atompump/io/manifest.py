@@ -119,7 +119,7 @@ class ShotRecord:
 def _read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
     """The manifest's columns and an iterator over its rows (a long manifest is never held whole)."""
     if not path.is_file():
-        raise InputDataError(f"manifest {path} does not exist; set data.manifest to the CSV file of your run")
+        raise InputDataError(f"manifest {path} does not exist; give the path of the run's CSV manifest")
     with path.open(newline="", encoding="utf-8-sig") as fh:
         fieldnames = csv.DictReader(fh).fieldnames
     if fieldnames is None:

@@ -218,7 +218,7 @@ def check_manifest_protocol(path: str | os.PathLike) -> int:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputDataError(f"manifest {path} does not exist; set data.manifest to the CSV file of your run")
+        raise InputDataError(f"manifest {path} does not exist; give the path of the run's CSV manifest")
     cycles, directions, references = [], [], []
     negative: list[tuple[int, str]] = []  # line, cycle as written
     n = 0

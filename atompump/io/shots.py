@@ -37,7 +37,6 @@ so a run of any length is reduced in batches with memory bounded by the batch.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -46,10 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from atompump.errors import ConfigError, InputDataError
+from atompump.errors import InputDataError, ParameterError
 from atompump.io.formats import FrameKey, ImageFile, open_when_ready
 from atompump.io.frames import check_frame, check_od_image
-from atompump.io.labscript import find_labscript_shots, frame_keys, hdf5_group, iter_labscript_shots
+from atompump.io.labscript import find_labscript_shots, frame_keys, hdf5_group, iter_labscript_shots, no_match
 from atompump.io.manifest import FRAME_NAMES, OD_NAME, ShotRecord, iter_manifest, scan_manifest
 from atompump.io.protocol import check_manifest_protocol
 from atompump.reasons import Reason, RejectCause, reason_of
@@ -85,12 +84,16 @@ def count_run_shots(data: Mapping[str, Any]) -> int:
     if data.get("shots"):
         n = len(find_labscript_shots(str(data["shots"])))
         if n == 0:
-            raise InputDataError(f"data.shots: no file matches {data['shots']!r} (relative patterns are taken from "
-                                 f"the working directory {os.getcwd()})")
+            raise no_match(str(data["shots"]), parameter="shots")
         return n
     if data.get("manifest"):
         return check_manifest_protocol(str(data["manifest"]))
-    raise ConfigError("config key 'data.manifest' or 'data.shots': one is required when data.source is 'measured'")
+    raise _no_source()
+
+
+def _no_source() -> ParameterError:
+    return ParameterError("one of {manifest} (a CSV manifest) or {shots} (a glob of labscript shot files) is required "
+                          "for a measured run", parameters=("manifest", "shots"))
 
 
 def run_input_files(data: Mapping[str, Any]) -> list[str]:
@@ -140,7 +143,7 @@ def iter_run_shots(data: Mapping[str, Any]) -> Iterator[ShotRecord]:
         records = iter_manifest(str(data["manifest"]), frames=frame_keys(data.get("frames")),
                                 hdf5_group=hdf5_group(data.get("frames")))
         return (replace(r, wait_s=wait_s) for r in records) if wait_s else records
-    raise ConfigError("config key 'data.manifest' or 'data.shots': one is required when data.source is 'measured'")
+    raise _no_source()
 
 
 def _check_one(record: ShotRecord) -> dict[str, tuple[int, int]]:

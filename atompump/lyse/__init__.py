@@ -62,13 +62,18 @@ _LOADED: dict[tuple[str, int], dict] = {}  # config files already checked (lyse 
 def load_config(config: str | os.PathLike | Mapping[str, Any] | None = None) -> dict:
     """The analysis config: a mapping, or a YAML file (default: the file named by ``$ATOMPUMP_CONFIG``, else the
     defaults alone), checked against the workflow's schema and filled with its defaults. A mapping that already
-    holds every section is taken as it is; a file is read again only when it changes."""
+    holds every section is only filled with the schema's defaults (:func:`atompump.config.fill_defaults`: the
+    schema is the one place defaults live); a file is read again only when it changes."""
     import yaml
 
     if config is None:
         config = os.environ.get(CONFIG_VARIABLE) or {}
     if isinstance(config, Mapping):
-        return dict(config) if _SECTIONS <= config.keys() else _checked(config)
+        if _SECTIONS <= config.keys():
+            from atompump.config import fill_defaults
+
+            return fill_defaults(config)
+        return _checked(config)
     key = (str(config), os.stat(config).st_mtime_ns)
     if key not in _LOADED:
         with open(config, encoding="utf-8") as fh:
@@ -111,14 +116,14 @@ def analyse_shot(path: str | os.PathLike, config: Mapping[str, Any] | None = Non
         ``reject_reason`` (str; empty when used), ``used`` (bool), ``estimator`` (``fit`` or ``moment``),
         ``cycle``, ``direction``, ``reference``. A shot that cannot be read is not an error: its reason says why.
     """
-    from atompump.com import locate_cloud
+    from atompump.com import LocateSettings, locate_cloud
     from atompump.config import cross_section_um2, species
     from atompump.io.shots import read_shot
-    from atompump.reduce import reduce_shot
+    from atompump.reduce import ODSettings, reduce_shot
 
     config = load_config(config)
     imaging, com = config["imaging"], config["com"]
-    estimator = "moment" if com.get("estimator") == "moment" else "fit"  # one shot: no template
+    estimator = "moment" if com["estimator"] == "moment" else "fit"  # one shot: no template
     out: dict[str, Any] = {name: math.nan for name in RESULT_NAMES}
     out.update(reject_reason="", used=False, estimator=estimator)
     record = _record(Path(path), config["data"])
@@ -128,20 +133,16 @@ def analyse_shot(path: str | os.PathLike, config: Mapping[str, Any] | None = Non
             raise InputDataError(record.problem)
         frames = read_shot(record)
         shape = frames.atoms.shape
-        roi = tuple(imaging["roi"]) if imaging.get("roi") else (0, shape[0], 0, shape[1])
-        reduced = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi, alpha=float(imaging["alpha"]),
-                              isat_counts=imaging.get("isat_counts"),
-                              min_probe_counts=float(imaging["min_probe_counts"]),
-                              saturation_counts=imaging.get("saturation_counts"))
+        roi = tuple(imaging["roi"]) if imaging["roi"] else (0, shape[0], 0, shape[1])
+        reduced = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi,
+                              **ODSettings.from_config(imaging).kwargs())
     except InputDataError as exc:
         out["reject_reason"] = str(exc)
         return out
     pixel, axis = float(imaging["pixel_size_um"]), str(imaging["pump_axis"])
     located = locate_cloud(reduced.od, pixel_size_um=pixel, pump_axis=axis, valid=reduced.valid,
                            variance_factor=reduced.variance_factor, estimator=estimator,
-                           model=str(com.get("profile_model", "gaussian")),
-                           window_margin=float(com.get("window_margin", 0.5)),
-                           max_masked_fraction=float(com["max_masked_fraction"]))
+                           **LocateSettings.from_config(com).kwargs())
     shift = (roi[2] if axis == "x" else roi[0]) * pixel  # from the frame's pixel 0, as com.nc
     moment = located.moment
     atom_number = moment.integrated_od * pixel**2 / cross_section_um2(imaging, species(config))

@@ -20,7 +20,7 @@ from datetime import datetime
 import numpy as np
 import xarray as xr
 
-from atompump.errors import ConfigError
+from atompump.errors import ParameterError, literal
 
 __all__ = ["TIME_NAMES", "TrendAxis", "acquisition_axis", "global_axis", "per_shot_names", "trend_figure",
            "unpumped_centre"]
@@ -112,15 +112,16 @@ def global_axis(com: xr.Dataset, name: str, *, source: str = "com.nc") -> TrendA
 
     Raises
     ------
-    ConfigError
+    ParameterError
         ``com`` has no per-shot coordinate or variable ``name``; the message lists those it has.
     """
     available = per_shot_names(com)
     if name not in available and f"global_{name}" in available:
         name = f"global_{name}"  # a labscript or manifest global, carried as global_<name> (atompump.io.shots)
     if name not in available:
-        raise ConfigError(f"config key 'report.trend_globals': {name!r} is not a per-shot global of {source}; "
-                          f"available: {', '.join(available) or 'none'}. Name one of these, or remove it")
+        raise ParameterError(literal(f"{name!r} is not a per-shot global of {source}; available: "
+                                     f"{', '.join(available) or 'none'}. ") + "Name one of these, or remove it from "
+                             "{name}", parameters=("name",))
     values = com[name]
     unit = str(values.attrs.get("units", "")).strip()
     label = f"{name} ({unit})" if unit and unit != "1" else f"{name} ({'1' if unit else 'unit not recorded'})"

@@ -43,7 +43,7 @@ import xarray as xr
 
 from atompump._logging import Progress
 from atompump.constants import AMU, H_PLANCK
-from atompump.errors import ConfigError
+from atompump.errors import ConfigError, ParameterError
 from atompump.theory.nonadiabatic import landau_zener_probability  # the one Landau-Zener formula (re-exported)
 from atompump.theory.superlattice import SuperlatticeParams
 from atompump.theory.populations import fermi_dirac_fill
@@ -394,8 +394,9 @@ def initial_ensemble(model: PumpModel, initial: InitialEnsemble, *, phi0: float 
 
     Raises
     ------
-    ConfigError
-        When a band has fewer trapped states than the cloud needs (enlarge the grid), or none at all.
+    ParameterError
+        When a band has fewer trapped states than the cloud needs (enlarge the grid: ``cells``, or lower
+        ``atoms_per_tube``), or none at all.
     """
     from threadpoolctl import threadpool_limits
 
@@ -413,10 +414,10 @@ def initial_ensemble(model: PumpModel, initial: InitialEnsemble, *, phi0: float 
             continue
         members = np.flatnonzero(weights_in_band[b] > 0.5)
         if members.size < n_atoms:
-            raise ConfigError(
+            raise ParameterError(
                 f"band {b + 1} has only {members.size} trapped states among the {n_check} lowest eigenstates; "
-                f"{n_atoms:g} atoms per tube need more: enlarge the simulation grid (config key "
-                "'simulation.pump.cells') or lower 'simulation.initial.atoms_per_tube'")
+                f"{n_atoms:g} atoms per tube need more: enlarge the simulation grid ({{cells}}) or lower "
+                "{atoms_per_tube}", parameters=("cells", "atoms_per_tube"))
         occ = ensemble_weights(energies[members], initial)
         keep = occ > weight_cutoff * occ.max()
         states.append(vectors[:, members[keep]].T)

@@ -111,7 +111,7 @@ def rerun_after_com(config: Config) -> dict:
     if not Path("results/reduce/example.nc").is_file():
         raise InputDataError(f"no example shot in {Path('results/reduce').resolve()}: the run is incomplete; run "
                              "the workflow to its end first")
-    trend_globals = tuple(config["report"].get("trend_globals") or ())
+    trend_globals = tuple(config["report"]["trend_globals"] or ())
     title = config["report"]["title"]
     figures_stage(com_path="results/com/com.nc", summary_path="results/fit/summary.json",
                   fit_path="results/fit/fit.nc", bands_path="results/theory/bands.nc",
@@ -126,7 +126,7 @@ def rerun_after_com(config: Config) -> dict:
                  recovery_path="results/fit/recovery.json" if truth else None,
                  recovery_figure="results/figures/recovery_pulls.png" if truth else None,
                  fit_path="results/fit/fit.nc",
-                 scan_figure=("results/figures/superlattice_scan.png" if config["report"].get("superlattice_scan")
+                 scan_figure=("results/figures/superlattice_scan.png" if config["report"]["superlattice_scan"]
                               else None),
                  trend_globals=trend_globals)
     return summary

@@ -44,7 +44,7 @@ import numpy as np
 import xarray as xr
 
 from atompump._logging import Progress
-from atompump.com import ESTIMATORS, locate_cloud
+from atompump.com import ESTIMATORS, LocateSettings, locate_cloud
 from atompump.com.noise import NoiseModel
 from atompump.com.template import Template, cloud_model
 from atompump.config import cross_section_um2, species
@@ -204,7 +204,7 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
     pixel = float(ds.attrs["pixel_size_um"])
     axis = str(ds.attrs["pump_axis"])
     estimator = _check_estimator(com)
-    model = str(com["profile_model"])
+    settings = LocateSettings.from_config(com)
     # positions from the frame's pixel 0, not the ROI's
     offset_px = float(ds.x.values[0] if axis == "x" else ds.y.values[0]) if "x" in ds.coords else 0.0
     expected, mean_od, edges = None, None, (True, True, True, True)
@@ -228,10 +228,8 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
             continue
         located = locate_cloud(ds.od.values[i], pixel_size_um=pixel, pump_axis=axis, valid=ds.valid.values[i],
                                variance_factor=None if factors is None else factors[i],
-                               estimator="fit" if estimator == "auto" else estimator, model=model,
-                               window_margin=float(com["window_margin"]),
-                               max_masked_fraction=float(com["max_masked_fraction"]), expected=expected,
-                               expected_shape=mean_od, frame_edges=edges, template=template, shot=shots[i],
+                               estimator="fit" if estimator == "auto" else estimator, **settings.kwargs(),
+                               expected=expected, expected_shape=mean_od, frame_edges=edges, template=template, shot=shots[i],
                                pooled_noise=pooled)
         moment, fit, registered = located.moment, located.fit, located.template
         out["x_moment_um"][i], out["x_moment_err_um"][i] = moment.x_um + shift, moment.x_err_um
@@ -271,7 +269,7 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
                              {**um, "long_name": "uncertainty of the centre of mass (measured noise)"}),
             "x_moment_um": variable("x_moment_um", "first moment in the cloud's window"),
             "x_moment_err_um": variable("x_moment_err_um", "uncertainty of x_moment_um (measured noise)"),
-            "x_fit_um": variable("x_fit_um", f"centre of the {model} profile fit"),
+            "x_fit_um": variable("x_fit_um", f"centre of the {settings.model} profile fit"),
             "x_fit_err_um": variable("x_fit_err_um", "uncertainty of x_fit_um (measured noise)"),
             "x_template_um": variable("x_template_um", "position of the run's template registered to the shot"),
             "x_template_err_um": variable("x_template_err_um", "uncertainty of x_template_um (measured noise)"),
@@ -304,7 +302,7 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
         },
         coords={name: ds.coords[name] for name in ds.coords if ds.coords[name].dims == ("shot",)},
         attrs={"pixel_size_um": pixel, "pump_axis": axis, "cross_section_um2": sigma, "estimator": chosen,
-               "estimator_requested": estimator, "profile_model": model,
+               "estimator_requested": estimator, "profile_model": settings.model,
                "input": str(ds.attrs.get("input", "frames"))},
     )
     write_dataset(result, out_path, title="atompump centre of mass of each shot of one batch")

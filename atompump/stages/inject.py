@@ -14,12 +14,21 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from atompump.config import cross_section_um2, species
+from atompump.config import DATA_KEYS, config_keys, config_section, cross_section_um2, species
 from atompump.errors import ConfigError
 
-__all__ = ["cloud_from_config", "inject_stage", "injection_params", "injection_problems"]
+__all__ = ["INJECTION_KEYS", "cloud_from_config", "inject_stage", "injection_params", "injection_problems",
+           "planned_shot_count"]
 
 Config = Mapping[str, Any]
+
+#: The config key of each parameter that :mod:`atompump.inject` names in its errors.
+INJECTION_KEYS = {
+    "sigma_um": "injection.cloud.sigma_um", "radius_um": "injection.cloud.radius_um", "cloud": "injection.cloud",
+    "frames": "injection.frames", "region": "injection.region", "order": "injection.order",
+    "pump_axis": "imaging.pump_axis", "centre_um": "injection.centre_um", "allow_reuse": "injection.allow_reuse",
+    "cycles": "injection.cycles", "directions": "injection.directions", "repeats": "injection.repeats",
+}
 
 
 def injection_problems(injection: Config) -> list[str]:
@@ -40,13 +49,22 @@ def injection_problems(injection: Config) -> list[str]:
     return problems
 
 
+def planned_shot_count(injection: Config) -> int:
+    """Number of shots of the injected run of an ``injection`` section (missing keys: the schema's defaults)."""
+    from atompump.simulate.design import shot_count
+
+    injection = config_section("injection", injection)
+    return shot_count(cycles=injection["cycles"], directions=injection["directions"],
+                      repeats=int(injection["repeats"]), references=bool(injection["references"]))
+
+
 def cloud_from_config(cloud: Config):
     """The cloud of the ``injection.cloud`` section (an od_image is read and cleaned here)."""
     from atompump.inject import GaussianCloud, ThomasFermiCloud, load_od_image_cloud
     from atompump.io.formats import open_image
 
     shape = str(cloud["shape"])
-    peak = None if cloud.get("peak_od") is None else float(cloud["peak_od"])
+    peak = None if cloud["peak_od"] is None else float(cloud["peak_od"])
     blur = float(cloud["blur_um"])
     if shape == "gaussian":
         return GaussianCloud(sigma_um=tuple(float(s) for s in cloud["sigma_um"]), peak_od=peak, blur_um=blur)
@@ -54,7 +72,7 @@ def cloud_from_config(cloud: Config):
         return ThomasFermiCloud(radius_um=tuple(float(r) for r in cloud["radius_um"]), peak_od=peak, blur_um=blur)
     if shape == "od_image":
         path = str(cloud["image"])
-        key = cloud.get("image_key")
+        key = cloud["image_key"]
         with open_image(path) as image:
             od = image.read(key)
         return load_od_image_cloud(od, pixel_size_um=float(cloud["image_pixel_size_um"]),
@@ -73,35 +91,36 @@ def injection_params(*, injection: Config, imaging: Config, lattice: Config, ato
     if problems:
         raise ConfigError("; ".join(problems))
     camera = injection["camera"]
-    region = injection.get("region")
-    centre = injection.get("centre_um")
-    return InjectionParams(
-        cloud=cloud_from_config(injection["cloud"]),
-        pixel_size_um=float(imaging["pixel_size_um"]),
-        nu=float(injection["nu"]),
-        dl_um=float(lattice["lambda_l_nm"]) / 2.0 * 1e-3,
-        cycles=tuple(float(c) for c in injection["cycles"]),
-        directions=tuple(int(d) for d in injection["directions"]),
-        repeats=int(injection["repeats"]),
-        references=bool(injection["references"]),
-        order=str(injection["order"]),
-        seed=int(injection["seed"]),
-        position_jitter_um=float(injection["position_jitter_um"]),
-        transverse_jitter_um=float(injection["transverse_jitter_um"]),
-        centre_um=None if centre is None else tuple(float(c) for c in centre),
-        pump_axis=str(imaging["pump_axis"]),
-        alpha=float(imaging["alpha"]),
-        isat_counts=None if imaging.get("isat_counts") is None else float(imaging["isat_counts"]),
-        cross_section_um2=cross_section_um2(imaging, species({"atom": atom})),
-        frames=str(injection["frames"]),
-        region=None if region is None else tuple(int(v) for v in region),
-        allow_reuse=bool(injection["allow_reuse"]),
-        gain=None if camera.get("gain") is None else float(camera["gain"]),
-        read_noise_counts=None if camera.get("read_noise_counts") is None else float(camera["read_noise_counts"]),
-        noise_pairs=int(camera["noise_pairs"]),
-        max_dark_frames=int(injection["max_dark_frames"]),
-        full_well_counts=int(camera["full_well_counts"]),
-    )
+    region = injection["region"]
+    centre = injection["centre_um"]
+    with config_keys(INJECTION_KEYS):
+        return InjectionParams(
+            cloud=cloud_from_config(injection["cloud"]),
+            pixel_size_um=float(imaging["pixel_size_um"]),
+            nu=float(injection["nu"]),
+            dl_um=float(lattice["lambda_l_nm"]) / 2.0 * 1e-3,
+            cycles=tuple(float(c) for c in injection["cycles"]),
+            directions=tuple(int(d) for d in injection["directions"]),
+            repeats=int(injection["repeats"]),
+            references=bool(injection["references"]),
+            order=str(injection["order"]),
+            seed=int(injection["seed"]),
+            position_jitter_um=float(injection["position_jitter_um"]),
+            transverse_jitter_um=float(injection["transverse_jitter_um"]),
+            centre_um=None if centre is None else tuple(float(c) for c in centre),
+            pump_axis=str(imaging["pump_axis"]),
+            alpha=float(imaging["alpha"]),
+            isat_counts=None if imaging["isat_counts"] is None else float(imaging["isat_counts"]),
+            cross_section_um2=cross_section_um2(imaging, species({"atom": atom})),
+            frames=str(injection["frames"]),
+            region=None if region is None else tuple(int(v) for v in region),
+            allow_reuse=bool(injection["allow_reuse"]),
+            gain=None if camera["gain"] is None else float(camera["gain"]),
+            read_noise_counts=None if camera["read_noise_counts"] is None else float(camera["read_noise_counts"]),
+            noise_pairs=int(camera["noise_pairs"]),
+            max_dark_frames=int(injection["max_dark_frames"]),
+            full_well_counts=int(camera["full_well_counts"]),
+        )
 
 
 def inject_stage(out_dir: str | os.PathLike, *, data: Config, injection: Config, imaging: Config, lattice: Config,
@@ -111,4 +130,5 @@ def inject_stage(out_dir: str | os.PathLike, *, data: Config, injection: Config,
     from atompump.inject import inject_run
 
     params = injection_params(injection=injection, imaging=imaging, lattice=lattice, atom=atom)
-    return inject_run(out_dir, data=data, params=params)
+    with config_keys({**DATA_KEYS, **INJECTION_KEYS}):
+        return inject_run(out_dir, data=data, params=params)

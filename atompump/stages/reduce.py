@@ -23,8 +23,9 @@ import numpy as np
 import xarray as xr
 
 from atompump._logging import Progress
+from atompump.config import DATA_KEYS, config_keys
 from atompump.diagnose import frames_problem, od_sign_problem, own_probe_block_od
-from atompump.errors import BadShotsError, InputDataError
+from atompump.errors import BadShotsError, InputDataError, ParameterError
 from atompump.io.atomic import write_json
 from atompump.io.manifest import FRAME_NAMES, OD_NAME, ShotRecord
 from atompump.io.netcdf import image_coordinates, read_variables, write_dataset, write_dataset_uncompressed
@@ -41,6 +42,7 @@ from atompump.reasons import Reason, RejectCause, cause_code, reason_of
 from atompump.reduce import (
     Box,
     FringeBasis,
+    ODSettings,
     build_fringe_basis,
     grow_box,
     locate_run_cloud,
@@ -55,6 +57,7 @@ __all__ = ["check_reduce_stage", "example_shot_stage", "fringe_basis_stage", "re
 
 Config = Mapping[str, Any]
 
+_ROI_HINT = "config key imaging.roi: the region of interest, [row_start, row_stop, col_start, col_stop]"
 _BAD_SHOT_HINT = ("Fix or remove these shots, or set data.on_bad_shot: reject to record them as rejected and go on.")
 
 
@@ -78,9 +81,10 @@ def shots_stage(out_path: str | os.PathLike, *, data: Config, batch_size: int,
         data = {**data, "manifest": str(manifest), "shots": None}
     try:
         total = count_run_shots(data)  # for the progress lines only
-    except InputDataError:
+    except (InputDataError, ParameterError):
         total = None  # reported by iter_run_shots below
-    n, bad, shape = write_shots_table(iter_run_shots(data), out_path, batch_size=batch_size, total=total)
+    with config_keys(DATA_KEYS):
+        n, bad, shape = write_shots_table(iter_run_shots(data), out_path, batch_size=batch_size, total=total)
     log.info("%d shots, %d with problems found in the headers; frame shape %s", n, bad, shape)
     lever_arm_check(out_path, source=data.get("manifest") or data.get("shots"))  # before any batch is reduced
     return {**read_variables(out_path, [])[1], "n_shots": int(n), "n_bad": int(bad)}
@@ -91,12 +95,6 @@ def sample_indices(n: int, k: int) -> np.ndarray:
     if n <= k:
         return np.arange(n)
     return np.unique(np.round(np.linspace(0, n - 1, k)).astype(int))
-
-
-def _imaging_kwargs(imaging: Config) -> dict:
-    return dict(alpha=float(imaging["alpha"]), isat_counts=imaging["isat_counts"],
-                min_probe_counts=float(imaging["min_probe_counts"]),
-                saturation_counts=imaging["saturation_counts"])
 
 
 def _sampled_shots(shots_path: str | os.PathLike, k: int) -> list[ShotRecord]:
@@ -123,7 +121,7 @@ def _mean_od(shots_path: str | os.PathLike, shape: tuple[int, int], imaging: Con
              od_input: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
     """Mean OD of up to ``imaging.roi_sample_shots`` shots spread over the run (from their frames with their own
     probe frames, or read: ``od_input``), the pixels measured in at least half of them, and the number of shots."""
-    kwargs = _imaging_kwargs(imaging)
+    kwargs = ODSettings.from_config(imaging).kwargs()
     total = np.zeros(shape)
     count = np.zeros(shape)
     used = 0
@@ -172,9 +170,9 @@ def _run_cloud(shots_path: str | os.PathLike, imaging: Config, shape: tuple[int,
         sources = {OD_NAME: f"mean of the OD images of {used} sampled shots",
                    "atoms": f"atoms frames of {used} sampled shots", "probe": "their probe frames"}
         sign = od_sign_problem(mean, lit, sources=sources, od_input=od_input)
-        if sign:
-            raise InputDataError(f"{exc}. The mean OD of the sampled shots is not an absorption image: {sign}") from exc
-        raise
+        sign = f". The mean OD of the sampled shots is not an absorption image: {sign}" if sign else ""
+        raise InputDataError(f"{exc}{sign} ({_ROI_HINT}; imaging.min_probe_counts is the probe "
+                             "threshold)") from exc
     return roi, atoms, mean
 
 
@@ -205,7 +203,7 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
     shape = tuple(int(v) for v in read_variables(shots_path, [])[1]["frame_shape"])
     if _run_input_kind(shots_path) == OD_NAME:
         return _od_roi_stage(shots_path, out_path, imaging=imaging, shape=shape)
-    kwargs = _imaging_kwargs(imaging)
+    kwargs = ODSettings.from_config(imaging).kwargs()
     roi, atoms, mean = _run_cloud(shots_path, imaging, shape)
     attrs = {"roi": list(roi), "frame_shape": list(shape), "fringe_removal": int(bool(imaging["fringe_removal"]))}
     cloud, coords = _cloud_variables(roi, atoms, mean, shape, pixel_size_um=float(imaging["pixel_size_um"]))
@@ -241,9 +239,13 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
         n += 1
     log.info("fringe basis: decomposing %d probe frames of %d x %d pixels (imaging.fringe_max_frames = %d)", n,
              probes.shape[1], probes.shape[2], int(imaging["fringe_max_frames"]))
-    basis = build_fringe_basis(probes[:n], roi=roi, box=box, valid=valid,
-                               n_components=imaging["fringe_basis_size"],
-                               atoms=None if atoms is None else atoms[box[0]:box[1], box[2]:box[3]])
+    try:
+        with config_keys({"n_components": "imaging.fringe_basis_size"}):
+            basis = build_fringe_basis(probes[:n], roi=roi, box=box, valid=valid,
+                                       n_components=imaging["fringe_basis_size"],
+                                       atoms=None if atoms is None else atoms[box[0]:box[1], box[2]:box[3]])
+    except InputDataError as exc:
+        raise InputDataError(f"{exc} ({_ROI_HINT}; set imaging.fringe_removal: false to do without)") from exc
     log.info("fringe basis: %d components kept (%s)", basis.n_components,
              "imaging.fringe_basis_size" if imaging["fringe_basis_size"] else "automatic")
     ds = xr.Dataset(
@@ -301,7 +303,7 @@ def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathL
     roi, basis = read_fringe_basis(basis_path)
     region = basis.box if basis is not None else roi
     plan = basis.plan((region[1] - region[0], region[3] - region[2]), (region[0], region[2])) if basis else None
-    kwargs = _imaging_kwargs(imaging)
+    kwargs = ODSettings.from_config(imaging).kwargs()
     shape = (roi[1] - roi[0], roi[3] - roi[2])
     n = len(records)
     od = np.full((n, *shape), np.nan, dtype=np.float32)
@@ -632,7 +634,8 @@ def _fringe_panels(frames, valid_clean: np.ndarray, od_clean: np.ndarray, basis_
     from scipy.ndimage import uniform_filter
 
     roi, basis = read_fringe_basis(basis_path)
-    own = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi, basis=None, **_imaging_kwargs(imaging))
+    own = reduce_shot(frames.atoms, frames.probe, frames.dark, roi=roi, basis=None,
+                      **ODSettings.from_config(imaging).kwargs())
     smooth = uniform_filter(np.nan_to_num(own.od), size=5)
     background = own.valid & (smooth < 0.05 * float(np.max(smooth)))
     ods = ("y", "x")

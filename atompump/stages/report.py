@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from atompump.config import config_keys
 from atompump.io.atomic import atomic_path, write_text
 from atompump.io.netcdf import read_dataset
 from atompump.report.catalog import FIGURES
@@ -534,13 +535,15 @@ def draw_trend_figures(*, com: xr.Dataset, summary: RunSummary, fit: xr.Dataset,
     Raises
     ------
     ConfigError
-        A global that ``com`` does not have (:func:`atompump.report.trends.global_axis`), before anything is drawn.
+        A global that ``com`` does not have (:func:`atompump.report.trends.global_axis`), naming
+        ``report.trend_globals``, before anything is drawn.
     """
-    summary = as_summary(summary)
     from atompump.report.catalog import trend_figures
     from atompump.report.trends import global_axis, trend_figure
 
-    axes = [global_axis(com, name, source=str(com_path)) for name in trend_globals]
+    with config_keys({"name": "report.trend_globals"}):
+        axes = [global_axis(com, name, source=str(com_path)) for name in trend_globals]
+    summary = as_summary(summary)
     centre, label = _trend_centre(com, summary, fit)
     return {spec.name: trend_figure(com, axis, centre_um=centre, centre_label=label)
             for spec, axis in zip(trend_figures(trend_globals), axes)}

@@ -11,9 +11,12 @@ from atompump.errors import ConfigError
 from atompump.io.atomic import write_json
 from atompump.io.netcdf import write_dataset
 
-__all__ = ['prediction_stage', 'superlattice_scan_stage', 'theory_stage']
+__all__ = ['THEORY_KEYS', 'prediction_stage', 'superlattice_scan_stage', 'theory_stage']
 
 Config = Mapping[str, Any]
+
+#: The config key of each parameter the theory's errors name.
+THEORY_KEYS = {"n_bands": "theory.n_bands", "n_max": "theory.n_max", "n_k": "theory.n_k", "n_phi": "theory.n_phi"}
 
 
 def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_wannier: str | os.PathLike, *,
@@ -31,18 +34,19 @@ def theory_stage(out_json: str | os.PathLike, out_bands: str | os.PathLike, out_
     params = lattice_params(lattice, species({"atom": atom}))
     interacting = _interacting(params, theory)  # checked (Hilbert-space size) before the band calculation
     loading = str(pump["loading"])
-    try:
-        prediction = superlattice_prediction(
-            params, n_bands=int(theory["n_bands"]), n_k=int(theory["n_k"]), n_phi=int(theory["n_phi"]),
-            n_max=int(theory["n_max"]), populations=pump["band_populations"],
-            temperature_nK=None if loading == "populations" else float(pump["temperature_nK"]),
-            statistics=str(pump["statistics"]), filling=float(pump["filling"]),
-            loading="long_lattice" if loading == "populations" else loading, phi0=float(pump["phi0"]),
-            ramp_ms=float(pump["ramp_on_ms"]),
-            cycle_period_ms=float(pump["period_ms"]))
-    except PopulationError as exc:
-        keys = "pump.band_populations" if loading == "populations" else "pump.temperature_nK/statistics/filling"
-        raise ConfigError(f"config keys {keys}: {exc}") from exc
+    with config_keys(THEORY_KEYS):
+        try:
+            prediction = superlattice_prediction(
+                params, n_bands=int(theory["n_bands"]), n_k=int(theory["n_k"]), n_phi=int(theory["n_phi"]),
+                n_max=int(theory["n_max"]), populations=pump["band_populations"],
+                temperature_nK=None if loading == "populations" else float(pump["temperature_nK"]),
+                statistics=str(pump["statistics"]), filling=float(pump["filling"]),
+                loading="long_lattice" if loading == "populations" else loading, phi0=float(pump["phi0"]),
+                ramp_ms=float(pump["ramp_on_ms"]),
+                cycle_period_ms=float(pump["period_ms"]))
+        except PopulationError as exc:
+            keys = "pump.band_populations" if loading == "populations" else "pump.temperature_nK/statistics/filling"
+            raise ConfigError(f"config keys {keys}: {exc.render(THEORY_KEYS)}") from exc
     if interacting is not None:
         prediction.summary["interacting"] = interacting
     write_dataset(prediction.bands, out_bands, title="atompump theory: Bloch bands, Berry curvature, quantum metric")
@@ -119,4 +123,5 @@ def _interacting(params, theory: Config) -> dict | None:
         return None
     from atompump.theory.interacting.prediction import interacting_prediction
 
-    return interacting_prediction(params, interaction, n_max=int(theory["n_max"]))
+    with config_keys({key: f"theory.interaction.{key}" for key in interaction}):
+        return interacting_prediction(params, **interaction, n_max=int(theory["n_max"]))

@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from atompump.constants import H_PLANCK, K_B
+from atompump.errors import ParameterError
 
 __all__ = ["PopulationError", "STATISTICS", "kT_in_energy_unit", "band_populations", "displacement_moments",
            "fermi_dirac_fill",
@@ -37,8 +38,14 @@ log = logging.getLogger(__name__)
 STATISTICS = ("boltzmann", "bose", "fermi")
 
 
-class PopulationError(ValueError):
-    """Band populations cannot be formed from the given temperature, statistics, filling or list."""
+class PopulationError(ParameterError):
+    """Band populations cannot be formed from the given temperature, statistics, filling or list.
+
+    A :class:`~atompump.errors.ParameterError`: a message may name the caller's parameters (``{n_bands}``)."""
+
+    def __init__(self, message: str, *, parameters: tuple[str, ...] = ()) -> None:
+        super().__init__(message, parameters=parameters)
+
 _KB_OVER_H_HZ_PER_NK = K_B / H_PLANCK * 1e-9  # 20.8366... Hz per nK
 
 
@@ -138,7 +145,8 @@ def band_populations(energies: np.ndarray, *, kT: float, statistics: str = "bolt
     if statistics != "boltzmann" and not filling > 0:
         raise PopulationError(f"filling must be positive, got {filling}")
     if statistics == "fermi" and filling >= n_bands:
-        raise PopulationError(f"filling {filling} per cell needs more than the {n_bands} computed bands; raise n_bands")
+        raise PopulationError(f"filling {filling} per cell needs more than the {n_bands} computed bands; raise "
+                              "{n_bands}", parameters=("n_bands",))
     n_particles = filling * n_k
     e0 = energies.min()
     mu = None
@@ -163,7 +171,7 @@ def band_populations(energies: np.ndarray, *, kT: float, statistics: str = "bolt
     populations = populations / populations.sum()
     if populations[-1] > top_band_tolerance and n_bands > 1:
         raise PopulationError(f"the highest computed band holds {populations[-1]:.2g} of the particles at this "
-                         "temperature; compute more bands (theory.n_bands, --n-bands)")
+                              "temperature; compute more bands ({n_bands})", parameters=("n_bands",))
     return populations, mu
 
 

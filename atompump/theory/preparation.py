@@ -127,7 +127,8 @@ def prepared_populations(params: SuperlatticeParams, *, loading: str = "long_lat
     beyond = float(p_all[n_bands:].sum())
     if beyond > 1e-3:
         raise PopulationError(f"{beyond:.2g} of the particles are above the {n_bands} bands with Chern numbers at "
-                              f"{float(temperature_nK):g} nK; compute more bands (theory.n_bands, --n-bands)")
+                              f"{float(temperature_nK):g} nK; compute more bands ({{n_bands}})",
+                              parameters=("n_bands",))
     p = p_all[:n_bands] / p_all[:n_bands].sum()
     where = ("in the long lattice alone (Vs = 0), carried adiabatically to the pump's start"
              if loading == "long_lattice" else f"in the pump lattice at phi0 = {float(phi0):.4g} rad")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from atompump.constants import SPECIES, recoil_energy_hz
-from atompump.errors import ConfigError
+from atompump.errors import ParameterError
 
 __all__ = ["SuperlatticeParams", "hamiltonian", "bloch_states", "bloch_states_at", "converged_n_max"]
 
@@ -201,8 +201,9 @@ def converged_n_max(params: SuperlatticeParams, *, n_bands: int, start: int = 10
 
     Raises
     ------
-    ConfigError
-        If ``largest`` is reached first (an extremely deep lattice): raise ``theory.n_max``.
+    ParameterError
+        If ``largest`` is reached first (an extremely deep lattice); names ``n_max`` (the theory stage:
+        ``theory.n_max``).
     """
     kappa = np.array([0.0, 0.25, 0.5])
     phi = np.array([0.0, np.pi / 4, np.pi / 2, np.pi])
@@ -221,9 +222,10 @@ def converged_n_max(params: SuperlatticeParams, *, n_bands: int, start: int = 10
                 log.info("plane-wave basis converged at n_max = %d (energy change %.1e Er,s)", n, change)
             return n, change
         if n + 2 > largest:
-            raise ConfigError(
-                f"the plane-wave basis is not converged at n_max = {n} (the lowest {n_bands} energies still change "
-                f"by {change:.2g} Er,s): Vs = {params.Vs_Er} Er,s is too deep for n_max <= {largest}"
+            raise ParameterError(
+                f"the plane-wave basis is not converged at {{n_max}} = {n} (the lowest {n_bands} energies still "
+                f"change by {change:.2g} Er,s): Vs = {params.Vs_Er} Er,s is too deep for {{n_max}} <= {largest}",
+                parameters=("n_max",)
             )
         n += 2
         previous = current

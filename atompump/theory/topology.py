@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import xarray as xr
 
-from atompump.errors import GapClosedError
+from atompump.errors import GapClosedError, ParameterError
 from atompump.theory.adaptive import superlattice_refined_dataset
 from atompump.theory.berry import berry_curvature, wannier_centres
 from atompump.theory.geometry import quantum_metric, wannier_spread
@@ -193,9 +193,9 @@ def expected_displacement(chern_numbers: np.ndarray, populations: np.ndarray) ->
     if populations.ndim != 1 or populations.size == 0:
         raise ValueError("band populations must be a non-empty list, lowest band first")
     if populations.size > chern_numbers.size:
-        raise ValueError(
+        raise ParameterError(
             f"{populations.size} band populations given but only {chern_numbers.size} Chern numbers computed; "
-            "raise theory.n_bands"
+            "raise {n_bands}", parameters=("n_bands",)
         )
     if np.any(populations < 0) or abs(populations.sum() - 1.0) > 1e-6:
         raise ValueError(f"band populations must be >= 0 and sum to 1, got {populations.tolist()}")

@@ -27,7 +27,7 @@ from math import comb
 import numpy as np
 import scipy.sparse as sp
 
-from atompump.errors import ConfigError
+from atompump.errors import ParameterError, literal
 
 __all__ = ["FockSpace", "fock_space", "space_dimension", "check_dimension", "TermHamiltonian", "MAX_DIMENSION"]
 
@@ -77,13 +77,15 @@ def space_dimension(*, n_sites: int, particles: str, n_particles: int | tuple[in
 
 
 def check_dimension(dimension: int, *, max_dimension: int = MAX_DIMENSION, what: str = "",
-                    lower: str = "the number of sites, the particles or the maximum occupation") -> None:
-    """Raise :class:`~atompump.errors.ConfigError` with the size and what to lower when ``dimension`` is too big."""
+                    lower: str = "the number of sites, the particles or the maximum occupation",
+                    parameters: tuple[str, ...] = ()) -> None:
+    """Raise :class:`~atompump.errors.ParameterError` with the size and what to lower when ``dimension`` is too big
+    (``lower`` may name ``parameters`` as ``{name}`` placeholders)."""
     if dimension > max_dimension:
-        raise ConfigError(
+        raise ParameterError(literal(
             f"{what + ': ' if what else ''}the Hilbert space has dimension {dimension:,}, above the limit "
             f"{max_dimension:,} (about {16 * dimension * 40 / 1e9:.1f} GB for the sparse Hamiltonian and the torus "
-            f"states); lower {lower}")
+            "states); lower ") + lower, parameters=parameters)
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def fock_space(*, n_sites: int, particles: str, n_particles: int | tuple[int, in
     max_occupation : int, keyword-only
         Bosons only: at most this many per site (1: hard-core bosons).
     max_dimension : int, keyword-only
-        Refuse larger spaces with a :class:`~atompump.errors.ConfigError` naming the size.
+        Refuse larger spaces with a :class:`~atompump.errors.ParameterError` naming the size.
     """
     if particles not in ("fermions", "spinful", "bosons"):
         raise ValueError(f"particles must be 'fermions', 'spinful' or 'bosons', got {particles!r}")
