@@ -193,6 +193,23 @@ def test_netcdf_outputs_follow_cf_conventions(tiny_run):
     np.testing.assert_allclose(batch.y_um.values, batch.y.values * batch.attrs["pixel_size_um"])
     basis = read_dataset(tiny_run / "results/reduce/fringe_basis.nc")
     assert basis.mean_od.dims == ("y", "x") and "x_um" in basis.coords and "y_um" in basis.coords
+    # every image and map of pixels, in every file, has its positions in um beside the pixel indices
+    pixel_dims = {"y", "x", "frame_y", "frame_x", "by", "bx", "across", "along", "lag_y", "lag_x"}
+    seen = set()
+    for path in files:
+        ds = read_dataset(path)
+        for dim in pixel_dims & set(ds.dims):
+            assert ds[f"{dim}_um"].attrs["units"] == "um", (path.name, dim)
+            seen.add(dim)
+    assert seen == pixel_dims
+    example = read_dataset(tiny_run / "results/reduce/example.nc")
+    pixel = example.attrs["pixel_size_um"]
+    np.testing.assert_allclose(example.frame_x_um.values, np.arange(example.sizes["frame_x"]) * pixel)
+    template = read_dataset(tiny_run / "results/com/template.nc")
+    roi = basis.attrs["roi"]  # the template is the ROI's pixels, 'along' the pump axis (x)
+    assert template.along.values[0] == roi[2] and template.along.size == roi[3] - roi[2]
+    lag = template.lag_x_um.values
+    assert lag[template.sizes["lag_x"] // 2] == 0 and np.allclose(np.diff(lag), pixel)
 
 
 def test_measured_data_path_with_relative_manifest(repo_root, tiny_run, tmp_path):
@@ -537,7 +554,8 @@ def test_rules_declare_threads_memory_and_runtime(repo_root, tmp_path):
              "theory", "prediction", "fit", "recovery", "provenance", "figures_before_fit", "figures", "report"}
     assert set(small) - {"all"} == rules == set(large) - {"all"}
     for rule in rules:
-        assert small[rule]["threads"] == 1 and small[rule]["mem_mb"] >= 1000 and small[rule]["runtime"] >= 5, rule
+        threads = 2 if rule == "simulate" else 1  # simulate: the two pump directions in two processes
+        assert small[rule]["threads"] == threads and small[rule]["mem_mb"] >= 1000 and small[rule]["runtime"] >= 5, rule
         assert large[rule]["mem_mb"] == small[rule]["mem_mb"], rule  # every job streams: memory does not grow
     # wall-time limits (minutes) grow with the run for the run-wide jobs: fixed + per 10,000 shots
     assert (small["simulate"]["runtime"], large["simulate"]["runtime"]) == (21, 50)

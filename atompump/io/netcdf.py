@@ -36,8 +36,8 @@ from atompump.errors import InputDataError
 from atompump.io.atomic import atomic_path
 
 __all__ = ["CONVENTIONS", "ancillary_variables", "cf_attributes", "create_variable", "encode", "global_attributes",
-           "image_coordinates", "read_dataset", "read_variables", "storage", "write_dataset", "write_dataset_blocks",
-           "write_dataset_uncompressed"]
+           "image_coordinates", "lag_coordinates", "read_dataset", "read_variables", "storage", "write_dataset",
+           "write_dataset_blocks", "write_dataset_uncompressed"]
 
 CONVENTIONS = "CF-1.10"
 """The CF version the files follow."""
@@ -93,15 +93,30 @@ def _title(ds: xr.Dataset, path: str | os.PathLike, title: str | None) -> str:
     return title or str(ds.attrs.get("title") or f"atompump {Path(path).stem}")
 
 
-def image_coordinates(rows: Iterable[int], cols: Iterable[int], *, pixel_size_um: float) -> dict[str, tuple]:
+def image_coordinates(rows: Iterable[int], cols: Iterable[int], *, pixel_size_um: float,
+                      dims: tuple[str, str] = ("y", "x")) -> dict[str, tuple]:
     """Coordinates of an image cut from a camera frame: the pixel indices ``y`` (rows) and ``x`` (columns) of the
     full frame, and the physical positions ``y_um = y * pixel_size_um`` and ``x_um = x * pixel_size_um`` (um from the
-    centre of pixel 0, in the object plane)."""
+    centre of pixel 0, in the object plane). ``dims`` names the two dimensions (e.g. ``("frame_y", "frame_x")``
+    for whole frames beside an ROI); the positions are ``<dim>_um``."""
     y, x = np.asarray(list(rows), dtype=np.int64), np.asarray(list(cols), dtype=np.int64)
-    return {"y": ("y", y, {"long_name": "frame row (pixel)"}),
-            "x": ("x", x, {"long_name": "frame column (pixel)"}),
-            "y_um": ("y", y * float(pixel_size_um), {"units": "um", "long_name": "position of the frame row"}),
-            "x_um": ("x", x * float(pixel_size_um), {"units": "um", "long_name": "position of the frame column"})}
+    dy, dx = dims
+    return {dy: (dy, y, {"long_name": "frame row (pixel)"}),
+            dx: (dx, x, {"long_name": "frame column (pixel)"}),
+            f"{dy}_um": (dy, y * float(pixel_size_um), {"units": "um", "long_name": "position of the frame row"}),
+            f"{dx}_um": (dx, x * float(pixel_size_um), {"units": "um", "long_name": "position of the frame column"})}
+
+
+def lag_coordinates(shape: tuple[int, int], *, pixel_size_um: float, dims: tuple[str, str] = ("lag_y", "lag_x"),
+                    ) -> dict[str, tuple]:
+    """Coordinates of a map of pixel lags with zero lag at its centre (a covariance ``C(d)`` of odd ``shape``): the
+    lag in pixels (``lag_y``, ``lag_x``) and in um (``lag_y_um``, ``lag_x_um``)."""
+    out: dict[str, tuple] = {}
+    for dim, n in zip(dims, shape):
+        lag = np.arange(int(n), dtype=np.int64) - int(n) // 2
+        out[dim] = (dim, lag, {"units": "pixel", "long_name": "pixel lag"})
+        out[f"{dim}_um"] = (dim, lag * float(pixel_size_um), {"units": "um", "long_name": "lag in the object plane"})
+    return out
 
 
 def storage(dtype: np.dtype, attrs: Mapping[str, object] | None = None) -> tuple[object, dict[str, object]]:

@@ -49,7 +49,7 @@ from atompump.com.noise import NoiseModel
 from atompump.com.template import Template, cloud_model
 from atompump.config import cross_section_um2, species
 from atompump.errors import InputDataError
-from atompump.io.netcdf import read_dataset, read_variables, write_dataset, write_dataset_blocks
+from atompump.io.netcdf import lag_coordinates, read_dataset, read_variables, write_dataset, write_dataset_blocks
 from atompump.reasons import Reason, RejectCause, cause_code
 from atompump.stages.reduce import read_run_cloud, sample_indices
 
@@ -154,7 +154,18 @@ def template_stage(batch_paths: Sequence[str | os.PathLike], basis_path: str | o
     else:
         log.warning("template: only %d usable shots of %d sampled; the template estimator is not available",
                     n_used, len(picks))
-    write_dataset(xr.Dataset(data, attrs=attrs), out_path, title="atompump the run's cloud template and pooled noise")
+    coords: dict[str, tuple] = {}
+    if pooled is not None:
+        coords.update(lag_coordinates(pooled.correlated.shape, pixel_size_um=pixel))
+    if template is not None:  # the template's pixels are the ROI's, turned so that 'along' is the pump axis
+        rows, cols = range(roi[0], roi[1]), range(roi[2], roi[3])
+        across, along = (rows, cols) if axis == "x" else (cols, rows)
+        for dim, pixels, side in (("across", across, "across"), ("along", along, "along")):
+            index = np.asarray(pixels, dtype=np.int64)
+            coords[dim] = (dim, index, {"long_name": f"frame pixel {side} the pump axis"})
+            coords[f"{dim}_um"] = (dim, index * pixel, {"units": "um", "long_name": f"position {side} the pump axis"})
+    write_dataset(xr.Dataset(data, coords=coords, attrs=attrs), out_path,
+                  title="atompump the run's cloud template and pooled noise")
     return attrs
 
 

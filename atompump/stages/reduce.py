@@ -259,7 +259,8 @@ def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLik
             "singular_values": ("frame", basis.singular_values,
                                 {"long_name": "singular values of the weighted probe frames on the fit region"}),
         },
-        coords=coords,
+        coords={**coords, **image_coordinates(range(box[0], box[1]), range(box[2], box[3]),
+                                              pixel_size_um=float(imaging["pixel_size_um"]), dims=("by", "bx"))},
         attrs={**attrs, "box": list(box), "n_components": basis.n_components, "n_frames": basis.n_frames,
                "threshold": basis.threshold, "reference_noise_ratio": basis.reference_noise_ratio,
                "criterion": "Gavish-Donoho optimal hard threshold, unknown noise"},
@@ -605,7 +606,12 @@ def example_shot_stage(batch_paths: Sequence[str | os.PathLike], shots_path: str
                                             imaging))
     except InputDataError as exc:
         attrs["problem"] = str(exc)
-    ds = xr.Dataset(variables, coords={"y": od.y, "x": od.x}, attrs=attrs)
+    coords = {"y": od.y, "x": od.x}
+    whole = [value[1].shape for value in variables.values() if value[0] == frame]
+    if whole:  # the frames as recorded: every pixel of the camera, with its position
+        coords.update(image_coordinates(range(whole[0][0]), range(whole[0][1]), pixel_size_um=attrs["pixel_size_um"],
+                                        dims=frame))
+    ds = xr.Dataset(variables, coords=coords, attrs=attrs)
     write_dataset(ds, out_path)
     return ds
 
