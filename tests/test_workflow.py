@@ -199,6 +199,8 @@ def test_netcdf_outputs_follow_cf_conventions(tiny_run):
     for path in files:
         ds = read_dataset(path)
         for dim in pixel_dims & set(ds.dims):
+            if ds[dim].attrs.get("units") == "um":  # a position already (the theory's x of wannier.nc)
+                continue
             assert ds[f"{dim}_um"].attrs["units"] == "um", (path.name, dim)
             seen.add(dim)
     assert seen == pixel_dims

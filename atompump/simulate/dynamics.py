@@ -567,7 +567,7 @@ def run_pump(model: PumpModel, orbitals: Orbitals, protocol: PumpProtocol, *, n_
             "time": ("sample", times, {"units": "hbar/Er,s"}),
             "phi": ("sample", np.asarray(protocol.phi(times), float), {"units": "rad"}),
             "x": ("x", x, {"units": "dl", "long_name": "position"}),
-            "x_um": ("x", x * dl_um, {"units": "um"}),
+            "x_um": ("x", x * dl_um, {"units": "um", "long_name": "position"}),
             "band": ("band", np.arange(1, n_bands + 1)),
         },
         attrs={"displacement_per_cycle_dl": slope, "period": protocol.period, "dt": protocol.dt,

@@ -417,9 +417,13 @@ def _rigid_dynamics(params: SimulationParams) -> xr.Dataset:
         com.append(shifts)
     dens = np.array(dens)
     dens /= dens.sum(axis=-1, keepdims=True)
-    return xr.Dataset({"density": (("direction", "sample", "x"), dens), "com_dl": (("direction", "sample"), com)},
-                      coords={"direction": list(params.design.directions), "cycle": ("sample", cycles), "x": x,
-                              "x_um": ("x", x * params.dl_um)},
+    return xr.Dataset({"density": (("direction", "sample", "x"), dens,
+                                   {"units": "1", "long_name": "fraction of the atoms at each point"}),
+                       "com_dl": (("direction", "sample"), com, {"units": "dl", "long_name": "centre of mass"})},
+                      coords={"direction": list(params.design.directions),
+                              "cycle": ("sample", cycles, {"units": "1", "long_name": "pump cycles"}),
+                              "x": ("x", x, {"units": "dl", "long_name": "position"}),
+                              "x_um": ("x", x * params.dl_um, {"units": "um", "long_name": "position"})},
                       attrs={"model": "rigid", "nu_true": params.nu_true})
 
 
