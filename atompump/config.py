@@ -230,8 +230,8 @@ def config_keys(keys: Mapping[str, str]) -> Iterator[None]:
 
 
 def species(config: Mapping[str, Any]):
-    """The :class:`~atompump.constants.Species` named by ``config['atom']``."""
-    name = config.get("atom", "Rb87")
+    """The :class:`~atompump.constants.Species` named by ``config['atom']`` (absent: the schema's default)."""
+    name = config["atom"] if "atom" in config else default_schema()["properties"]["atom"]["default"]
     try:
         return SPECIES[name]
     except KeyError:
@@ -260,17 +260,18 @@ def planned_shot_count(config: Mapping[str, Any]) -> int:
     """Number of shots the run will have: from the simulation design, the measured run's manifest, or the number
     of labscript shot files matching ``data.shots`` (no image is opened).
 
-    Used to plan the per-batch jobs before any job runs.
+    Used to plan the per-batch jobs before any job runs. Missing keys are the schema's defaults.
     """
-    data = config.get("data", {}) or {}
-    if data.get("source", "simulated") == "simulated":
+    config = fill_defaults(config)
+    data = config["data"]
+    if data["source"] == "simulated":
         from atompump.stages.simulate import planned_shot_count as simulated_count
 
-        return simulated_count(config.get("simulation", {}) or {})
-    if data.get("source") == "injected":
+        return simulated_count(config["simulation"])
+    if data["source"] == "injected":
         from atompump.stages.inject import planned_shot_count as injected_count
 
-        return injected_count(config.get("injection", {}) or {})
+        return injected_count(config["injection"])
     from atompump.io.shots import count_run_shots
 
     with config_keys(DATA_KEYS):
@@ -286,14 +287,14 @@ def planned_cycles(config: Mapping[str, Any]) -> list[float] | None:
     """The pump cycles the run's shots are taken at, when the config or the manifest tells before any job runs.
 
     Simulated and injected runs: their design's ``cycles``; a measured run with a manifest: its ``cycle`` column;
-    labscript shot files (globals not read here): None.
+    labscript shot files (globals not read here): None. Missing keys are the schema's defaults.
     """
-    data = config.get("data", {}) or {}
-    source = data.get("source", "simulated")
+    config = fill_defaults(config)
+    data = config["data"]
+    source = data["source"]
     if source in ("simulated", "injected"):
-        cycles = (config.get("simulation" if source == "simulated" else "injection", {}) or {}).get("cycles")
-        return None if cycles is None else sorted({float(c) for c in cycles})
-    if data.get("manifest"):
+        return sorted({float(c) for c in config["simulation" if source == "simulated" else "injection"]["cycles"]})
+    if data["manifest"]:
         from atompump.io.manifest import scan_manifest
 
         try:

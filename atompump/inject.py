@@ -388,33 +388,36 @@ class InjectionParams:
     ``cloud`` is a :class:`GaussianCloud`, :class:`ThomasFermiCloud` or :class:`ODImageCloud`. ``region``
     (row_start, row_stop, col_start, col_stop) cuts the written frames from the source frames (None: whole frames;
     required for ``frames='blank'``). ``gain``/``read_noise_counts`` None: measured from the source run.
+
+    No field has a default: the config's schema holds them, and
+    :func:`atompump.stages.inject.injection_params_from_config` builds the parameters from a partial config.
     """
 
     cloud: Any
     pixel_size_um: float
-    nu: float = 0.96
-    dl_um: float = 0.767
-    cycles: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0)
-    directions: tuple[int, ...] = (1, -1)
-    repeats: int = 1
-    references: bool = False
-    order: str = "random"
-    seed: int = 0
-    position_jitter_um: float = 0.25
-    transverse_jitter_um: float = 0.0
-    centre_um: tuple[float, float] | None = None
-    pump_axis: str = "x"
-    alpha: float = 1.0
-    isat_counts: float | None = None
-    cross_section_um2: float = 0.2907
-    frames: str = "split"
-    region: tuple[int, int, int, int] | None = None
-    allow_reuse: bool = False
-    gain: float | None = None
-    read_noise_counts: float | None = None
-    noise_pairs: int = 10
-    max_dark_frames: int = 50
-    full_well_counts: int = 65535
+    nu: float
+    dl_um: float
+    cycles: tuple[float, ...]
+    directions: tuple[int, ...]
+    repeats: int
+    references: bool
+    order: str
+    seed: int
+    position_jitter_um: float
+    transverse_jitter_um: float
+    centre_um: tuple[float, float] | None
+    pump_axis: str
+    alpha: float
+    isat_counts: float | None
+    cross_section_um2: float
+    frames: str
+    region: tuple[int, int, int, int] | None
+    allow_reuse: bool
+    gain: float | None
+    read_noise_counts: float | None
+    noise_pairs: int
+    max_dark_frames: int
+    full_well_counts: int
 
     def __post_init__(self) -> None:
         if self.frames not in FRAME_MODES:

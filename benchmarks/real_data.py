@@ -45,12 +45,12 @@ sys.path.insert(0, str(ROOT))
 from atompump.errors import AtompumpError, InputDataError  # noqa: E402
 from atompump.inject import (  # noqa: E402
     GaussianCloud,
-    InjectionParams,
     inject_run,
     load_od_image_cloud,
     measure_camera_noise,
 )
 from atompump.io import read_dataset, write_manifest  # noqa: E402
+from atompump.stages.inject import injection_params_from_config  # noqa: E402
 from atompump.io.formats import open_image  # noqa: E402
 from atompump.recovery import measured_residuals, residual_statistics  # noqa: E402
 from atompump.stages import run_analysis  # noqa: E402
@@ -134,10 +134,12 @@ def injection_study(name: str, cloud, source_manifest: Path, camera, config: dic
         lo, hi = (half[0] + 4.0, frame_um - half[0] - 4.0), (half[1] + 4.0, frame_um - half[1] - 4.0)
         centre = (float(rng.uniform(*lo)) if lo[1] > lo[0] else frame_um / 2,
                   float(rng.uniform(*hi)) if hi[1] > hi[0] else frame_um / 2)
-        params = InjectionParams(cloud=cloud, pixel_size_um=PIXEL, isat_counts=ISAT, nu=0.96,
-                                 cycles=(0.0, 1.0, 2.0, 3.0, 4.0), directions=(1, -1), repeats=1,
-                                 position_jitter_um=0.25, seed=seed, gain=camera.gain,
-                                 read_noise_counts=camera.read_noise_counts, centre_um=centre)
+        params = injection_params_from_config(
+            {"imaging": {"pixel_size_um": PIXEL, "isat_counts": ISAT},
+             "injection": {"nu": 0.96, "cycles": [0, 1, 2, 3, 4], "directions": [1, -1], "repeats": 1,
+                           "position_jitter_um": 0.25, "seed": seed, "centre_um": list(centre),
+                           "camera": {"gain": camera.gain, "read_noise_counts": camera.read_noise_counts}}},
+            cloud=cloud)
         run = work / f"{name}-{seed}"
         truth = inject_run(run / "run", data={"manifest": str(source_manifest)}, params=params)
         summary, failure = analyse(config, run / "run/manifest.csv", run / "analysis", theory)
@@ -252,7 +254,7 @@ def main() -> int:
         if "b" in parts:
             source = tmp / "banik-source.csv"
             write_manifest(source, [{**row, "cycle": 0} for row in rows])
-            probe_params = InjectionParams(cloud=GaussianCloud(), pixel_size_um=PIXEL, isat_counts=ISAT)
+            probe_params = injection_params_from_config({"imaging": {"pixel_size_um": PIXEL, "isat_counts": ISAT}})
             camera = measure_camera_noise({"manifest": str(source)}, probe_params)
             print(f"(b) injection into banik-ring-dev's probe and dark frames ({len(rows)} shots, split mode), "
                   f"{args.seeds} seeds per cloud")

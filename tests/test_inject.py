@@ -19,7 +19,6 @@ from atompump.config import check_config, load_schema
 from atompump.errors import ConfigError, InputDataError, ParameterError
 from atompump.inject import (
     GaussianCloud,
-    InjectionParams,
     ThomasFermiCloud,
     absorb,
     first_moments_um,
@@ -228,9 +227,13 @@ def test_thomas_fermi_and_od_image_clouds_keep_their_centre_size_and_atom_number
 
 # ----------------------------------------------------------------------------------------------- the run
 def params(**kwargs):
-    base = dict(cloud=GaussianCloud(sigma_um=(3.0, 3.0), peak_od=1.0), pixel_size_um=PIXEL, isat_counts=ISAT,
-                cycles=(0.0, 1.0, 2.0, 3.0, 4.0), directions=(1,), seed=2)
-    return InjectionParams(**{**base, **kwargs})
+    """Through the configuration boundary: the schema's defaults, the banik camera, a 3 um Gaussian pumped one way."""
+    from atompump.stages.inject import injection_params_from_config
+
+    return injection_params_from_config(
+        {"imaging": {"pixel_size_um": PIXEL, "isat_counts": ISAT},
+         "injection": {"cycles": [0, 1, 2, 3, 4], "directions": [1], "seed": 2,
+                       "cloud": {"shape": "gaussian", "sigma_um": [3.0, 3.0], "peak_od": 1.0}}}, **kwargs)
 
 
 def test_injected_run_is_written_like_a_simulated_one(banik_manifest, tmp_path):

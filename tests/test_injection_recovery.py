@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from atompump.inject import GaussianCloud, InjectionParams, inject_run, measure_camera_noise
+from atompump.stages.inject import injection_params_from_config
 from atompump.io import read_dataset, write_manifest
 
 BANIK = "tests/data/real/banik-ring-dev"
@@ -39,9 +40,10 @@ def _params(seed: int) -> InjectionParams:
     # the cloud's place in the 120 um frames: anywhere its +-4 sigma and its 3 um of pumping stay inside
     rng = np.random.default_rng(1000 + seed)
     centre = (float(rng.uniform(36.0, 80.0)), float(rng.uniform(20.0, 100.0)))
-    return InjectionParams(cloud=CLOUD, pixel_size_um=PIXEL, isat_counts=ISAT, nu=0.96,
-                           cycles=(0.0, 1.0, 2.0, 3.0, 4.0), directions=(1,), position_jitter_um=0.25, seed=seed,
-                           centre_um=centre)
+    return injection_params_from_config(
+        {"imaging": {"pixel_size_um": PIXEL, "isat_counts": ISAT},
+         "injection": {"nu": 0.96, "cycles": [0, 1, 2, 3, 4], "directions": [1], "position_jitter_um": 0.25,
+                       "seed": seed, "centre_um": list(centre)}}, cloud=CLOUD)
 
 
 @pytest.fixture(scope="module")

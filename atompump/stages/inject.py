@@ -17,8 +17,8 @@ from typing import Any
 from atompump.config import DATA_KEYS, config_keys, config_section, cross_section_um2, species
 from atompump.errors import ConfigError
 
-__all__ = ["INJECTION_KEYS", "cloud_from_config", "inject_stage", "injection_params", "injection_problems",
-           "planned_shot_count"]
+__all__ = ["INJECTION_KEYS", "cloud_from_config", "inject_stage", "injection_params", "injection_params_from_config",
+           "injection_problems", "planned_shot_count"]
 
 Config = Mapping[str, Any]
 
@@ -81,6 +81,21 @@ def cloud_from_config(cloud: Config):
                                    source=f"{path} [{key}]" if key is not None else path)
     raise ConfigError(f"config key 'injection.cloud.shape': {shape!r} is not allowed; allowed values: "
                       "['gaussian', 'thomas_fermi', 'od_image']")
+
+
+def injection_params_from_config(config: Config, **replace):
+    """:class:`~atompump.inject.InjectionParams` of a partial config (notebooks, tests, benchmarks): the missing
+    keys are the schema's defaults (:func:`atompump.config.fill_defaults`). ``replace`` sets fields directly
+    (e.g. ``cloud=`` a cloud object, ``gain=`` a measured gain), checked by the class (its errors name the
+    fields)."""
+    import dataclasses
+
+    from atompump.config import fill_defaults
+
+    config = fill_defaults(config)
+    params = injection_params(injection=config["injection"], imaging=config["imaging"], lattice=config["lattice"],
+                              atom=config["atom"])
+    return dataclasses.replace(params, **replace) if replace else params  # fields: errors name the fields
 
 
 def injection_params(*, injection: Config, imaging: Config, lattice: Config, atom: str):
