@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from scipy.optimize import brentq
 
 from atompump.theory.populations import (
     PopulationError,
