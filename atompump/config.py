@@ -7,8 +7,9 @@ so a bad config stops the run before any job starts with an actionable message.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "complete_config",
     "config_errors",
     "config_keys",
+    "naming_config_keys",
     "config_section",
     "default_schema",
     "generated_reference",
@@ -210,7 +212,10 @@ def config_keys(keys: Mapping[str, str]) -> Iterator[None]:
 
     ``keys`` maps the library's parameter names to the config keys they come from (``{"cells":
     "simulation.pump.cells"}``); a parameter not in ``keys`` keeps its own name. The config error's message starts
-    with the key of the parameter to change (the error's first parameter).
+    with the key of the parameter to change (the error's first parameter). A data problem
+    (:class:`~atompump.errors.InputDataError` with ``parameters``: a shot's file) is not the config's fault: it
+    stays what it is, but names the config keys, both when its text is written down inside (a shot's reject
+    reason) and when it leaves (:data:`atompump.errors.PARAMETER_NAMES`).
 
     Examples
     --------
@@ -220,6 +225,9 @@ def config_keys(keys: Mapping[str, str]) -> Iterator[None]:
     ...
     atompump.errors.ConfigError: config key 'simulation.pump.cells': the cloud reaches the grid's edge: raise simulation.pump.cells
     """
+    from atompump.errors import PARAMETER_NAMES, InputDataError
+
+    token = PARAMETER_NAMES.set({**PARAMETER_NAMES.get(), **keys})
     try:
         yield
     except ParameterError as exc:
@@ -227,6 +235,26 @@ def config_keys(keys: Mapping[str, str]) -> Iterator[None]:
         if not named:
             raise
         raise ConfigError(f"config key '{keys[named[0]]}': {exc.render(dict(keys))}") from exc
+    except InputDataError as exc:  # a data problem naming what to change: it names the config keys from now on
+        exc.names = {**keys, **exc.names}
+        raise
+    finally:
+        PARAMETER_NAMES.reset(token)
+
+
+def naming_config_keys(keys: Mapping[str, str]) -> Callable[[Callable], Callable]:
+    """Decorator: the function runs inside :func:`config_keys` ``(keys)`` (a stage whose library calls name
+    parameters the config sets, e.g. :data:`DATA_KEYS` for the stages that read the shots' files)."""
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def named(*args: Any, **kwargs: Any) -> Any:
+            with config_keys(keys):
+                return func(*args, **kwargs)
+
+        return named
+
+    return decorate
 
 
 def species(config: Mapping[str, Any]):
@@ -279,8 +307,10 @@ def planned_shot_count(config: Mapping[str, Any]) -> int:
 
 
 #: The config key of each parameter that :mod:`atompump.io` names in its errors (the ``data`` section's keys;
-#: ``pattern`` is :mod:`atompump.io.labscript`'s name for the glob ``data.shots``).
-DATA_KEYS = {"manifest": "data.manifest", "shots": "data.shots", "pattern": "data.shots"}
+#: ``pattern`` is :mod:`atompump.io.labscript`'s name for the glob ``data.shots``, ``wait_s`` the file wait).
+DATA_KEYS = {"manifest": "data.manifest", "shots": "data.shots", "pattern": "data.shots", "frames": "data.frames",
+             "orientation": "data.frames.orientation", "label": "data.frames.label", "od": "data.frames.od",
+             "wait_s": "data.file_wait_s"}
 
 
 def planned_cycles(config: Mapping[str, Any]) -> list[float] | None:

@@ -6,6 +6,9 @@ as one of these, with a message that names the offending key, file or shot and s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextvars import ContextVar
+
 __all__ = ["AtompumpError", "ConfigError", "InputDataError", "BadShotsError", "FitNotPossibleError", "GapClosedError",
            "ParameterError", "StorageError", "literal"]
 
@@ -59,16 +62,37 @@ def literal(text: str) -> str:
     return str(text).replace("{", "{{").replace("}", "}}")
 
 
+#: The names the configuration boundary gives the library's parameters while it runs library code
+#: (:func:`atompump.config.config_keys` sets it): a data problem found inside, written down as a shot's reason
+#: there, names the config key (``data.frames.orientation``); outside, the library's own name (``orientation``).
+PARAMETER_NAMES: ContextVar[Mapping[str, str]] = ContextVar("atompump_parameter_names", default={})
+
+
 class InputDataError(AtompumpError, ValueError):
     """An input file cannot be used (unreadable, truncated, wrong shape or dtype, ...).
 
     ``cause``: the :class:`atompump.reasons.RejectCause` of a shot rejected for it (given where the cause is
     found; a message that is a :class:`atompump.reasons.Reason` gives its own); None when not given.
+    ``parameters``: the library parameters the message names as ``{name}`` placeholders (what to change, e.g.
+    ``{orientation}``), each shown as the configuration boundary names it (:data:`PARAMETER_NAMES`, or the names
+    the boundary gave the error on its way out, ``names``), else by its own name.
     """
 
-    def __init__(self, *args: object, cause: object = None) -> None:
+    def __init__(self, *args: object, cause: object = None, parameters: tuple[str, ...] = ()) -> None:
         super().__init__(*args)
         self.cause = cause or (getattr(args[0], "cause", None) if args else None)
+        self.parameters = tuple(parameters)
+        self.names: dict[str, str] = {}
+
+    def template(self) -> str:
+        """The message with its placeholders (braces of a message without parameters kept as text)."""
+        return str(self.args[0]) if self.parameters else literal(str(self))
+
+    def __str__(self) -> str:
+        if not self.parameters:
+            return super().__str__()
+        names = {**PARAMETER_NAMES.get(), **self.names}
+        return str(self.args[0]).format(**{p: names.get(p, p) for p in self.parameters})
 
 
 class BadShotsError(InputDataError):

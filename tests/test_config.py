@@ -181,3 +181,24 @@ def test_library_errors_name_parameters_and_the_boundary_names_config_keys():
     with pytest.raises(ParameterError, match="raise cells"):  # no key known: the library's error goes on
         with config_keys({"other": "x.y"}):
             raise error
+
+
+def test_a_data_problem_names_what_to_change_as_the_boundary_names_it():
+    """A shot's file problem (InputDataError with parameters) stays a data problem; written down inside the
+    boundary (a shot's reason) or leaving it, it names the config key, elsewhere the library's parameter."""
+    from atompump.config import DATA_KEYS, config_keys
+    from atompump.errors import InputDataError, literal
+
+    def problem():
+        return InputDataError(f"{literal('/data/{a}.h5')}: several image groups; set {{orientation}} and {{label}}",
+                              parameters=("orientation", "label"))
+
+    assert str(problem()) == "/data/{a}.h5: several image groups; set orientation and label"
+    with config_keys(DATA_KEYS):
+        reason = str(problem())  # what a shot's reason records inside a stage
+    assert reason == "/data/{a}.h5: several image groups; set data.frames.orientation and data.frames.label"
+    with pytest.raises(InputDataError) as info:
+        with config_keys(DATA_KEYS):
+            raise problem()
+    assert str(info.value) == reason  # and the error that leaves the stage says the same
+    assert str(problem()).endswith("set orientation and label")  # the naming ends with the boundary

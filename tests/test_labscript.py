@@ -98,9 +98,14 @@ def test_default_frametype_is_one_3d_dataset_read_by_page(tmp_path):
     named = run_shots({"shots": str(folder / "*_2.h5"), "frames": {"atoms": "with_atoms"}})[0]
     with pytest.raises(InputDataError, match=r"frame 'with_atoms' does not exist; the file holds 3 unnamed frame\(s\): "
                                              r"the pages 0..2 of the 3D dataset /images/side/absorption/frame.*"
-                                             r"name the pages by index, e.g. data.frames: \{atoms: 0, probe: 1, "
+                                             r"name the pages by index, e.g. frames: \{atoms: 0, probe: 1, "
                                              r"dark: 2\}.*frametype='atoms'"):
-        read_shot(named)
+        read_shot(named)  # the library names its own parameter (frames) ...
+    from atompump.config import DATA_KEYS, config_keys
+
+    with pytest.raises(InputDataError, match=r"e.g. data.frames: \{atoms: 0, probe: 1, dark: 2\}"):
+        with config_keys(DATA_KEYS):  # ... the stages that read the shots name the config key
+            read_shot(named)
     # a camera with one frametype per exposure: three 2D datasets, read by name
     other = labscript_run(tmp_path / "named", exposures=NAMED_FRAMETYPES, repeats=())
     record = run_shots({"shots": str(other / "*_1.h5")})[0]

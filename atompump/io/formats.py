@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from atompump.errors import InputDataError
+from atompump.errors import InputDataError, literal
 from atompump.reasons import RejectCause
 
 __all__ = [
@@ -114,8 +114,8 @@ def detect_format(path: str | os.PathLike) -> str:
         with open(path, "rb") as fh:
             head = fh.read(16)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise InputDataError(f"{path}: file does not exist; check the path in the manifest or data.shots",
-                             cause=RejectCause.MISSING_FILE) from None
+        raise InputDataError(f"{literal(path)}: file does not exist; check the path in the manifest or {{pattern}}",
+                             cause=RejectCause.MISSING_FILE, parameters=("pattern",)) from None
     if not head:
         raise InputDataError(f"{path}: the file is empty (0 bytes); the camera or the copy failed")
     for magic, fmt in _MAGIC:
@@ -160,22 +160,24 @@ class ImageFile:
         return [name for name, _ in self.frames if name is not None]
 
     def _describe(self) -> str:
+        """What the file holds, as an :class:`InputDataError` message template (``parameters=("frames",)``)."""
         named = self.names
         if named:
-            return f"{len(self.frames)} frame(s), named {', '.join(named)}"
+            return f"{len(self.frames)} frame(s), named {literal(', '.join(named))}"
         return f"{len(self.frames)} unnamed frame(s) (pages 0..{len(self.frames) - 1})"
 
     def locate(self, key: FrameKey) -> Any:
         """The locator of the frame selected by ``key`` (see the module docstring)."""
         if key is None:
             if len(self.frames) != 1:
-                raise InputDataError(f"{self.path}: holds {self._describe()}, not one; select a frame by page index "
-                                     "or name (a 'file' manifest column with data.frames)")
+                raise InputDataError(f"{literal(self.path)}: holds {self._describe()}, not one; select a "
+                                     "frame by page index or name (a 'file' manifest column with {frames})",
+                                     parameters=("frames",))
             return self.frames[0][1]
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             if not 0 <= key < len(self.frames):
-                raise InputDataError(f"{self.path}: frame page {key} does not exist; the file holds "
-                                     f"{self._describe()}")
+                raise InputDataError(f"{literal(self.path)}: frame page {key} does not exist; the file holds "
+                                     f"{self._describe()}", parameters=("frames",))
             return self.frames[int(key)][1]
         for name, locator in self.frames:
             if name == key:
@@ -183,7 +185,8 @@ class ImageFile:
         found = self._lookup_path(str(key))
         if found is not None:
             return found
-        raise InputDataError(f"{self.path}: frame '{key}' does not exist; the file holds {self._describe()}")
+        raise InputDataError(f"{literal(self.path)}: frame {literal(repr(str(key)))} does not exist; the file holds "
+                             f"{self._describe()}", parameters=("frames",))
 
     def _lookup_path(self, key: str) -> Any:
         return None
@@ -499,9 +502,10 @@ class _Hdf5(ImageFile):
             self._h5 = h5py.File(path, "r")
         except OSError as exc:
             if is_lock_error(exc):  # another process holds the HDF5 lock (a writer)
-                raise FileLockedError(f"{path}: the file is locked by another program that has it open for writing "
-                                      "(BLACS saving the shot, a lyse routine saving results); raise "
-                                      "data.file_wait_s to wait longer for it, or rerun when it is closed") from exc
+                raise FileLockedError(f"{literal(path)}: the file is locked by another program that has it open "
+                                      "for writing (BLACS saving the shot, a lyse routine saving results); raise "
+                                      "{wait_s} to wait longer for it, or rerun when it is closed",
+                                      parameters=("wait_s",)) from exc
             raise InputDataError(f"{path}: cannot read as HDF5 ({exc}); the file may be truncated or still being "
                                  "written") from exc
         self.group = group or "/images"
@@ -510,16 +514,17 @@ class _Hdf5(ImageFile):
             self.group, node = "/", self._h5["/"]
         if node is None:
             self.close()
-            raise InputDataError(f"{path}: has no HDF5 group {self.group}; set data.frames.orientation and "
-                                 f"data.frames.label to where the shot's images are (found: "
-                                 f"{', '.join(self._image_groups()) or 'no /images group'})")
+            found = ", ".join(self._image_groups()) or "no /images group"
+            raise InputDataError(f"{literal(path)}: has no HDF5 group {literal(self.group)}; set {{orientation}} and "
+                                 f"{{label}} to where the shot's images are (found: {literal(found)})",
+                                 parameters=("orientation", "label"))
         if isinstance(node, h5py.Group) and not any(isinstance(v, h5py.Dataset) for v in node.values()):
             # no frames here: the one image group below (labscript: /images/<orientation>/<label>)
             holders = self._frame_holders(node)
             if len(holders) > 1:
                 self.close()
-                raise InputDataError(f"{path}: holds several image groups ({', '.join(holders)}); set "
-                                     "data.frames.orientation and data.frames.label to choose one")
+                raise InputDataError(f"{literal(path)}: holds several image groups ({literal(', '.join(holders))}); "
+                                     "set {orientation} and {label} to choose one", parameters=("orientation", "label"))
             if holders:
                 self.group, node = holders[0], self._h5[holders[0]]
         self.stack: str | None = None  # a 3D dataset whose pages are the frames (see _describe)
@@ -559,11 +564,11 @@ class _Hdf5(ImageFile):
         if self.stack is None:
             return super()._describe()
         n = len(self.frames)
-        return (f"{n} unnamed frame(s): the pages 0..{n - 1} of the 3D dataset {self.stack}, one per exposure in the "
-                "order they were taken (labscript's camera saves exposures of one name and frame type together, "
-                "as with the default frametype 'frame'); name the pages by index, e.g. data.frames: {atoms: 0, "
-                "probe: 1, dark: 2} in the order your sequence exposes them, or give each exposure its own frametype "
-                "in the labscript (camera.expose(t, 'absorption', frametype='atoms'), ...)")
+        return (f"{n} unnamed frame(s): the pages 0..{n - 1} of the 3D dataset {literal(self.stack)}, one per "
+                "exposure in the order they were taken (labscript's camera saves exposures of one name and frame "
+                "type together, as with the default frametype 'frame'); name the pages by index, e.g. {frames}: "
+                "{{atoms: 0, probe: 1, dark: 2}} in the order your sequence exposes them, or give each exposure its "
+                "own frametype in the labscript (camera.expose(t, 'absorption', frametype='atoms'), ...)")
 
     def _image_groups(self) -> list[str]:
         import h5py
@@ -763,8 +768,9 @@ def open_when_ready(path: str | os.PathLike, group: str | None = None, *, wait_s
             waited = time.monotonic() - start
             if wait_s <= 0 or waited >= wait_s or not is_busy(path, exc):
                 if slept:
-                    raise type(exc)(f"{exc} (after waiting {waited:.1f} s for it; data.file_wait_s = "
-                                    f"{wait_s:g})", cause=exc.cause) from exc
+                    raise type(exc)(f"{exc.template()} (after waiting {waited:.1f} s for it; {{wait_s}} = "
+                                    f"{wait_s:g})", cause=exc.cause,
+                                    parameters=(*exc.parameters, "wait_s")) from exc
                 raise
             time.sleep(min(POLL_S, wait_s - waited))
             slept = True

@@ -45,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from atompump.errors import InputDataError, ParameterError
+from atompump.config import DATA_KEYS, naming_config_keys
+from atompump.errors import InputDataError, ParameterError, literal
 from atompump.io.formats import FrameKey, ImageFile, open_when_ready
 from atompump.io.frames import check_frame, check_od_image
 from atompump.io.labscript import find_labscript_shots, frame_keys, hdf5_group, iter_labscript_shots, no_match
@@ -74,6 +75,7 @@ class ShotFrames:
     sources: dict[str, str]
 
 
+@naming_config_keys(DATA_KEYS)  # it reads the data config section: a boundary
 def count_run_shots(data: Mapping[str, Any]) -> int:
     """Number of shots of a measured run from the ``data`` config section, without opening any image.
 
@@ -118,13 +120,14 @@ def _resolve(image: ImageFile, key: FrameKey, name: str) -> FrameKey:
         for default in ("it_plot", OD_NAME):
             if default in image.names:
                 return default
-        raise InputDataError(f"{image.path}: holds {image._describe()}; name the frame that holds the optical "
-                             "density with data.frames.od")
+        raise InputDataError(f"{literal(image.path)}: holds {image._describe()}; name the frame that holds the "
+                             "optical density with {od}", parameters=("frames", "od"))
     if isinstance(key, str) and not image.names and key in FRAME_NAMES and len(image.frames) > 1:
         return FRAME_NAMES.index(key)
     return key
 
 
+@naming_config_keys(DATA_KEYS)  # it reads the data config section: a boundary
 def run_shots(data: Mapping[str, Any]) -> list[ShotRecord]:
     """Every shot of the measured run described by the ``data`` config section (bad ones with their problem)."""
     records = list(iter_run_shots(data))

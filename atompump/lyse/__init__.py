@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from atompump.config import DATA_KEYS, naming_config_keys
 from atompump.errors import InputDataError
 
 __all__ = ["GROUP", "RESULT_NAMES", "analyse_shot", "describe_nu", "describe_shot", "load_config",
@@ -99,6 +100,7 @@ def _record(path: Path, data: Mapping[str, Any]):
     return run_shots({**data, "shots": glob.escape(str(path))})[0]
 
 
+@naming_config_keys(DATA_KEYS)
 def analyse_shot(path: str | os.PathLike, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """atompump's per-shot numbers (:data:`RESULT_NAMES`) for one labscript shot file.
 

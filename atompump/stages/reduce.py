@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from atompump._logging import Progress
-from atompump.config import DATA_KEYS, config_keys
+from atompump.config import DATA_KEYS, config_keys, naming_config_keys
 from atompump.diagnose import frames_problem, od_sign_problem, own_probe_block_od
 from atompump.errors import BadShotsError, InputDataError, ParameterError
 from atompump.io.atomic import write_json
@@ -189,6 +189,7 @@ def _cloud_variables(roi: Box, atoms: np.ndarray | None, mean: np.ndarray,
     return cloud, image_coordinates(range(roi[0], roi[1]), range(roi[2], roi[3]), pixel_size_um=pixel_size_um)
 
 
+@naming_config_keys(DATA_KEYS)
 def fringe_basis_stage(shots_path: str | os.PathLike, out_path: str | os.PathLike, *, imaging: Config) -> xr.Dataset:
     """Region of interest, the run's cloud and the fringe-removal basis of a run (``results/reduce/fringe_basis.nc``).
 
@@ -292,6 +293,7 @@ def read_fringe_basis(path: str | os.PathLike) -> tuple[Box, FringeBasis | None]
     return roi, basis
 
 
+@naming_config_keys(DATA_KEYS)
 def reduce_batch_stage(shots_path: str | os.PathLike, basis_path: str | os.PathLike, out_path: str | os.PathLike, *,
                        batch: int, imaging: Config, min_valid_fraction: float = 0.5) -> xr.Dataset:
     """Optical density inside the ROI of each shot of one batch, written to ``out_path`` (netCDF).
@@ -404,6 +406,7 @@ def _shot_coords(records: Sequence[ShotRecord], kind: str = "frames") -> dict:
     return coords
 
 
+@naming_config_keys(DATA_KEYS)
 def check_reduce_stage(batch_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike, *,
                        on_bad_shot: str = "error", example_path: str | os.PathLike | None = None,
                        shots_path: str | os.PathLike | None = None, basis_path: str | os.PathLike | None = None,
@@ -551,6 +554,7 @@ def _od_roi_stage(shots_path: str | os.PathLike, out_path: str | os.PathLike, *,
 
 # --- the example shot the report shows (issue 15, item 2: the report only reads) --------------------------------------
 
+@naming_config_keys(DATA_KEYS)
 def example_shot_stage(batch_paths: Sequence[str | os.PathLike], shots_path: str | os.PathLike,
                        basis_path: str | os.PathLike, out_path: str | os.PathLike, *,
                        imaging: Config) -> xr.Dataset:
