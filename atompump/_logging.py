@@ -6,8 +6,8 @@ import errno
 import logging
 import math
 import os
-import sys
 import re
+import sys
 
 __all__ = ["Progress", "configure_logging", "run_stage", "output_folder_error", "storage_errno",
            "storage_error_message"]

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from atompump.constants import SPECIES, resonant_cross_section_um2
-from atompump.errors import ConfigError, InputDataError, ParameterError
+from atompump.errors import PARAMETER_NAMES, ConfigError, InputDataError, ParameterError
 
 __all__ = [
     "DATA_KEYS",
@@ -225,8 +225,6 @@ def config_keys(keys: Mapping[str, str]) -> Iterator[None]:
     ...
     atompump.errors.ConfigError: config key 'simulation.pump.cells': the cloud reaches the grid's edge: raise simulation.pump.cells
     """
-    from atompump.errors import PARAMETER_NAMES, InputDataError
-
     token = PARAMETER_NAMES.set({**PARAMETER_NAMES.get(), **keys})
     try:
         yield
@@ -300,10 +298,9 @@ def planned_shot_count(config: Mapping[str, Any]) -> int:
         from atompump.stages.inject import planned_shot_count as injected_count
 
         return injected_count(config["injection"])
-    from atompump.io.shots import count_run_shots
+    from atompump.io.shots import count_run_shots  # names the data section's keys itself
 
-    with config_keys(DATA_KEYS):
-        return count_run_shots(data)
+    return count_run_shots(data)
 
 
 #: The config key of each parameter that :mod:`atompump.io` names in its errors (the ``data`` section's keys;

@@ -48,9 +48,14 @@ class ParameterError(AtompumpError, ValueError):
         self.parameters = tuple(parameters)
         super().__init__(self.render({}))
 
-    def render(self, names: dict[str, str]) -> str:
+    def render(self, names: Mapping[str, str]) -> str:
         """The message with each parameter named by ``names`` (parameter -> name), else by its own name."""
-        return self.template.format(**{p: names.get(p, p) for p in self.parameters})
+        return _filled(self.template, self.parameters, names)
+
+
+def _filled(template: str, parameters: tuple[str, ...], names: Mapping[str, str]) -> str:
+    """``template`` with each ``{parameter}`` replaced by its name in ``names``, else by itself."""
+    return template.format(**{p: names.get(p, p) for p in parameters})
 
 
 def literal(text: str) -> str:
@@ -84,15 +89,18 @@ class InputDataError(AtompumpError, ValueError):
         self.parameters = tuple(parameters)
         self.names: dict[str, str] = {}
 
+    @property
     def template(self) -> str:
-        """The message with its placeholders (braces of a message without parameters kept as text)."""
-        return str(self.args[0]) if self.parameters else literal(str(self))
+        """The message with its placeholders, as :attr:`ParameterError.template` (braces of a message without
+        parameters kept as text)."""
+        return str(self.args[0]) if self.parameters else literal(super().__str__())
+
+    def render(self, names: Mapping[str, str]) -> str:
+        """The message with each parameter named by ``names``, else by its own name (:meth:`ParameterError.render`)."""
+        return _filled(self.template, self.parameters, names) if self.parameters else super().__str__()
 
     def __str__(self) -> str:
-        if not self.parameters:
-            return super().__str__()
-        names = {**PARAMETER_NAMES.get(), **self.names}
-        return str(self.args[0]).format(**{p: names.get(p, p) for p in self.parameters})
+        return self.render({**PARAMETER_NAMES.get(), **self.names})
 
 
 class BadShotsError(InputDataError):

@@ -50,10 +50,10 @@ from atompump.inject import (  # noqa: E402
     measure_camera_noise,
 )
 from atompump.io import read_dataset, write_manifest  # noqa: E402
-from atompump.stages.inject import injection_params_from_config  # noqa: E402
 from atompump.io.formats import open_image  # noqa: E402
 from atompump.recovery import measured_residuals, residual_statistics  # noqa: E402
 from atompump.stages import run_analysis  # noqa: E402
+from atompump.stages.inject import injection_params_from_config  # noqa: E402
 
 PIXEL, ISAT = 0.401, 2410.0  # banik-ring-dev (its README)
 OQTANT_PIXEL = 0.344

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -44,8 +44,7 @@ class LocateSettings:
 
     def kwargs(self) -> dict:
         """The keyword arguments of :func:`locate_cloud`."""
-        return {"model": self.model, "window_margin": self.window_margin,
-                "max_masked_fraction": self.max_masked_fraction}
+        return asdict(self)
 
 
 @dataclass(frozen=True)

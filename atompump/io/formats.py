@@ -768,7 +768,7 @@ def open_when_ready(path: str | os.PathLike, group: str | None = None, *, wait_s
             waited = time.monotonic() - start
             if wait_s <= 0 or waited >= wait_s or not is_busy(path, exc):
                 if slept:
-                    raise type(exc)(f"{exc.template()} (after waiting {waited:.1f} s for it; {{wait_s}} = "
+                    raise type(exc)(f"{exc.template} (after waiting {waited:.1f} s for it; {{wait_s}} = "
                                     f"{wait_s:g})", cause=exc.cause,
                                     parameters=(*exc.parameters, "wait_s")) from exc
                 raise

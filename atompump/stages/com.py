@@ -240,8 +240,8 @@ def com_batch_stage(reduced: str | os.PathLike, out_path: str | os.PathLike, *, 
         located = locate_cloud(ds.od.values[i], pixel_size_um=pixel, pump_axis=axis, valid=ds.valid.values[i],
                                variance_factor=None if factors is None else factors[i],
                                estimator="fit" if estimator == "auto" else estimator, **settings.kwargs(),
-                               expected=expected, expected_shape=mean_od, frame_edges=edges, template=template, shot=shots[i],
-                               pooled_noise=pooled)
+                               expected=expected, expected_shape=mean_od, frame_edges=edges, template=template,
+                               shot=shots[i], pooled_noise=pooled)
         moment, fit, registered = located.moment, located.fit, located.template
         out["x_moment_um"][i], out["x_moment_err_um"][i] = moment.x_um + shift, moment.x_err_um
         out["x_moment_white_err_um"][i] = moment.white_err_um

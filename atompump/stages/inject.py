@@ -10,11 +10,12 @@ the analysis with ``truth.json``. The command ``atompump inject`` calls :func:`i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from atompump.config import DATA_KEYS, config_keys, config_section, cross_section_um2, species
+from atompump.config import DATA_KEYS, config_keys, config_section, cross_section_um2, fill_defaults, species
 from atompump.errors import ConfigError
 
 __all__ = ["INJECTION_KEYS", "cloud_from_config", "inject_stage", "injection_params", "injection_params_from_config",
@@ -88,10 +89,6 @@ def injection_params_from_config(config: Config, **replace):
     keys are the schema's defaults (:func:`atompump.config.fill_defaults`). ``replace`` sets fields directly
     (e.g. ``cloud=`` a cloud object, ``gain=`` a measured gain), checked by the class (its errors name the
     fields)."""
-    import dataclasses
-
-    from atompump.config import fill_defaults
-
     config = fill_defaults(config)
     params = injection_params(injection=config["injection"], imaging=config["imaging"], lattice=config["lattice"],
                               atom=config["atom"])

@@ -25,7 +25,7 @@ import xarray as xr
 from atompump._logging import Progress
 from atompump.config import DATA_KEYS, config_keys, naming_config_keys
 from atompump.diagnose import frames_problem, od_sign_problem, own_probe_block_od
-from atompump.errors import BadShotsError, InputDataError, ParameterError
+from atompump.errors import BadShotsError, ConfigError, InputDataError
 from atompump.io.atomic import write_json
 from atompump.io.manifest import FRAME_NAMES, OD_NAME, ShotRecord
 from atompump.io.netcdf import image_coordinates, read_variables, write_dataset, write_dataset_uncompressed
@@ -81,7 +81,7 @@ def shots_stage(out_path: str | os.PathLike, *, data: Config, batch_size: int,
         data = {**data, "manifest": str(manifest), "shots": None}
     try:
         total = count_run_shots(data)  # for the progress lines only
-    except (InputDataError, ParameterError):
+    except (InputDataError, ConfigError):  # count_run_shots names the config keys (ParameterError -> ConfigError)
         total = None  # reported by iter_run_shots below
     with config_keys(DATA_KEYS):
         n, bad, shape = write_shots_table(iter_run_shots(data), out_path, batch_size=batch_size, total=total)

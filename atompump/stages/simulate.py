@@ -36,6 +36,7 @@ from atompump.config import config_keys, config_section, cross_section_um2, latt
 __all__ = [
     'DYNAMICS_KEYS',
     'SIMULATION_KEYS',
+    'THEORY_DYNAMICS_KEYS',
     'dynamics_params',
     'planned_shot_count',
     'run_design',
@@ -60,6 +61,9 @@ DYNAMICS_KEYS = {
     "dJ": "simulation.tight_binding.dJ",
     "Delta": "simulation.tight_binding.Delta",
 }
+
+#: The same for the theory's prediction, whose model is ``theory.dynamics``.
+THEORY_DYNAMICS_KEYS = {**DYNAMICS_KEYS, "model": "theory.dynamics"}
 
 #: The config key of each parameter the simulator's errors name.
 SIMULATION_KEYS = {
@@ -113,7 +117,7 @@ def dynamics_params(config: Config, *, model: str | None = None):
 
     pump, simulation = config["pump"], config["simulation"]
     numerics, tb = simulation["pump"], simulation["tight_binding"]
-    with config_keys(DYNAMICS_KEYS if model is None else {**DYNAMICS_KEYS, "model": "theory.dynamics"}):
+    with config_keys(DYNAMICS_KEYS if model is None else THEORY_DYNAMICS_KEYS):
         return DynamicsParams(
             model=str(simulation["dynamics"] if model is None else model),
             pump=PumpSequence(

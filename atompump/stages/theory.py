@@ -72,7 +72,7 @@ def prediction_stage(out_json: str | os.PathLike, *, theory: Config, pump: Confi
     ``dynamics.nc``: reused when it is the same computation (:func:`atompump.simulate.run.predicted_centres`).
     """
     from atompump.simulate.run import predicted_centres
-    from atompump.stages.simulate import DYNAMICS_KEYS, dynamics_params
+    from atompump.stages.simulate import THEORY_DYNAMICS_KEYS, dynamics_params
 
     model = str(theory["dynamics"])
     if model == "none":
@@ -87,7 +87,7 @@ def prediction_stage(out_json: str | os.PathLike, *, theory: Config, pump: Confi
             from atompump.io.netcdf import read_dataset
 
             computed = read_dataset(dynamics_path)
-        with config_keys({**DYNAMICS_KEYS, "model": "theory.dynamics"}):
+        with config_keys(THEORY_DYNAMICS_KEYS):
             centres = predicted_centres(dyn, cycles=whole, computed=computed)
         summary = {"method": f"exact {model} dynamics of the pump sequence (section pump), as the simulator's",
                    **centres}
